@@ -1,0 +1,156 @@
+package identity
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+
+	"filippo.io/age"
+	"golang.org/x/crypto/cryptobyte"
+
+	"brieftraeger/internal/wire"
+)
+
+// KeystoreVersion is the layout version byte inside a sealed keystore.
+const KeystoreVersion = 1
+
+// DefaultWorkFactor is the scrypt work factor (log2 N) used to seal a
+// keystore when none is given: about one second on a laptop.
+const DefaultWorkFactor = 18
+
+// Keystore is a device's secrets: the party's root key (only on the device
+// that holds it; nil elsewhere), the device's signing key and the device's
+// age identity. It lives on disk only as [Keystore.Seal] output.
+type Keystore struct {
+	Party  string
+	Device string
+	Root   ed25519.PrivateKey // may be nil
+	Sign   ed25519.PrivateKey
+	Age    *age.HybridIdentity
+}
+
+// NewKeystore generates a device's keys, and a root key too if withRoot.
+func NewKeystore(party, device string, withRoot bool) (*Keystore, error) {
+	if err := CheckName("party", party); err != nil {
+		return nil, err
+	}
+	if err := CheckName("device", device); err != nil {
+		return nil, err
+	}
+	ks := &Keystore{Party: party, Device: device}
+	var err error
+	if withRoot {
+		if _, ks.Root, err = ed25519.GenerateKey(nil); err != nil {
+			return nil, fmt.Errorf("failed to generate root key: %w", err)
+		}
+	}
+	if _, ks.Sign, err = ed25519.GenerateKey(nil); err != nil {
+		return nil, fmt.Errorf("failed to generate device key: %w", err)
+	}
+	if ks.Age, err = age.GenerateHybridIdentity(); err != nil {
+		return nil, fmt.Errorf("failed to generate device age identity: %w", err)
+	}
+	return ks, nil
+}
+
+// DeviceEntry returns the roster entry for this keystore's device.
+func (ks *Keystore) DeviceEntry() Device {
+	return Device{Name: ks.Device, Key: ks.Sign.Public().(ed25519.PublicKey), Recipient: ks.Age.Recipient().String()}
+}
+
+// Seal encodes the keystore and seals it to passphrase with age's scrypt
+// recipient at the given work factor (0 means DefaultWorkFactor).
+func (ks *Keystore) Seal(passphrase string, workFactor int) ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddUint8(KeystoreVersion)
+	wire.AddString8(&b, ks.Party)
+	wire.AddString8(&b, ks.Device)
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
+		if ks.Root != nil {
+			b.AddBytes(ks.Root.Seed())
+		}
+	})
+	b.AddBytes(ks.Sign.Seed())
+	wire.AddString16(&b, ks.Age.String())
+	plain, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode keystore: %w", err)
+	}
+	r, err := age.NewScryptRecipient(passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("failed to seal keystore: %w", err)
+	}
+	if workFactor == 0 {
+		workFactor = DefaultWorkFactor
+	}
+	if workFactor < 10 || workFactor > 22 {
+		return nil, fmt.Errorf("scrypt work factor %d out of range 10..22", workFactor)
+	}
+	r.SetWorkFactor(workFactor)
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, r)
+	if err != nil {
+		return nil, fmt.Errorf("failed to seal keystore: %w", err)
+	}
+	w.Write(plain)
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("failed to seal keystore: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// ErrWrongPassphrase is returned by OpenKeystore when the passphrase does
+// not open the keystore.
+var ErrWrongPassphrase = errors.New("wrong passphrase")
+
+// OpenKeystore opens a keystore sealed by [Keystore.Seal].
+func OpenKeystore(sealed []byte, passphrase string) (*Keystore, error) {
+	id, err := age.NewScryptIdentity(passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open keystore: %w", err)
+	}
+	id.SetMaxWorkFactor(22)
+	r, err := age.Decrypt(bytes.NewReader(sealed), id)
+	if err != nil {
+		var nomatch *age.NoIdentityMatchError
+		if errors.As(err, &nomatch) {
+			return nil, ErrWrongPassphrase
+		}
+		return nil, fmt.Errorf("failed to open keystore: %w", err)
+	}
+	plain, err := io.ReadAll(io.LimitReader(r, 1<<16))
+	if err != nil {
+		return nil, fmt.Errorf("failed to open keystore: %w", err)
+	}
+	return decodeKeystore(plain)
+}
+
+func decodeKeystore(plain []byte) (*Keystore, error) {
+	s := cryptobyte.String(plain)
+	ks := &Keystore{}
+	var version uint8
+	var root cryptobyte.String
+	var seed []byte
+	var ageKey string
+	if !s.ReadUint8(&version) || version != KeystoreVersion ||
+		!wire.ReadString8(&s, &ks.Party) || !wire.ReadString8(&s, &ks.Device) ||
+		!s.ReadUint8LengthPrefixed(&root) || !s.ReadBytes(&seed, ed25519.SeedSize) ||
+		!wire.ReadString16(&s, &ageKey) || !s.Empty() {
+		return nil, errors.New("failed to open keystore: malformed contents")
+	}
+	switch len(root) {
+	case 0:
+	case ed25519.SeedSize:
+		ks.Root = ed25519.NewKeyFromSeed(root)
+	default:
+		return nil, errors.New("failed to open keystore: malformed root key")
+	}
+	ks.Sign = ed25519.NewKeyFromSeed(seed)
+	var err error
+	if ks.Age, err = age.ParseHybridIdentity(ageKey); err != nil {
+		return nil, fmt.Errorf("failed to open keystore: %w", err)
+	}
+	return ks, nil
+}
