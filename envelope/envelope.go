@@ -104,7 +104,7 @@ func (h *Header) Sign(device ed25519.PrivateKey) error {
 
 // Verify checks the header's signature against the sending device's key.
 func (h *Header) Verify(device ed25519.PublicKey) error {
-	if !identity.Verify(device, ContextEnvelope, h.Raw[:len(h.Raw)-ed25519.SignatureSize], h.Sig) {
+	if len(h.Raw) < ed25519.SignatureSize || !identity.Verify(device, ContextEnvelope, h.Raw[:len(h.Raw)-ed25519.SignatureSize], h.Sig) {
 		return fmt.Errorf("envelope %s: bad signature from %s/%s", h.ID, h.From, h.Device)
 	}
 	return nil

@@ -66,6 +66,9 @@ func (r *Receipt) body() ([]byte, error) {
 	if r.Time.UnixMilli() <= 0 {
 		return nil, errors.New("receipt has no time")
 	}
+	if r.Time.UnixMilli() > maxTime {
+		return nil, errors.New("receipt time is too far in the future")
+	}
 	var b cryptobyte.Builder
 	b.AddUint8(Version)
 	b.AddUint8(uint8(r.Kind))
@@ -91,7 +94,7 @@ func (r *Receipt) Sign(key ed25519.PrivateKey) error {
 
 // Verify checks the receipt's signature against the signer's key.
 func (r *Receipt) Verify(key ed25519.PublicKey) error {
-	if !identity.Verify(key, ContextReceipt, r.Raw[:len(r.Raw)-ed25519.SignatureSize], r.Sig) {
+	if len(r.Raw) < ed25519.SignatureSize || !identity.Verify(key, ContextReceipt, r.Raw[:len(r.Raw)-ed25519.SignatureSize], r.Sig) {
 		return fmt.Errorf("%s receipt for %s: bad signature from %s/%s", r.Kind, r.ID, r.Party, r.Signer)
 	}
 	return nil
@@ -99,6 +102,10 @@ func (r *Receipt) Verify(key ed25519.PublicKey) error {
 
 // MaxReceiptLen bounds an encoded receipt.
 const MaxReceiptLen = 512
+
+// maxTime is the latest receipt time an encoding can carry, in Unix
+// milliseconds.
+const maxTime = 1 << 50
 
 // ParseReceipt parses a signed receipt; the caller verifies it.
 func ParseReceipt(raw []byte) (*Receipt, error) {
@@ -112,7 +119,7 @@ func ParseReceipt(raw []byte) (*Receipt, error) {
 	if !s.ReadUint8(&version) || version != Version || !s.ReadUint8(&kind) ||
 		!s.CopyBytes(r.ID[:]) || !s.CopyBytes(r.Envelope[:]) ||
 		!wire.ReadString8(&s, &r.Party) || !wire.ReadString8(&s, &r.Signer) ||
-		!s.ReadUint64(&ms) || !s.ReadUint64(&r.Seq) || !s.Empty() || ms > 1<<50 {
+		!s.ReadUint64(&ms) || !s.ReadUint64(&r.Seq) || !s.Empty() || ms > maxTime {
 		return nil, errors.New("malformed receipt")
 	}
 	r.Kind = Kind(kind)

@@ -52,6 +52,10 @@ const (
 	MaxEpochs  = 64
 )
 
+// maxNotAfter is the latest epoch expiry an encoded roster can carry, in
+// Unix seconds.
+const maxNotAfter = 1 << 40
+
 func (r *Roster) body() ([]byte, error) {
 	if err := r.check(); err != nil {
 		return nil, err
@@ -122,6 +126,9 @@ func (r *Roster) check() error {
 		if e.NotAfter.Unix() <= 0 {
 			return fmt.Errorf("epoch %d has no expiry", e.Number)
 		}
+		if e.NotAfter.Unix() > maxNotAfter {
+			return fmt.Errorf("epoch %d expiry is too far in the future", e.Number)
+		}
 	}
 	return nil
 }
@@ -183,7 +190,9 @@ func ParseRoster(raw []byte, prev *Roster) (*Roster, error) {
 		return nil, fmt.Errorf("malformed roster: %w", err)
 	}
 	signer := r.Root
-	if r.Serial > 1 {
+	// A serial-1 roster after prev would restart the chain under a root of
+	// its own choosing, so with prev given it must follow prev like any other.
+	if r.Serial > 1 || prev != nil {
 		if prev == nil {
 			return nil, fmt.Errorf("roster %s#%d needs its previous version to verify", r.Party, r.Serial)
 		}
@@ -251,7 +260,7 @@ func decodeRoster(raw []byte) (*Roster, error) {
 	for range nEp {
 		var e Epoch
 		var notAfter uint64
-		if !s.ReadUint32(&e.Number) || !wire.ReadString16(&s, &e.Recipient) || !s.ReadUint64(&notAfter) || notAfter > 1<<40 {
+		if !s.ReadUint32(&e.Number) || !wire.ReadString16(&s, &e.Recipient) || !s.ReadUint64(&notAfter) || notAfter > maxNotAfter {
 			return nil, errors.New("bad epoch")
 		}
 		e.NotAfter = time.Unix(int64(notAfter), 0).UTC()
@@ -262,6 +271,17 @@ func decodeRoster(raw []byte) (*Roster, error) {
 	}
 	if err := r.check(); err != nil {
 		return nil, err
+	}
+	return r, nil
+}
+
+// DecodeRoster parses a signed roster's form without checking its
+// signature. Use it only for rosters whose signature was checked when they
+// were stored, as the relay does for the rosters it admitted.
+func DecodeRoster(raw []byte) (*Roster, error) {
+	r, err := decodeRoster(raw)
+	if err != nil {
+		return nil, fmt.Errorf("malformed roster: %w", err)
 	}
 	return r, nil
 }

@@ -29,7 +29,15 @@ const (
 	MaxParts      = 256
 	MaxSubjectLen = 1024
 	MaxPartName   = 255
+
+	// maxContentSize bounds the sum of the part sizes, so that every size
+	// and the padded length fit in an int64.
+	maxContentSize = 1 << 62
 )
+
+// maxCreated is the latest creation time an encoded header can carry, in
+// Unix milliseconds.
+const maxCreated = 1 << 50
 
 // PartInfo describes one part of a letter: its name (empty for the body),
 // media type, exact size and digest (Hash(ContextPart, content)).
@@ -117,6 +125,15 @@ func (h *Header) check() error {
 		return errors.New("the first part is the body and has no name")
 	case h.Created.UnixMilli() <= 0:
 		return errors.New("letter has no creation time")
+	case h.Created.UnixMilli() > maxCreated:
+		return errors.New("letter creation time is too far in the future")
+	}
+	var total uint64
+	for _, p := range h.Parts {
+		if p.Size > maxContentSize-total {
+			return fmt.Errorf("parts larger than %d bytes in all", uint64(maxContentSize))
+		}
+		total += p.Size
 	}
 	for _, p := range h.Parts[1:] {
 		if p.Name == "" || len(p.Name) > MaxPartName || bytes.ContainsAny([]byte(p.Name), "/\\\x00") || p.Name == "." || p.Name == ".." {
@@ -159,7 +176,7 @@ func ParseHeader(raw, sig []byte) (*Header, error) {
 		!wire.ReadString8(&s, &h.From) || !wire.ReadString8(&s, &h.Device) ||
 		!wire.ReadString8(&s, &h.To) || !wire.ReadString8(&s, &h.Office) ||
 		!s.ReadUint64(&h.Seq) || !s.ReadUint32(&h.Epoch) || !s.ReadUint32(&h.SenderEpoch) ||
-		!s.ReadUint64(&ms) || ms > 1<<50 || !s.ReadUint8(&prec) || !wire.ReadString16(&s, &h.Subject) ||
+		!s.ReadUint64(&ms) || ms > maxCreated || !s.ReadUint8(&prec) || !wire.ReadString16(&s, &h.Subject) ||
 		!s.ReadUint8LengthPrefixed(&thread) || !s.ReadUint8LengthPrefixed(&reply) ||
 		!s.ReadUint16(&n) || n > MaxParts {
 		return nil, errors.New("malformed letter header")

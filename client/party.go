@@ -1,0 +1,228 @@
+package client
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"brieftraeger/identity"
+	"brieftraeger/internal/api"
+	"brieftraeger/internal/tlspin"
+)
+
+// DefaultEpochLifetime is how long a new epoch key may be sealed to when
+// InitOptions.EpochLifetime is zero.
+const DefaultEpochLifetime = 90 * 24 * time.Hour
+
+// Party is one device's view of its party: its keys, roster, relay, and
+// local records. Methods that change local state are not safe for
+// concurrent use by several processes on the same folder.
+type Party struct {
+	dir      string
+	keys     *identity.Keystore
+	roster   *identity.Roster
+	relay    api.Descriptor
+	relayKey ed25519.PublicKey
+	epochs   map[uint32]*age.HybridIdentity // opened epoch secrets by number
+	http     *http.Client
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// Options are the injected dependencies of a Party. The zero value uses
+// the system clock and discards logs.
+type Options struct {
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (o Options) fill() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// InitOptions describe a new party folder.
+type InitOptions struct {
+	Dir, Party, Device string
+	Passphrase         string
+	WorkFactor         int           // scrypt log2 N for the keystore; 0 means identity.DefaultWorkFactor
+	EpochLifetime      time.Duration // 0 means DefaultEpochLifetime
+	Relay              api.Descriptor
+}
+
+// Init creates a party folder: a root key and a first device in a sealed
+// keystore, the first roster, and the first epoch key sealed to the device.
+// It refuses a folder that already holds a party.
+func Init(o InitOptions, opts Options) (*Party, error) {
+	opts = opts.fill()
+	if o.Passphrase == "" {
+		return nil, errors.New("a passphrase is required to seal the keystore")
+	}
+	if err := checkDescriptor(o.Relay); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(o.Dir, "keys.age")); err == nil {
+		return nil, fmt.Errorf("a party already exists in %s", o.Dir)
+	}
+	ks, err := identity.NewKeystore(o.Party, o.Device, true)
+	if err != nil {
+		return nil, err
+	}
+	epoch, err := identity.NewEpochKey()
+	if err != nil {
+		return nil, err
+	}
+	if o.EpochLifetime == 0 {
+		o.EpochLifetime = DefaultEpochLifetime
+	}
+	ros := &identity.Roster{
+		Party: o.Party, Serial: 1, Root: ks.Root.Public().(ed25519.PublicKey),
+		Devices: []identity.Device{ks.DeviceEntry()},
+		Epochs:  []identity.Epoch{{Number: 1, Recipient: epoch.Recipient().String(), NotAfter: opts.Now().Add(o.EpochLifetime).Truncate(time.Second)}},
+	}
+	if err := ros.Sign(ks.Root); err != nil {
+		return nil, err
+	}
+	sealedKeys, err := ks.Seal(o.Passphrase, o.WorkFactor)
+	if err != nil {
+		return nil, err
+	}
+	sealedEpoch, err := identity.SealEpoch(epoch, ros.Devices)
+	if err != nil {
+		return nil, err
+	}
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{filepath.Join("epochs", "1.age"), sealedEpoch},
+		{"roster", ros.Raw},
+		{"keys.age", sealedKeys}, // last: its presence marks a complete folder
+	}
+	if err := writeJSONFile(filepath.Join(o.Dir, "relay.json"), o.Relay); err != nil {
+		return nil, fmt.Errorf("failed to write relay.json: %w", err)
+	}
+	for _, f := range files {
+		if err := writeFile(filepath.Join(o.Dir, f.name), f.data, 0o600); err != nil {
+			return nil, fmt.Errorf("failed to write %s: %w", f.name, err)
+		}
+	}
+	return Load(o.Dir, o.Passphrase, opts)
+}
+
+func checkDescriptor(d api.Descriptor) error {
+	if d.URL == "" || !strings.HasPrefix(d.URL, "https://") {
+		return fmt.Errorf("relay address %q must be an https:// URL", d.URL)
+	}
+	if len(d.TLSSHA256) != 64 {
+		return errors.New("relay descriptor has no TLS certificate fingerprint")
+	}
+	if _, err := identity.ParsePublicKey(d.ReceiptKey); err != nil {
+		return fmt.Errorf("relay descriptor: receipt key: %w", err)
+	}
+	return nil
+}
+
+// ErrNoParty is returned by Load for a folder without a party.
+var ErrNoParty = errors.New("no party in this folder")
+
+// Load opens a party folder with the keystore passphrase.
+func Load(dir, passphrase string, opts Options) (*Party, error) {
+	opts = opts.fill()
+	sealed, err := os.ReadFile(filepath.Join(dir, "keys.age"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoParty
+	} else if err != nil {
+		return nil, fmt.Errorf("failed to read keystore: %w", err)
+	}
+	ks, err := identity.OpenKeystore(sealed, passphrase)
+	if err != nil {
+		return nil, err
+	}
+	p := &Party{dir: dir, keys: ks, now: opts.Now, log: opts.Logger}
+	raw, err := os.ReadFile(filepath.Join(dir, "roster"))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read roster: %w", err)
+	}
+	if p.roster, err = identity.VerifyChain(rootOf(ks, raw), [][]byte{raw}); err != nil {
+		return nil, fmt.Errorf("own roster: %w", err)
+	}
+	if err := readJSONFile(filepath.Join(dir, "relay.json"), &p.relay); err != nil {
+		return nil, err
+	}
+	if err := checkDescriptor(p.relay); err != nil {
+		return nil, err
+	}
+	p.relayKey, _ = identity.ParsePublicKey(p.relay.ReceiptKey)
+	if err := p.openEpochs(); err != nil {
+		return nil, err
+	}
+	tlsConf, err := tlspin.ClientTLSConfig(ks.Sign, p.relay.TLSSHA256)
+	if err != nil {
+		return nil, err
+	}
+	p.http = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, ForceAttemptHTTP2: true}}
+	return p, nil
+}
+
+// rootOf returns the root key a device trusts for its own roster: its own
+// root key if it holds it, else the root named in the stored roster.
+func rootOf(ks *identity.Keystore, raw []byte) ed25519.PublicKey {
+	if ks.Root != nil {
+		return ks.Root.Public().(ed25519.PublicKey)
+	}
+	if r, err := identity.DecodeRoster(raw); err == nil {
+		return r.Root
+	}
+	return nil
+}
+
+func (p *Party) openEpochs() error {
+	p.epochs = map[uint32]*age.HybridIdentity{}
+	for _, e := range p.roster.Epochs {
+		sealed, err := os.ReadFile(filepath.Join(p.dir, "epochs", strconv.Itoa(int(e.Number))+".age"))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // destroyed, or never held by this device
+		} else if err != nil {
+			return fmt.Errorf("failed to read epoch key %d: %w", e.Number, err)
+		}
+		id, err := identity.OpenEpoch(sealed, p.keys.Age)
+		if err != nil {
+			return fmt.Errorf("epoch key %d: %w", e.Number, err)
+		}
+		p.epochs[e.Number] = id
+	}
+	return nil
+}
+
+// Name returns the party's name.
+func (p *Party) Name() string { return p.keys.Party }
+
+// Device returns this device's name.
+func (p *Party) Device() string { return p.keys.Device }
+
+// Roster returns the party's current roster.
+func (p *Party) Roster() *identity.Roster { return p.roster }
+
+// Dir returns the party folder.
+func (p *Party) Dir() string { return p.dir }
+
+// Close releases idle connections to the relay.
+func (p *Party) Close() { p.http.CloseIdleConnections() }
+
+// RelayURL returns the address of the relay this party uses.
+func (p *Party) RelayURL() string { return p.relay.URL }

@@ -1,0 +1,257 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"filippo.io/age"
+
+	"brieftraeger/envelope"
+	"brieftraeger/internal/api"
+	"brieftraeger/letter"
+)
+
+// Received is the record of an opened letter, archive/ID/letter.json.
+type Received struct {
+	ID         string         `json:"id"`
+	From       string         `json:"from"`
+	Device     string         `json:"device"`
+	To         string         `json:"to"`
+	Office     string         `json:"office,omitempty"`
+	Subject    string         `json:"subject"`
+	Precedence string         `json:"precedence"`
+	Seq        uint64         `json:"seq"`
+	Created    time.Time      `json:"created"`
+	OpenedAt   time.Time      `json:"opened_at"`
+	Parts      []ReceivedPart `json:"parts"`
+	Envelope   []byte         `json:"envelope"`      // signed envelope header
+	Header     []byte         `json:"letter_header"` // signed letter header
+	HeaderSig  []byte         `json:"letter_header_sig"`
+	Receipts   [][]byte       `json:"receipts"` // delivered, then acknowledged, as sent
+}
+
+// ReceivedPart is one part of an opened letter, stored at Path (relative
+// to the letter's archive folder).
+type ReceivedPart struct {
+	Name      string `json:"name,omitempty"`
+	MediaType string `json:"media_type"`
+	Size      uint64 `json:"size"`
+	Path      string `json:"path"`
+}
+
+// Mailbox lists the envelopes waiting at the relay for this party, most
+// urgent first.
+func (p *Party) Mailbox(ctx context.Context) ([]api.MailboxEntry, error) {
+	var list []api.MailboxEntry
+	if err := p.getJSON(ctx, api.PathMailbox, &list); err != nil {
+		return nil, fmt.Errorf("failed to list mailbox: %w", err)
+	}
+	return list, nil
+}
+
+// Receive fetches one envelope, opens and verifies the letter, stores it
+// in the archive, and only then sends the signed delivered receipt. A
+// letter that fails any check is refused: nothing is archived and no
+// receipt is sent. Receiving a letter already archived sends its delivered
+// receipt again (the relay keeps the first).
+func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
+	if _, err := envelope.ParseID(id); err != nil {
+		return nil, err
+	}
+	rec, err := p.Letter(id)
+	if errors.Is(err, os.ErrNotExist) {
+		rec, err = p.fetchAndOpen(ctx, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := p.fileReceipt(ctx, rec, envelope.Delivered); err != nil {
+		return rec, err
+	}
+	return rec, nil
+}
+
+func (p *Party) fetchAndOpen(ctx context.Context, id string) (*Received, error) {
+	resp, err := p.do(ctx, http.MethodGet, api.PathEnvelopes+"/"+id, nil, 0)
+	if err != nil {
+		return nil, fmt.Errorf("failed to fetch letter %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	eh, err := envelope.ReadHeader(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("letter %s: %w", id, err)
+	}
+	if eh.ID.String() != id || eh.To != p.keys.Party {
+		return nil, fmt.Errorf("relay answered with envelope %s to %q for letter %s", eh.ID, eh.To, id)
+	}
+	sender, err := p.Contact(eh.From)
+	if err != nil {
+		return nil, fmt.Errorf("letter %s: %w", id, err)
+	}
+	dev := sender.Device(eh.Device)
+	if dev == nil {
+		return nil, fmt.Errorf("letter %s: device %q is not on the roster of %q", id, eh.Device, eh.From)
+	}
+	if err := eh.Verify(dev.Key); err != nil {
+		return nil, err
+	}
+	epoch := p.epochs[eh.Epoch]
+	if epoch == nil {
+		return nil, fmt.Errorf("letter %s is sealed to epoch key %d, which this device does not hold", id, eh.Epoch)
+	}
+	stage, err := os.MkdirTemp(p.tmpDir(), "open-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(stage)
+	rec, err := openInto(stage, io.LimitReader(resp.Body, int64(eh.Size)), eh, dev.Key, epoch)
+	if err != nil {
+		return nil, fmt.Errorf("letter %s refused: %w", id, err)
+	}
+	rec.OpenedAt = p.now()
+	if err := writeJSONFile(filepath.Join(stage, "letter.json"), rec); err != nil {
+		return nil, err
+	}
+	final := p.archivePath(id)
+	os.MkdirAll(filepath.Dir(final), 0o700)
+	if err := os.Rename(stage, final); err != nil {
+		return nil, fmt.Errorf("failed to archive letter %s: %w", id, err)
+	}
+	return rec, syncDir(filepath.Dir(final))
+}
+
+// openInto opens the ciphertext in r into the folder stage, checking the
+// letter header against the envelope and the ciphertext against the
+// envelope's signed size and digest.
+func openInto(stage string, r io.Reader, eh *envelope.Header, senderKey []byte, epoch age.Identity) (*Received, error) {
+	digest := envelope.NewDigest()
+	cr := &countReader{r: io.TeeReader(r, digest)}
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	rec := &Received{Envelope: eh.Raw}
+	sink := func(i int, pi letter.PartInfo) (io.Writer, error) {
+		path := "body.txt"
+		if i > 0 {
+			path = filepath.Join("files", pi.Name)
+			os.MkdirAll(filepath.Join(stage, "files"), 0o700)
+		}
+		f, err := os.OpenFile(filepath.Join(stage, path), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+		rec.Parts = append(rec.Parts, ReceivedPart{Name: pi.Name, MediaType: pi.MediaType, Size: pi.Size, Path: path})
+		return f, nil
+	}
+	verify := func(h *letter.Header) error {
+		if err := h.Verify(senderKey); err != nil {
+			return err
+		}
+		if h.ID != eh.ID || h.From != eh.From || h.Device != eh.Device || h.To != eh.To || h.Epoch != eh.Epoch || h.Precedence != eh.Precedence {
+			return errors.New("letter header does not match its envelope")
+		}
+		return nil
+	}
+	lh, err := letter.Open(cr, []age.Identity{epoch}, verify, sink)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(io.Discard, cr); err != nil {
+		return nil, err
+	}
+	if uint64(cr.n) != eh.Size || !bytes.Equal(digest.Sum(nil), eh.Digest[:]) {
+		return nil, errors.New("ciphertext does not match the envelope's signed size and digest")
+	}
+	for _, f := range files {
+		if err := f.Sync(); err != nil {
+			return nil, err
+		}
+	}
+	rec.ID, rec.From, rec.Device, rec.To, rec.Office = lh.ID.String(), lh.From, lh.Device, lh.To, lh.Office
+	rec.Subject, rec.Precedence, rec.Seq, rec.Created = lh.Subject, lh.Precedence.String(), lh.Seq, lh.Created
+	rec.Header, rec.HeaderSig = lh.Raw, lh.Sig
+	return rec, nil
+}
+
+// Letter returns the archived record of an opened letter; the error wraps
+// os.ErrNotExist if it is not in the archive.
+func (p *Party) Letter(id string) (*Received, error) {
+	if _, err := envelope.ParseID(id); err != nil {
+		return nil, err
+	}
+	var rec Received
+	if err := readJSONFile(filepath.Join(p.archivePath(id), "letter.json"), &rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// LetterDir returns the archive folder of an opened letter.
+func (p *Party) LetterDir(id string) string { return p.archivePath(id) }
+
+func (p *Party) archivePath(id string) string { return filepath.Join(p.dir, "archive", id) }
+
+// Ack sends the signed acknowledged receipt for an opened letter: a person
+// of this party has read it.
+func (p *Party) Ack(ctx context.Context, id string) (*Received, error) {
+	rec, err := p.Letter(id)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("letter %s is not in the archive (read it first)", id)
+	} else if err != nil {
+		return nil, err
+	}
+	return rec, p.fileReceipt(ctx, rec, envelope.Acknowledged)
+}
+
+// fileReceipt signs a receipt of the given kind for an archived letter,
+// records it, and posts it to the relay.
+func (p *Party) fileReceipt(ctx context.Context, rec *Received, kind envelope.Kind) error {
+	var rc *envelope.Receipt
+	for _, raw := range rec.Receipts {
+		if r, err := envelope.ParseReceipt(raw); err == nil && r.Kind == kind {
+			rc = r
+		}
+	}
+	if rc == nil {
+		eh, err := envelope.Parse(rec.Envelope)
+		if err != nil {
+			return err
+		}
+		rc = &envelope.Receipt{Kind: kind, ID: eh.ID, Envelope: eh.Hash(), Party: p.keys.Party, Signer: p.keys.Device, Time: p.now()}
+		if err := rc.Sign(p.keys.Sign); err != nil {
+			return err
+		}
+		rec.Receipts = append(rec.Receipts, rc.Raw)
+		if err := writeJSONFile(filepath.Join(p.archivePath(rec.ID), "letter.json"), rec); err != nil {
+			return err
+		}
+	}
+	resp, err := p.do(ctx, http.MethodPost, api.PathReceipts, bytes.NewReader(rc.Raw), int64(len(rc.Raw)))
+	if err != nil {
+		return fmt.Errorf("failed to send %s receipt: %w", kind, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}

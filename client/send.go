@@ -1,0 +1,202 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"brieftraeger/envelope"
+	"brieftraeger/internal/api"
+	"brieftraeger/letter"
+)
+
+// Outgoing is a letter to send.
+type Outgoing struct {
+	To          string
+	Office      string
+	Subject     string
+	Precedence  envelope.Precedence
+	Body        []byte
+	Attachments []letter.Attachment
+	ReplyTo     []byte
+}
+
+// SentLetter is the sender's record of a letter, sent/ID.json, with every
+// receipt collected for it so far (each verified before it was recorded).
+type SentLetter struct {
+	ID         string    `json:"id"`
+	To         string    `json:"to"`
+	Subject    string    `json:"subject"`
+	Precedence string    `json:"precedence"`
+	Seq        uint64    `json:"seq"`
+	Size       uint64    `json:"size"`
+	SealedAt   time.Time `json:"sealed_at"`
+	Envelope   []byte    `json:"envelope"` // signed envelope header
+	Receipts   [][]byte  `json:"receipts"` // signed receipts, posted first
+}
+
+// Send seals a letter to the recipient's and this party's current epoch
+// keys, posts it, verifies the relay's posted receipt and records the
+// letter. The sealed letter is spooled to a temporary file, never held in
+// memory.
+func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Receipt, error) {
+	to, err := p.Contact(o.To)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := p.now()
+	toEpoch, err := to.CurrentEpoch(now)
+	if err != nil {
+		return nil, nil, err
+	}
+	selfEpoch, err := p.roster.CurrentEpoch(now)
+	if err != nil {
+		return nil, nil, err
+	}
+	seq, err := p.takeSeq(o.To)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to take a sequence number: %w", err)
+	}
+	spool, err := os.CreateTemp(p.tmpDir(), "sealed-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to create spool file: %w", err)
+	}
+	defer os.Remove(spool.Name())
+	defer spool.Close()
+	digest := envelope.NewDigest()
+	d := &letter.Draft{From: p.keys.Party, Device: p.keys.Device, To: o.To, Office: o.Office, Seq: seq,
+		Precedence: o.Precedence, Subject: o.Subject, ReplyTo: o.ReplyTo, Created: now, Body: o.Body, Attachments: o.Attachments}
+	cw := &countWriter{w: io.MultiWriter(spool, digest)}
+	lh, err := letter.Seal(cw, d, p.keys.Sign, *toEpoch, *selfEpoch)
+	if err != nil {
+		return nil, nil, err
+	}
+	eh := &envelope.Header{ID: lh.ID, From: lh.From, Device: lh.Device, To: lh.To, Epoch: lh.Epoch,
+		Precedence: lh.Precedence, Size: uint64(cw.n), Digest: [32]byte(digest.Sum(nil))}
+	if err := eh.Sign(p.keys.Sign); err != nil {
+		return nil, nil, err
+	}
+	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Precedence: o.Precedence.String(),
+		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw}
+	rc, err := p.post(ctx, eh, spool)
+	if err != nil {
+		return nil, nil, err
+	}
+	sent.Receipts = [][]byte{rc.Raw}
+	if err := p.saveSent(sent); err != nil {
+		return nil, nil, fmt.Errorf("letter posted but not recorded: %w", err)
+	}
+	return sent, rc, nil
+}
+
+// post sends the envelope and its spooled ciphertext and verifies the
+// posted receipt.
+func (p *Party) post(ctx context.Context, eh *envelope.Header, spool *os.File) (*envelope.Receipt, error) {
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var frame bytes.Buffer
+	envelope.WriteHeader(&frame, eh)
+	body := io.MultiReader(&frame, io.LimitReader(spool, int64(eh.Size)))
+	resp, err := p.do(ctx, http.MethodPost, api.PathEnvelopes, body, int64(frame.Len())+int64(eh.Size))
+	if err != nil {
+		return nil, fmt.Errorf("failed to post letter: %w", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, envelope.MaxReceiptLen+1))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read posted receipt: %w", err)
+	}
+	rc, err := p.checkPosted(raw, eh)
+	if err != nil {
+		return nil, fmt.Errorf("relay answered with a bad posted receipt: %w", err)
+	}
+	return rc, nil
+}
+
+func (p *Party) checkPosted(raw []byte, eh *envelope.Header) (*envelope.Receipt, error) {
+	rc, err := envelope.ParseReceipt(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := rc.Verify(p.relayKey); err != nil {
+		return nil, err
+	}
+	if rc.Kind != envelope.Posted || rc.ID != eh.ID || rc.Envelope != eh.Hash() || rc.Party != p.relay.Name || rc.Signer != envelope.RelaySigner {
+		return nil, fmt.Errorf("receipt does not match letter %s", eh.ID)
+	}
+	return rc, nil
+}
+
+func (p *Party) saveSent(s *SentLetter) error {
+	return writeJSONFile(filepath.Join(p.dir, "sent", s.ID+".json"), s)
+}
+
+// Sent returns the record of a letter this party sent.
+func (p *Party) Sent(id string) (*SentLetter, error) {
+	if _, err := envelope.ParseID(id); err != nil {
+		return nil, err
+	}
+	var s SentLetter
+	if err := readJSONFile(filepath.Join(p.dir, "sent", id+".json"), &s); err != nil {
+		return nil, fmt.Errorf("no sent letter %s: %w", id, err)
+	}
+	return &s, nil
+}
+
+func (p *Party) tmpDir() string {
+	d := filepath.Join(p.dir, "tmp")
+	os.MkdirAll(d, 0o700)
+	return d
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// SentIDs lists the ids of the letters this party sent, oldest first.
+func (p *Party) SentIDs() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(p.dir, "sent"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	type item struct {
+		id string
+		at time.Time
+	}
+	var items []item
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		s, err := p.Sent(id)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, item{id, s.SealedAt})
+	}
+	slices.SortFunc(items, func(a, b item) int { return a.at.Compare(b.at) })
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.id
+	}
+	return ids, nil
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"brief": main})
+}
+
+// TestScripts drives the real brief binary, with a real relay process,
+// through the scripts in testdata/script.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("BRIEF_PASSPHRASE", "correct horse battery staple")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitfile":    cmdWaitFile,
+			"setjson":     cmdSetJSON,
+			"noplaintext": cmdNoPlaintext,
+			"mkfile":      cmdMkfile,
+		},
+	})
+}
+
+// waitfile FILE VAR: wait up to 30 s for FILE to hold a line, and set VAR
+// to it.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitfile FILE VAR")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(ts.MkAbs(args[0]))
+		if line := strings.TrimSpace(string(b)); err == nil && line != "" && bytes.HasSuffix(b, []byte("\n")) {
+			ts.Setenv(args[1], line)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not appear within 30 s", args[0])
+}
+
+// setjson VAR FILE FIELD: set VAR to a top-level string field of the JSON
+// object in FILE.
+func cmdSetJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setjson VAR FILE FIELD")
+	}
+	var m map[string]any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[1])), &m))
+	v, ok := m[args[2]].(string)
+	if !ok {
+		ts.Fatalf("%s has no string field %q", args[1], args[2])
+	}
+	ts.Setenv(args[0], v)
+}
+
+// noplaintext DIR MARKER: fail if any file under DIR contains MARKER.
+// With !, fail unless some file does (the check of the check).
+func cmdNoPlaintext(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: noplaintext DIR MARKER")
+	}
+	var found []string
+	files := 0
+	err := filepath.WalkDir(ts.MkAbs(args[0]), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		b, err := os.ReadFile(path)
+		if err == nil && bytes.Contains(b, []byte(args[1])) {
+			found = append(found, path)
+		}
+		return err
+	})
+	ts.Check(err)
+	if files == 0 {
+		ts.Fatalf("no files under %s", args[0])
+	}
+	if !neg && len(found) > 0 {
+		ts.Fatalf("plaintext marker found in %v", found)
+	}
+	if neg && len(found) == 0 {
+		ts.Fatalf("marker not found under %s", args[0])
+	}
+}
+
+// mkfile FILE SIZE-MIB: write a file of SIZE-MIB mebibytes of a pattern.
+func cmdMkfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkfile FILE MIB")
+	}
+	f, err := os.Create(ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer f.Close()
+	chunk := bytes.Repeat([]byte("brieftraeger attachment "), 1<<16/24+1)[:1<<16]
+	n := 0
+	for _, c := range args[1] {
+		n = n*10 + int(c-'0')
+	}
+	for range n * 16 {
+		_, err := f.Write(chunk)
+		ts.Check(err)
+	}
+}

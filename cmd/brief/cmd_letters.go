@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"brieftraeger/client"
+	"brieftraeger/envelope"
+	"brieftraeger/letter"
+)
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+func cmdSend(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "send", "send [--dir DIR] --to PARTY --subject TEXT [--precedence P] (--body TEXT | --body-file FILE) [--attach FILE]... [--json]")
+	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
+	to := fs.String("to", "", "recipient `party`")
+	subject := fs.String("subject", "", "the letter's `subject`")
+	prec := fs.String("precedence", "ROUTINE", "FLASH, IMMEDIATE, PRIORITY or ROUTINE")
+	body := fs.String("body", "", "the letter's `text`")
+	bodyFile := fs.String("body-file", "", "read the letter's text from `file` (- for standard input)")
+	var attach multiFlag
+	fs.Var(&attach, "attach", "attach `file` (repeatable)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *to == "" || *subject == "" || fs.NArg() > 0 {
+		return usagef("brief send --to PARTY --subject TEXT --body TEXT", "send needs --to and --subject")
+	}
+	p, err := envelope.ParsePrecedence(*prec)
+	if err != nil {
+		return err
+	}
+	text, err := bodyText(e, *body, *bodyFile)
+	if err != nil {
+		return err
+	}
+	atts, err := attachments(attach)
+	if err != nil {
+		return err
+	}
+	party, err := loadParty(e, *dir)
+	if err != nil {
+		return err
+	}
+	defer party.Close()
+	sent, posted, err := party.Send(ctx, client.Outgoing{To: *to, Subject: *subject, Precedence: p, Body: text, Attachments: atts})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, map[string]any{"id": sent.ID, "to": sent.To, "seq": sent.Seq, "precedence": sent.Precedence,
+			"size": sent.Size, "posted_at": posted.Time, "relay_seq": posted.Seq, "posted_receipt_verified": true})
+	}
+	fmt.Fprintf(e.stdout, "posted %s to %s (seq %d, %s, %d bytes sealed); relay receipt verified\n", sent.ID, sent.To, sent.Seq, sent.Precedence, sent.Size)
+	return nil
+}
+
+func bodyText(e *env, body, file string) ([]byte, error) {
+	switch {
+	case body != "" && file != "":
+		return nil, usagef("", "give --body or --body-file, not both")
+	case file == "-":
+		return io.ReadAll(io.LimitReader(e.stdin, 16<<20))
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read body: %w", err)
+		}
+		return b, nil
+	}
+	return []byte(body), nil
+}
+
+func attachments(files []string) ([]letter.Attachment, error) {
+	var out []letter.Attachment
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read attachment: %w", err)
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("attachment %s is not a regular file", f)
+		}
+		mt := mime.TypeByExtension(filepath.Ext(f))
+		if mt == "" {
+			mt = "application/octet-stream"
+		}
+		out = append(out, letter.Attachment{Name: filepath.Base(f), MediaType: mt,
+			Open: func() (io.ReadCloser, error) { return os.Open(f) }})
+	}
+	return out, nil
+}
+
+func cmdInbox(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "inbox", "inbox [--dir DIR] [--json]")
+	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
+	asJSON := fs.Bool("json", false, "print as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p, err := loadParty(e, *dir)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	list, err := p.Mailbox(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(e.stdout, "no letters waiting")
+	}
+	for _, m := range list {
+		fmt.Fprintf(e.stdout, "%s  %-9s  from %-12s %8d bytes  posted %s\n", m.ID, m.Precedence, m.From, m.Size, time.UnixMilli(m.PostedAt).Format(time.DateTime))
+	}
+	return nil
+}
+
+func cmdRead(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "read", "read [--dir DIR] [--json] [ID...]")
+	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
+	asJSON := fs.Bool("json", false, "print as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p, err := loadParty(e, *dir)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	ids := fs.Args()
+	if len(ids) == 0 {
+		list, err := p.Mailbox(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range list {
+			ids = append(ids, m.ID)
+		}
+	}
+	var out []*client.Received
+	for _, id := range ids {
+		rec, err := p.Receive(ctx, id)
+		if err != nil {
+			return err
+		}
+		out = append(out, rec)
+		if !*asJSON {
+			printLetter(e, p, rec)
+		}
+	}
+	if *asJSON {
+		return printJSON(e.stdout, out)
+	}
+	if len(ids) == 0 {
+		fmt.Fprintln(e.stdout, "no letters waiting")
+	}
+	return nil
+}
+
+func printLetter(e *env, p *client.Party, rec *client.Received) {
+	fmt.Fprintf(e.stdout, "letter %s  %s  from %s/%s  seq %d\nsubject: %s\ndate:    %s\nsignature verified against the roster of %s; delivered receipt sent\n\n",
+		rec.ID, rec.Precedence, rec.From, rec.Device, rec.Seq, rec.Subject, rec.Created.Local().Format(time.RFC1123), rec.From)
+	dir := p.LetterDir(rec.ID)
+	if body, err := os.ReadFile(filepath.Join(dir, rec.Parts[0].Path)); err == nil {
+		e.stdout.Write(body)
+		if len(body) > 0 && body[len(body)-1] != '\n' {
+			fmt.Fprintln(e.stdout)
+		}
+	}
+	for _, part := range rec.Parts[1:] {
+		fmt.Fprintf(e.stdout, "attachment: %s (%s, %d bytes) %s\n", part.Name, part.MediaType, part.Size, filepath.Join(dir, part.Path))
+	}
+	fmt.Fprintln(e.stdout)
+}
+
+func cmdAck(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "ack", "ack [--dir DIR] [--json] ID")
+	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
+	asJSON := fs.Bool("json", false, "print as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("", "ack takes one letter id")
+	}
+	p, err := loadParty(e, *dir)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	rec, err := p.Ack(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, map[string]any{"id": rec.ID, "acknowledged": true})
+	}
+	fmt.Fprintf(e.stdout, "acknowledged %s from %s\n", rec.ID, rec.From)
+	return nil
+}
+
+// receiptView is one sent letter and its verified receipts.
+type receiptView struct {
+	ID           string            `json:"id"`
+	To           string            `json:"to"`
+	Subject      string            `json:"subject"`
+	Posted       *time.Time        `json:"posted,omitempty"`
+	Delivered    *time.Time        `json:"delivered,omitempty"`
+	Acknowledged *time.Time        `json:"acknowledged,omitempty"`
+	Signers      map[string]string `json:"signers"`
+}
+
+func cmdReceipts(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "receipts", "receipts [--dir DIR] [--json] [ID...]")
+	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
+	asJSON := fs.Bool("json", false, "print as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p, err := loadParty(e, *dir)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if _, err := p.CollectReceipts(ctx); err != nil {
+		return err
+	}
+	ids := fs.Args()
+	if len(ids) == 0 {
+		if ids, err = p.SentIDs(); err != nil {
+			return err
+		}
+	}
+	var views []receiptView
+	for _, id := range ids {
+		v, err := viewReceipts(p, id)
+		if err != nil {
+			return err
+		}
+		views = append(views, v)
+	}
+	if *asJSON {
+		return printJSON(e.stdout, views)
+	}
+	for _, v := range views {
+		fmt.Fprintf(e.stdout, "%s to %s: %q\n", v.ID, v.To, v.Subject)
+		for _, step := range []struct {
+			name string
+			at   *time.Time
+		}{{"posted", v.Posted}, {"delivered", v.Delivered}, {"acknowledged", v.Acknowledged}} {
+			if step.at == nil {
+				fmt.Fprintf(e.stdout, "  %-13s (not yet)\n", step.name)
+				continue
+			}
+			fmt.Fprintf(e.stdout, "  %-13s %s  by %s, signature verified\n", step.name, step.at.Local().Format("2006-01-02 15:04:05.000"), v.Signers[step.name])
+		}
+	}
+	return nil
+}
+
+func viewReceipts(p *client.Party, id string) (receiptView, error) {
+	s, err := p.Sent(id)
+	if err != nil {
+		return receiptView{}, err
+	}
+	v := receiptView{ID: s.ID, To: s.To, Subject: s.Subject, Signers: map[string]string{}}
+	for _, raw := range s.Receipts {
+		rc, err := envelope.ParseReceipt(raw)
+		if err != nil {
+			return v, err
+		}
+		if err := p.VerifyReceipt(s, rc); err != nil {
+			return v, err
+		}
+		t := rc.Time
+		switch rc.Kind {
+		case envelope.Posted:
+			v.Posted = &t
+		case envelope.Delivered:
+			v.Delivered = &t
+		case envelope.Acknowledged:
+			v.Acknowledged = &t
+		}
+		v.Signers[rc.Kind.String()] = rc.Party + "/" + rc.Signer
+	}
+	return v, nil
+}

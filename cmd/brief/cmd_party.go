@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"brieftraeger/client"
+	"brieftraeger/identity"
+	"brieftraeger/internal/api"
+)
+
+func cmdParty(ctx context.Context, e *env, args []string) error {
+	return subcommand(ctx, e, "party", args, map[string]func(context.Context, *env, []string) error{
+		"init": partyInit, "show": partyShow,
+	})
+}
+
+// partyInfo is what 'party init' and 'party show' print.
+type partyInfo struct {
+	Party           string    `json:"party"`
+	Device          string    `json:"device"`
+	Dir             string    `json:"dir"`
+	RootKey         string    `json:"root_key"`
+	RootFingerprint string    `json:"root_fingerprint"`
+	RosterSerial    uint64    `json:"roster_serial"`
+	RosterFile      string    `json:"roster_file"`
+	Epoch           uint32    `json:"epoch"`
+	EpochNotAfter   time.Time `json:"epoch_not_after"`
+	Relay           string    `json:"relay"`
+}
+
+func infoOf(p *client.Party) partyInfo {
+	r := p.Roster()
+	ep := r.Epochs[len(r.Epochs)-1]
+	return partyInfo{Party: p.Name(), Device: p.Device(), Dir: p.Dir(), RootKey: identity.EncodePublicKey(r.Root),
+		RootFingerprint: identity.Fingerprint(r.Root), RosterSerial: r.Serial, RosterFile: filepath.Join(p.Dir(), "roster"),
+		Epoch: ep.Number, EpochNotAfter: ep.NotAfter, Relay: p.RelayURL()}
+}
+
+func printInfo(e *env, info partyInfo, asJSON bool) error {
+	if asJSON {
+		return printJSON(e.stdout, info)
+	}
+	fmt.Fprintf(e.stdout, "party:    %s (device %s)\nroot key: %s\n          fingerprint %s\nroster:   #%d in %s\nepoch:    %d, until %s\nrelay:    %s\n",
+		info.Party, info.Device, info.RootKey, info.RootFingerprint, info.RosterSerial, info.RosterFile,
+		info.Epoch, info.EpochNotAfter.Format(time.DateOnly), info.Relay)
+	return nil
+}
+
+func partyInit(_ context.Context, e *env, args []string) error {
+	fs := flags(e, "party init", "party init --dir DIR --party NAME --device NAME --relay RELAY.json [--relay-url URL]")
+	dir := fs.String("dir", "", "the party's `folder` (created); default BRIEF_DIR")
+	party := fs.String("party", "", "the party's `name`, e.g. washington")
+	device := fs.String("device", "", "this device's `name`, e.g. duty-terminal")
+	relayFile := fs.String("relay", "", "the relay descriptor `file` (relay.json) from the operator")
+	relayURL := fs.String("relay-url", "", "the relay's `URL`, if not the one in the descriptor")
+	wf := fs.Int("work-factor", identity.DefaultWorkFactor, "scrypt work factor (log2 N, 10..22) for the keystore passphrase")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	d, err := partyDir(e, *dir)
+	if err != nil {
+		return err
+	}
+	if *party == "" || *device == "" || *relayFile == "" || fs.NArg() > 0 {
+		return usagef("brief party init --dir DIR --party NAME --device NAME --relay RELAY.json", "party init needs --party, --device and --relay")
+	}
+	desc, err := readDescriptor(*relayFile)
+	if err != nil {
+		return err
+	}
+	if *relayURL != "" {
+		desc.URL = *relayURL
+	}
+	pass, err := passphrase(e, true)
+	if err != nil {
+		return err
+	}
+	p, err := client.Init(client.InitOptions{Dir: d, Party: *party, Device: *device, Passphrase: pass, WorkFactor: *wf, Relay: desc}, client.Options{})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := printInfo(e, infoOf(p), *asJSON); err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintf(e.stderr, "brief: hint: give the roster file to the relay operator, and the root key to the parties you will write to\n")
+	}
+	return nil
+}
+
+func readDescriptor(file string) (api.Descriptor, error) {
+	var d api.Descriptor
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return d, fmt.Errorf("failed to read relay descriptor: %w", err)
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return d, fmt.Errorf("failed to parse relay descriptor %s: %w", file, err)
+	}
+	return d, nil
+}
+
+func partyShow(_ context.Context, e *env, args []string) error {
+	fs := flags(e, "party show", "party show [--dir DIR] [--json]")
+	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
+	asJSON := fs.Bool("json", false, "print as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p, err := loadParty(e, *dir)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	return printInfo(e, infoOf(p), *asJSON)
+}
+
+func cmdContact(ctx context.Context, e *env, args []string) error {
+	return subcommand(ctx, e, "contact", args, map[string]func(context.Context, *env, []string) error{
+		"add": contactAdd,
+	})
+}
+
+func contactAdd(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "contact add", "contact add [--dir DIR] PARTY ROOTKEY")
+	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
+	asJSON := fs.Bool("json", false, "print as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usagef("the root key is what 'brief party show' prints for the other party", "contact add takes a party name and its root key")
+	}
+	root, err := identity.ParsePublicKey(fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	p, err := loadParty(e, *dir)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	ros, err := p.AddContact(ctx, fs.Arg(0), root)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, map[string]any{"party": ros.Party, "root_fingerprint": identity.Fingerprint(root), "roster_serial": ros.Serial, "devices": len(ros.Devices)})
+	}
+	fmt.Fprintf(e.stdout, "pinned %q: root %s, roster #%d with %d device(s)\n", ros.Party, identity.Fingerprint(root), ros.Serial, len(ros.Devices))
+	return nil
+}

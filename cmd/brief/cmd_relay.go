@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"brieftraeger/client"
+	"brieftraeger/identity"
+	"brieftraeger/relay"
+)
+
+func cmdRelay(ctx context.Context, e *env, args []string) error {
+	return subcommand(ctx, e, "relay", args, map[string]func(context.Context, *env, []string) error{
+		"init": relayInit, "run": relayRun, "admit": relayAdmit, "channel": relayChannel, "channels": relayChannels,
+	})
+}
+
+func relayInit(_ context.Context, e *env, args []string) error {
+	fs := flags(e, "relay init", "relay init --dir DIR [--name NAME] [--url URL] [--json]")
+	dir := fs.String("dir", "", "the relay's data `folder` (created)")
+	name := fs.String("name", "relay", "the relay's `name`, as it signs receipts")
+	url := fs.String("url", "https://127.0.0.1:8443", "the `URL` parties will reach the relay at; its host goes into the certificate")
+	asJSON := fs.Bool("json", false, "print the descriptor as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" || fs.NArg() > 0 {
+		return usagef("brief relay init --dir DIR", "relay init needs --dir and no arguments")
+	}
+	host, err := urlHost(*url)
+	if err != nil {
+		return err
+	}
+	d, err := relay.Init(*dir, *name, *url, []string{host, "127.0.0.1", "localhost"})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, d.Descriptor)
+	}
+	fmt.Fprintf(e.stdout, "relay %q created in %s\ncertificate sha256: %s\nreceipt key:        %s\n", d.Descriptor.Name, *dir, d.Descriptor.TLSSHA256, d.Descriptor.ReceiptKey)
+	fmt.Fprintf(e.stdout, "hand %s to each party; start the relay with 'brief relay run --dir %s'\n", filepath.Join(*dir, "relay.json"), *dir)
+	return nil
+}
+
+func urlHost(u string) (string, error) {
+	rest, ok := strings.CutPrefix(u, "https://")
+	if !ok || rest == "" {
+		return "", usagef("", "relay URL %q must start with https://", u)
+	}
+	hostport, _, _ := strings.Cut(rest, "/")
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h, nil
+	}
+	return hostport, nil
+}
+
+func relayRun(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json]")
+	dir := fs.String("dir", "", "the relay's data `folder`, made by 'brief relay init'")
+	listen := fs.String("listen", "127.0.0.1:8443", "`address` to listen on; port 0 picks a free one")
+	maxEnv := fs.Int64("max-envelope", relay.DefaultMaxEnvelopeBytes, "largest envelope accepted, in `bytes`")
+	logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
+	addrFile := fs.String("addr-file", "", "write the listening address to `file` once listening")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" || fs.NArg() > 0 {
+		return usagef("brief relay run --dir DIR", "relay run needs --dir and no arguments")
+	}
+	if *maxEnv <= 0 {
+		return usagef("", "--max-envelope must be positive")
+	}
+	d, err := relay.Load(*dir)
+	if err != nil {
+		return err
+	}
+	var h slog.Handler = slog.NewTextHandler(e.stderr, nil)
+	if *logJSON {
+		h = slog.NewJSONHandler(e.stderr, nil)
+	}
+	return relay.Serve(ctx, d, relay.Options{Listen: *listen, MaxEnvelopeBytes: *maxEnv, Logger: slog.New(h),
+		Ready: func(addr string) {
+			if *addrFile != "" {
+				os.WriteFile(*addrFile, []byte(addr+"\n"), 0o644)
+			}
+		}})
+}
+
+// adminFlags are the flags of the operator's online commands.
+func adminClient(e *env, name, usage string, args []string) (*client.Admin, []string, bool, error) {
+	fs := flags(e, name, usage)
+	dir := fs.String("dir", "", "the relay's data `folder` (for the admin key and certificate pin)")
+	url := fs.String("url", "", "the running relay's `URL`; default: the URL in the relay's descriptor")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, false, err
+	}
+	if *dir == "" {
+		return nil, nil, false, usagef("brief "+usage, "%s needs --dir", name)
+	}
+	d, err := relay.Load(*dir)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if *url == "" {
+		*url = d.Descriptor.URL
+	}
+	a, err := client.NewAdmin(*url, d.Descriptor.TLSSHA256, d.AdminKey)
+	return a, fs.Args(), *asJSON, err
+}
+
+func relayAdmit(ctx context.Context, e *env, args []string) error {
+	a, rest, asJSON, err := adminClient(e, "relay admit", "relay admit --dir DIR [--url URL] ROSTER-FILE", args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usagef("the roster file is in the party's folder, named 'roster'", "relay admit takes one roster file")
+	}
+	raw, err := os.ReadFile(rest[0])
+	if err != nil {
+		return fmt.Errorf("failed to read roster: %w", err)
+	}
+	ros, err := identity.DecodeRoster(raw)
+	if err != nil {
+		return err
+	}
+	if err := a.Admit(ctx, ros.Party, raw); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(e.stdout, map[string]any{"party": ros.Party, "serial": ros.Serial, "root_fingerprint": identity.Fingerprint(ros.Root)})
+	}
+	fmt.Fprintf(e.stdout, "admitted %q (roster #%d, root %s)\n", ros.Party, ros.Serial, identity.Fingerprint(ros.Root))
+	return nil
+}
+
+func relayChannel(ctx context.Context, e *env, args []string) error {
+	a, rest, asJSON, err := adminClient(e, "relay channel", "relay channel --dir DIR [--url URL] PARTY PARTY", args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 2 {
+		return usagef("", "relay channel takes two party names")
+	}
+	if err := a.OpenChannel(ctx, rest[0], rest[1]); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(e.stdout, map[string]string{"a": rest[0], "b": rest[1]})
+	}
+	fmt.Fprintf(e.stdout, "channel %s <-> %s open\n", rest[0], rest[1])
+	return nil
+}
+
+func relayChannels(ctx context.Context, e *env, args []string) error {
+	a, rest, asJSON, err := adminClient(e, "relay channels", "relay channels --dir DIR [--url URL] [--json]", args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return usagef("", "relay channels takes no arguments")
+	}
+	list, err := a.Channels(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(e.stdout, list)
+	}
+	for _, c := range list {
+		fmt.Fprintf(e.stdout, "%s <-> %s\n", c.A, c.B)
+	}
+	return nil
+}

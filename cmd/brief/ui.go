@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/term"
+
+	"brieftraeger/client"
+	"brieftraeger/identity"
+	"brieftraeger/internal/api"
+)
+
+// report prints err as "brief: …" lines with hints where one helps.
+func report(w io.Writer, err error) {
+	fmt.Fprintf(w, "brief: %v\n", err)
+	for _, h := range hints(err) {
+		fmt.Fprintf(w, "brief: hint: %s\n", h)
+	}
+}
+
+func hints(err error) []string {
+	var u *usageError
+	var re *client.RelayError
+	switch {
+	case errors.As(err, &u):
+		if u.hint != "" {
+			return []string{u.hint}
+		}
+	case errors.Is(err, identity.ErrWrongPassphrase):
+		return []string{"check BRIEF_PASSPHRASE, or unset it to be asked on the terminal"}
+	case errors.Is(err, client.ErrNoParty):
+		return []string{"create one with 'brief party init', or point --dir (or BRIEF_DIR) at a party folder"}
+	case errors.Is(err, client.ErrUnknownContact):
+		return []string{"get the party's root key out of band and run 'brief contact add PARTY ROOTKEY'"}
+	case errors.As(err, &re):
+		switch re.Code {
+		case api.CodeNoChannel:
+			return []string{"ask the relay operator to open the channel: 'brief relay channel A B'"}
+		case api.CodeUnknownParty:
+			return []string{"the relay operator admits a party with 'brief relay admit ROSTER'"}
+		case api.CodeNotOnRoster:
+			return []string{"this device is not on the roster the relay holds; ask the operator to admit the current roster"}
+		}
+	}
+	return nil
+}
+
+func sorted(s []string) []string { slices.Sort(s); return s }
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// partyDir returns --dir, or BRIEF_DIR.
+func partyDir(e *env, dir string) (string, error) {
+	if dir == "" {
+		dir = e.getenv("BRIEF_DIR")
+	}
+	if dir == "" {
+		return "", usagef("pass --dir or set BRIEF_DIR to the party's folder", "no party folder given")
+	}
+	return dir, nil
+}
+
+// passphrase returns BRIEF_PASSPHRASE, or asks on the terminal (twice if
+// confirm).
+func passphrase(e *env, confirm bool) (string, error) {
+	if p := e.getenv("BRIEF_PASSPHRASE"); p != "" {
+		return p, nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return "", usagef("set BRIEF_PASSPHRASE when there is no terminal", "no terminal to ask for the passphrase")
+	}
+	defer tty.Close()
+	ask := func(prompt string) (string, error) {
+		fmt.Fprint(tty, prompt)
+		b, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		return string(b), err
+	}
+	p, err := ask("Passphrase: ")
+	if err != nil {
+		return "", fmt.Errorf("failed to read passphrase: %w", err)
+	}
+	if confirm {
+		again, err := ask("Passphrase again: ")
+		if err != nil {
+			return "", fmt.Errorf("failed to read passphrase: %w", err)
+		}
+		if again != p {
+			return "", errors.New("the passphrases do not match")
+		}
+	}
+	if strings.TrimSpace(p) == "" {
+		return "", errors.New("the passphrase is empty")
+	}
+	return p, nil
+}
+
+// loadParty opens the party folder given by --dir or BRIEF_DIR.
+func loadParty(e *env, dir string) (*client.Party, error) {
+	dir, err := partyDir(e, dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keys.age")); err != nil {
+		return nil, fmt.Errorf("%w: %s", client.ErrNoParty, dir)
+	}
+	pass, err := passphrase(e, false)
+	if err != nil {
+		return nil, err
+	}
+	return client.Load(dir, pass, client.Options{})
+}

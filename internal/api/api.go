@@ -1,0 +1,79 @@
+// Package api holds the shapes that cross the wire between relay and
+// clients over HTTPS: paths, header names, JSON bodies and error codes. The
+// byte layouts inside (envelopes, receipts, rosters) belong to packages
+// envelope and identity; the HTTP API is documented in docs/PROTOCOL.md.
+package api
+
+// Descriptor is the public description of a relay that the operator hands
+// to each party out of band: its name, the SHA-256 of its TLS certificate
+// (which clients pin) and its receipt-signing key. It is relay.json in the
+// relay's data folder.
+type Descriptor struct {
+	Name       string `json:"name"`
+	URL        string `json:"url,omitempty"`
+	TLSSHA256  string `json:"tls_sha256"`
+	ReceiptKey string `json:"receipt_key"`
+}
+
+// Request headers with which a device names itself; the relay checks the
+// TLS client key against that device's roster entry.
+const (
+	HeaderParty  = "Brief-Party"
+	HeaderDevice = "Brief-Device"
+)
+
+// Paths of the relay API.
+const (
+	PathInfo      = "/v1/info"
+	PathEnvelopes = "/v1/envelopes"      // POST an envelope; GET /v1/envelopes/{id}
+	PathMailbox   = "/v1/mailbox"        // GET pending envelopes for the caller's party
+	PathEvents    = "/v1/events"         // GET server-sent events for the caller's party
+	PathReceipts  = "/v1/receipts"       // POST a receipt; GET ?after=N receipts for the caller's letters
+	PathRosters   = "/v1/rosters/"       // GET /v1/rosters/{party}
+	PathParties   = "/v1/admin/parties"  // PUT /v1/admin/parties/{party} (admin): admit or update a roster
+	PathChannels  = "/v1/admin/channels" // POST (admin): open a channel; GET: list
+)
+
+// MailboxEntry is one pending envelope in GET /v1/mailbox, and the data of
+// an "envelope" server-sent event.
+type MailboxEntry struct {
+	ID         string `json:"id"`
+	From       string `json:"from"`
+	Precedence string `json:"precedence"`
+	Size       uint64 `json:"size"`
+	Seq        uint64 `json:"seq"`
+	PostedAt   int64  `json:"posted_at_ms"`
+}
+
+// ReceiptEntry is one receipt in GET /v1/receipts.
+type ReceiptEntry struct {
+	Seq     uint64 `json:"seq"`
+	Receipt []byte `json:"receipt"` // signed receipt bytes (base64 in JSON)
+}
+
+// Channel is one open channel, in POST and GET /v1/admin/channels.
+type Channel struct {
+	A string `json:"a"`
+	B string `json:"b"`
+}
+
+// Error is the JSON body of every error answer.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"error"`
+}
+
+// Error codes, stable for scripts.
+const (
+	CodeMalformed    = "malformed"
+	CodeTooLarge     = "too_large"
+	CodeUnknownParty = "unknown_party"
+	CodeNoChannel    = "no_channel"
+	CodeNotOnRoster  = "not_on_roster"
+	CodeBadSignature = "bad_signature"
+	CodeReplay       = "replay"
+	CodeEpoch        = "bad_epoch"
+	CodeNotFound     = "not_found"
+	CodeForbidden    = "forbidden"
+	CodeUnavailable  = "unavailable"
+)

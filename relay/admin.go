@@ -1,0 +1,95 @@
+package relay
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"brieftraeger/identity"
+	"brieftraeger/internal/api"
+	"brieftraeger/store"
+)
+
+// putRoster admits a party with its first roster, or takes a new version
+// of an admitted party's roster that chains to the current one.
+func (r *Relay) putRoster(w http.ResponseWriter, req *http.Request) {
+	err := r.admitRoster(req)
+	if err != nil {
+		r.writeError(w, req, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"party": req.PathValue("party")})
+}
+
+func (r *Relay) admitRoster(req *http.Request) error {
+	party := req.PathValue("party")
+	raw, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	if err != nil {
+		return fail(http.StatusBadRequest, api.CodeMalformed, "failed to read roster: %v", err)
+	}
+	var prev *identity.Roster
+	cur, err := r.cfg.Store.Roster(req.Context(), party)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	case bytes.Equal(cur, raw):
+		return nil
+	default:
+		if prev, err = parseStoredRoster(cur); err != nil {
+			return err
+		}
+	}
+	ros, err := identity.ParseRoster(raw, prev)
+	if err != nil {
+		return fail(http.StatusBadRequest, api.CodeMalformed, "%v", err)
+	}
+	if ros.Party != party {
+		return fail(http.StatusBadRequest, api.CodeMalformed, "roster is for %q, not %q", ros.Party, party)
+	}
+	if err := r.cfg.Store.PutRoster(req.Context(), party, raw); err != nil {
+		return err
+	}
+	r.log.Info("roster admitted", "party", party, "serial", ros.Serial)
+	return nil
+}
+
+func (r *Relay) openChannel(w http.ResponseWriter, req *http.Request) {
+	var ch api.Channel
+	err := json.NewDecoder(io.LimitReader(req.Body, 4096)).Decode(&ch)
+	if err != nil {
+		err = fail(http.StatusBadRequest, api.CodeMalformed, "bad channel request: %v", err)
+	}
+	for _, p := range []string{ch.A, ch.B} {
+		if err == nil {
+			_, err = r.roster(req.Context(), p)
+		}
+	}
+	if err == nil && ch.A == ch.B {
+		err = fail(http.StatusBadRequest, api.CodeMalformed, "a channel joins two different parties")
+	}
+	if err == nil {
+		err = r.cfg.Store.OpenChannel(req.Context(), ch.A, ch.B)
+	}
+	if err != nil {
+		r.writeError(w, req, err)
+		return
+	}
+	r.log.Info("channel opened", "a", ch.A, "b", ch.B)
+	writeJSON(w, http.StatusOK, ch)
+}
+
+func (r *Relay) listChannels(w http.ResponseWriter, req *http.Request) {
+	list, err := r.cfg.Store.Channels(req.Context())
+	if err != nil {
+		r.writeError(w, req, err)
+		return
+	}
+	out := make([]api.Channel, 0, len(list))
+	for _, c := range list {
+		out = append(out, api.Channel{A: c[0], B: c[1]})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,148 @@
+package relay
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"brieftraeger/identity"
+	"brieftraeger/internal/api"
+	"brieftraeger/store"
+)
+
+// DefaultMaxEnvelopeBytes is the largest ciphertext a relay accepts when
+// Config.MaxEnvelopeBytes is zero: 2 GiB, room for a 1 GiB attachment
+// after padding.
+const DefaultMaxEnvelopeBytes = 2 << 30
+
+// Config configures a relay. Name, ReceiptKey, AdminKey and Store are
+// required; the rest have safe zero values.
+type Config struct {
+	Name       string             // relay name, the Party of posted receipts
+	ReceiptKey ed25519.PrivateKey // signs posted receipts
+	AdminKey   ed25519.PublicKey  // the operator's tools authenticate with it
+	Store      *store.Store
+
+	MaxEnvelopeBytes int64            // default DefaultMaxEnvelopeBytes
+	Now              func() time.Time // default time.Now
+	Logger           *slog.Logger     // default: discard
+}
+
+// Relay serves the relay HTTP API over a store. It holds no state of its
+// own beyond its configuration: everything lives in the store.
+type Relay struct {
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed by StopStreams
+}
+
+// StopStreams ends every open event stream, so that a graceful shutdown
+// need not wait for them; clients reconnect to another node or later.
+func (r *Relay) StopStreams() { r.stopOnce.Do(func() { close(r.stop) }) }
+
+// New checks cfg and returns a relay.
+func New(cfg Config) (*Relay, error) {
+	if err := identity.CheckName("relay", cfg.Name); err != nil {
+		return nil, err
+	}
+	if len(cfg.ReceiptKey) != ed25519.PrivateKeySize || len(cfg.AdminKey) != ed25519.PublicKeySize || cfg.Store == nil {
+		return nil, errors.New("relay: config needs a receipt key, an admin key and a store")
+	}
+	if cfg.MaxEnvelopeBytes == 0 {
+		cfg.MaxEnvelopeBytes = DefaultMaxEnvelopeBytes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Relay{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stop: make(chan struct{})}
+	r.routes()
+	return r, nil
+}
+
+// Handler returns the relay's HTTP handler. It must be served over TLS
+// with tlspin.ServerTLSConfig, which asks every client for a certificate.
+func (r *Relay) Handler() http.Handler { return r.mux }
+
+func (r *Relay) routes() {
+	r.mux.HandleFunc("GET "+api.PathInfo, r.info)
+	r.mux.HandleFunc("POST "+api.PathEnvelopes, r.device(r.postEnvelope))
+	r.mux.HandleFunc("GET "+api.PathEnvelopes+"/{id}", r.device(r.getEnvelope))
+	r.mux.HandleFunc("GET "+api.PathMailbox, r.device(r.mailbox))
+	r.mux.HandleFunc("GET "+api.PathEvents, r.device(r.events))
+	r.mux.HandleFunc("POST "+api.PathReceipts, r.device(r.postReceipt))
+	r.mux.HandleFunc("GET "+api.PathReceipts, r.device(r.receipts))
+	r.mux.HandleFunc("GET "+api.PathRosters+"{party}", r.device(r.getRoster))
+	r.mux.HandleFunc("PUT "+api.PathParties+"/{party}", r.admin(r.putRoster))
+	r.mux.HandleFunc("POST "+api.PathChannels, r.admin(r.openChannel))
+	r.mux.HandleFunc("GET "+api.PathChannels, r.admin(r.listChannels))
+}
+
+func (r *Relay) info(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{
+		"name":        r.cfg.Name,
+		"receipt_key": identity.EncodePublicKey(r.cfg.ReceiptKey.Public().(ed25519.PublicKey)),
+	})
+}
+
+// apiError is an error with the HTTP status and code to answer it with.
+type apiError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func fail(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+func (r *Relay) writeError(w http.ResponseWriter, req *http.Request, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		r.log.Error("request failed", "path", req.URL.Path, "err", err)
+		ae = fail(http.StatusServiceUnavailable, api.CodeUnavailable, "relay storage unavailable")
+	} else {
+		r.log.Info("request refused", "path", req.URL.Path, "code", ae.code, "err", ae.msg)
+	}
+	writeJSON(w, ae.status, api.Error{Code: ae.code, Message: ae.msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// roster returns the latest admitted roster of party.
+func (r *Relay) roster(ctx context.Context, party string) (*identity.Roster, error) {
+	if err := identity.CheckName("party", party); err != nil {
+		return nil, fail(http.StatusBadRequest, api.CodeMalformed, "%v", err)
+	}
+	raw, err := r.cfg.Store.Roster(ctx, party)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fail(http.StatusNotFound, api.CodeUnknownParty, "unknown party %q", party)
+	} else if err != nil {
+		return nil, err
+	}
+	return parseStoredRoster(raw)
+}
+
+// parseStoredRoster parses a roster the relay admitted earlier. It was
+// verified against its predecessor when it was admitted; here only its form
+// is checked again.
+func parseStoredRoster(raw []byte) (*identity.Roster, error) {
+	return identity.DecodeRoster(raw)
+}

@@ -1,0 +1,83 @@
+package relay
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"brieftraeger/envelope"
+	"brieftraeger/internal/tlspin"
+	"brieftraeger/store"
+)
+
+// Options configures Serve. The zero value listens on 127.0.0.1:8443 with
+// durable (fsync before acknowledgement) storage.
+type Options struct {
+	Listen           string // default "127.0.0.1:8443"; port 0 picks a free port
+	MaxEnvelopeBytes int64  // default DefaultMaxEnvelopeBytes
+	NoSync           bool   // unsafe: skip fsync before acknowledging; benchmarks only
+	Logger           *slog.Logger
+	Now              func() time.Time
+	// Ready, if set, is called with the address once the relay listens.
+	Ready func(addr string)
+}
+
+// Serve runs the relay of the data folder d until ctx is done, then shuts
+// down gracefully: it stops accepting, lets requests in flight finish (up
+// to 30 seconds), and closes the store.
+func Serve(ctx context.Context, d *Dir, opts Options) error {
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:8443"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	st, err := store.Open(ctx, store.Config{Dir: d.StoreDir(), BodyHash: envelope.NewDigest, NoSync: opts.NoSync, MaxBodyBytes: opts.MaxEnvelopeBytes, Logger: opts.Logger})
+	if err != nil {
+		return fmt.Errorf("failed to open relay store: %w", err)
+	}
+	defer st.Close()
+	rl, err := New(Config{
+		Name: d.Descriptor.Name, ReceiptKey: d.ReceiptKey, AdminKey: d.AdminKey.Public().(ed25519.PublicKey),
+		Store: st, MaxEnvelopeBytes: opts.MaxEnvelopeBytes, Now: opts.Now, Logger: opts.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return fmt.Errorf("failed to listen on %s: %w", opts.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           rl.Handler(),
+		TLSConfig:         tlspin.ServerTLSConfig(d.TLS),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+	}
+	srv.RegisterOnShutdown(rl.StopStreams)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+	opts.Logger.Info("relay listening", "addr", ln.Addr().String(), "name", d.Descriptor.Name)
+	if opts.Ready != nil {
+		opts.Ready(ln.Addr().String())
+	}
+	select {
+	case err := <-done:
+		return fmt.Errorf("relay stopped: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdown)
+	if errors.Is(err, context.DeadlineExceeded) {
+		srv.Close()
+	}
+	opts.Logger.Info("relay stopped")
+	return nil
+}

@@ -1,0 +1,486 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Post is an envelope handed to the store by the relay, with its body.
+type Post struct {
+	ID         string    // letter id, 32 lowercase hex chars; used as Nats-Msg-Id for dedup
+	From, To   string    // sender party, recipient party (party names are [a-z0-9-]{1,32})
+	Precedence uint8     // 0..3 (0 = FLASH highest ... 3 = ROUTINE)
+	Header     []byte    // the signed envelope header, opaque to store (<= 64 KiB)
+	Body       io.Reader // ciphertext, streamed; never held whole in memory when larger than InlineLimit
+	BodySize   int64     // exact expected length
+	BodySHA256 [32]byte  // expected SHA-256 of the body bytes (or Config.BodyHash)
+	Time       time.Time // relay's accept time, stored so that receipts can be re-derived; zero means now
+}
+
+// Stored is the metadata of a stored envelope (no body).
+type Stored struct {
+	Seq        uint64 // MAIL stream sequence
+	ID         string
+	From, To   string
+	Precedence uint8
+	Header     []byte
+	BodySize   int64
+	BodySHA256 [32]byte
+	Time       time.Time // as given in Post.Time, in UTC
+	Delivered  bool      // a delivered receipt has been stored for it
+}
+
+var (
+	// ErrDuplicate is returned with the original Stored (or StoredReceipt)
+	// when the letter id (or the receipt) was stored before.
+	ErrDuplicate = errors.New("store: letter id already posted")
+	// ErrBodyMismatch means the body read differs from its declared size or
+	// hash; nothing was stored.
+	ErrBodyMismatch = errors.New("store: body does not match its declared size or hash")
+	// ErrTooLarge means the declared body size is over Config.MaxBodyBytes;
+	// nothing was read or stored.
+	ErrTooLarge = errors.New("store: body too large")
+)
+
+// Message headers of MAIL and BOX messages.
+const (
+	hdrID        = "Bt-Id"
+	hdrFrom      = "Bt-From"
+	hdrTo        = "Bt-To"
+	hdrPrec      = "Bt-Prec"
+	hdrSize      = "Bt-Size"
+	hdrSHA256    = "Bt-Sha256"
+	hdrTime      = "Bt-Time"       // unix nanoseconds
+	hdrHeaderLen = "Bt-Header-Len" // MAIL only: payload = header || inline body
+	hdrBody      = "Bt-Body"       // MAIL only: "inline" or "object"
+	hdrSeq       = "Bt-Seq"        // BOX only: the MAIL sequence
+	hdrKind      = "Bt-Kind"       // RCPT only
+)
+
+func mailSubject(id string) string { return "mail." + id }
+
+func boxSubject(st Stored) string {
+	return "box." + st.To + "." + strconv.Itoa(int(st.Precedence)) + "." + st.ID
+}
+
+// envelope is a decoded MAIL message.
+type envelope struct {
+	Stored
+	object bool   // the body is in the object store
+	inline []byte // the body, when not object
+}
+
+func metaHeader(st Stored) nats.Header {
+	return nats.Header{
+		hdrID:     {st.ID},
+		hdrFrom:   {st.From},
+		hdrTo:     {st.To},
+		hdrPrec:   {strconv.Itoa(int(st.Precedence))},
+		hdrSize:   {strconv.FormatInt(st.BodySize, 10)},
+		hdrSHA256: {hex.EncodeToString(st.BodySHA256[:])},
+		hdrTime:   {strconv.FormatInt(st.Time.UnixNano(), 10)},
+	}
+}
+
+func decodeMeta(h nats.Header) (Stored, error) {
+	var st Stored
+	st.ID, st.From, st.To = h.Get(hdrID), h.Get(hdrFrom), h.Get(hdrTo)
+	prec, err1 := strconv.ParseUint(h.Get(hdrPrec), 10, 8)
+	size, err2 := strconv.ParseInt(h.Get(hdrSize), 10, 64)
+	sum, err3 := hex.DecodeString(h.Get(hdrSHA256))
+	nanos, err4 := strconv.ParseInt(h.Get(hdrTime), 10, 64)
+	if err := errors.Join(checkID(st.ID), checkParty(st.From), checkParty(st.To), err1, err2, err3, err4); err != nil {
+		return Stored{}, fmt.Errorf("failed to decode envelope metadata: %w", err)
+	}
+	if len(sum) != sha256.Size {
+		return Stored{}, errors.New("failed to decode envelope metadata: bad body hash")
+	}
+	st.Precedence, st.BodySize = uint8(prec), size
+	copy(st.BodySHA256[:], sum)
+	st.Time = time.Unix(0, nanos).UTC()
+	return st, nil
+}
+
+// decodeEnvelope decodes a MAIL message. data may be nil when only the
+// headers were fetched; then Header and inline stay empty.
+func decodeEnvelope(h nats.Header, data []byte) (envelope, error) {
+	st, err := decodeMeta(h)
+	if err != nil {
+		return envelope{}, err
+	}
+	env := envelope{Stored: st, object: h.Get(hdrBody) == "object"}
+	if data == nil {
+		return env, nil
+	}
+	hlen, err := strconv.Atoi(h.Get(hdrHeaderLen))
+	if err != nil || hlen < 0 || hlen > len(data) {
+		return envelope{}, fmt.Errorf("failed to decode envelope %s: bad header length", st.ID)
+	}
+	env.Header, env.inline = data[:hlen:hlen], data[hlen:]
+	if !env.object && int64(len(env.inline)) != st.BodySize || env.object && len(env.inline) != 0 {
+		return envelope{}, fmt.Errorf("failed to decode envelope %s: payload does not fit the body size", st.ID)
+	}
+	return env, nil
+}
+
+func decodeBox(h nats.Header, data []byte) (Stored, error) {
+	st, err := decodeMeta(h)
+	if err != nil {
+		return Stored{}, err
+	}
+	if st.Seq, err = strconv.ParseUint(h.Get(hdrSeq), 10, 64); err != nil {
+		return Stored{}, fmt.Errorf("failed to decode mailbox entry %s: %w", st.ID, err)
+	}
+	st.Header = data
+	return st, nil
+}
+
+func checkPost(p *Post) error {
+	if err := errors.Join(checkID(p.ID), checkParty(p.From), checkParty(p.To)); err != nil {
+		return err
+	}
+	switch {
+	case p.Precedence > 3:
+		return fmt.Errorf("%w: precedence %d is not 0..3", ErrInvalid, p.Precedence)
+	case len(p.Header) > MaxHeaderBytes:
+		return fmt.Errorf("%w: envelope header of %d bytes is over %d", ErrInvalid, len(p.Header), MaxHeaderBytes)
+	case p.BodySize < 0:
+		return fmt.Errorf("%w: negative body size", ErrInvalid)
+	}
+	return nil
+}
+
+// Lookup returns the stored envelope with letter id, or ErrNotFound.
+func (s *Store) Lookup(ctx context.Context, id string) (Stored, error) {
+	if err := checkID(id); err != nil {
+		return Stored{}, err
+	}
+	ctx, done, err := s.begin(ctx)
+	if err != nil {
+		return Stored{}, err
+	}
+	defer done()
+	env, err := s.lookup(ctx, id)
+	return env.Stored, err
+}
+
+// lookup reads the MAIL message of id (a direct get of mail.<id>) and
+// whether it has been delivered.
+func (s *Store) lookup(ctx context.Context, id string) (envelope, error) {
+	m, err := s.mail.GetLastMsgForSubject(ctx, mailSubject(id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return envelope{}, fmt.Errorf("letter %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return envelope{}, fmt.Errorf("failed to read letter %s: %w", id, err)
+	}
+	env, err := decodeEnvelope(m.Header, m.Data)
+	if err != nil {
+		return envelope{}, err
+	}
+	env.Seq = m.Sequence
+	if env.Delivered, err = s.hasReceipt(ctx, env.From, ReceiptDelivered, id); err != nil {
+		return envelope{}, err
+	}
+	return env, nil
+}
+
+// Post stores an envelope and its body, and returns only once both are
+// durable. The body is checked against BodySize and BodySHA256 as it is
+// read; on a mismatch, a read error or a canceled ctx nothing stays stored.
+//
+// If id was posted before, Post returns the original with ErrDuplicate
+// without reading the body. If Post returns another error together with a
+// non-zero Stored, the letter is stored but its mailbox entry failed; posting
+// again returns it with ErrDuplicate and files the entry.
+func (s *Store) Post(ctx context.Context, p Post) (Stored, error) {
+	if err := checkPost(&p); err != nil {
+		return Stored{}, err
+	}
+	ctx, done, err := s.begin(ctx)
+	if err != nil {
+		return Stored{}, err
+	}
+	defer done()
+	unlock := s.locks.lock(p.ID)
+	defer unlock()
+
+	if orig, err := s.lookup(ctx, p.ID); err == nil {
+		if err := s.ensureBox(ctx, orig.Stored); err != nil {
+			return orig.Stored, err
+		}
+		return orig.Stored, ErrDuplicate
+	} else if !errors.Is(err, ErrNotFound) {
+		return Stored{}, err
+	}
+	if p.BodySize > s.cfg.MaxBodyBytes {
+		return Stored{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, p.BodySize, s.cfg.MaxBodyBytes)
+	}
+	if p.Time.IsZero() {
+		p.Time = time.Now()
+	}
+	env := envelope{
+		Stored: Stored{
+			ID: p.ID, From: p.From, To: p.To, Precedence: p.Precedence,
+			Header: bytes.Clone(p.Header), BodySize: p.BodySize, BodySHA256: p.BodySHA256,
+			Time: time.Unix(0, p.Time.UnixNano()).UTC(),
+		},
+		object: p.BodySize > int64(s.cfg.InlineLimit),
+	}
+	body := &verifier{ctx: ctx, r: p.Body, size: p.BodySize, want: p.BodySHA256, h: s.bodyHash()}
+	if body.r == nil {
+		body.r = bytes.NewReader(nil)
+	}
+	body.r = io.LimitReader(body.r, p.BodySize+1)
+
+	if env.object {
+		if err := s.putBody(ctx, p.ID, body); err != nil {
+			s.dropBody(ctx, p.ID)
+			return Stored{}, err
+		}
+	} else {
+		buf := bytes.NewBuffer(make([]byte, 0, p.BodySize+1))
+		if _, err := buf.ReadFrom(body); err != nil {
+			return Stored{}, err
+		}
+		env.inline = buf.Bytes()
+	}
+	return s.commit(ctx, env)
+}
+
+// commit publishes the MAIL message (the commit point) and then the BOX
+// entry. The id lock is held.
+func (s *Store) commit(ctx context.Context, env envelope) (Stored, error) {
+	ctx, cancel := commitContext(ctx)
+	defer cancel()
+	s.commitMu.RLock()
+	defer s.commitMu.RUnlock()
+
+	ack, err := s.js.PublishMsg(ctx, mailMsg(env), jetstream.WithMsgID(env.ID), jetstream.WithExpectLastSequencePerSubject(0))
+	switch {
+	case err == nil && !ack.Duplicate:
+		env.Seq = ack.Sequence
+	case err == nil || isWrongLastSeq(err):
+		// Someone else stored this id between our Lookup and now. Inside one
+		// process the id lock rules this out; keep the original.
+		orig, lerr := s.lookup(ctx, env.ID)
+		if lerr != nil {
+			return Stored{}, fmt.Errorf("failed to read the original of a duplicate letter: %w", lerr)
+		}
+		if env.object && !orig.object {
+			s.dropBody(ctx, env.ID)
+		}
+		return orig.Stored, ErrDuplicate
+	default:
+		// The outcome is unknown: the server may have stored the message
+		// and failed to answer. Only our own message can be there now.
+		orig, lerr := s.lookup(ctx, env.ID)
+		switch {
+		case errors.Is(lerr, ErrNotFound):
+			if env.object {
+				s.dropBody(ctx, env.ID)
+			}
+			return Stored{}, fmt.Errorf("failed to store envelope: %w", err)
+		case lerr != nil:
+			s.markDirty("envelope", err)
+			return Stored{}, fmt.Errorf("failed to store envelope: %w", err)
+		}
+		env.Seq = orig.Seq
+	}
+	storeMax(&s.mailSeq, env.Seq)
+	if err := s.putBox(ctx, env.Stored); err != nil {
+		s.markDirty("mailbox entry", err)
+		return env.Stored, fmt.Errorf("letter stored but not filed in the mailbox: %w", err)
+	}
+	s.log.Debug("letter stored", "id", env.ID, "seq", env.Seq, "to", env.To, "precedence", env.Precedence,
+		"size", env.BodySize, "object", env.object)
+	return env.Stored, nil
+}
+
+// mailMsg encodes env as its MAIL message.
+func mailMsg(env envelope) *nats.Msg {
+	msg := nats.NewMsg(mailSubject(env.ID))
+	msg.Header = metaHeader(env.Stored)
+	msg.Header.Set(hdrHeaderLen, strconv.Itoa(len(env.Header)))
+	if env.object {
+		msg.Header.Set(hdrBody, "object")
+	} else {
+		msg.Header.Set(hdrBody, "inline")
+	}
+	msg.Data = slices.Concat(env.Header, env.inline)
+	return msg
+}
+
+// putBox writes the BOX entry of st unless it exists.
+func (s *Store) putBox(ctx context.Context, st Stored) error {
+	msg := nats.NewMsg(boxSubject(st))
+	msg.Header = metaHeader(st)
+	msg.Header.Set(hdrSeq, formatUint(st.Seq))
+	msg.Data = st.Header
+	_, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0))
+	if err != nil && !isWrongLastSeq(err) {
+		return fmt.Errorf("failed to write mailbox entry: %w", err)
+	}
+	return nil
+}
+
+// ensureBox files st in the mailbox if it is not delivered and not there,
+// finishing a Post whose second step failed. The id lock is held.
+func (s *Store) ensureBox(ctx context.Context, st Stored) error {
+	if st.Delivered {
+		return nil
+	}
+	_, err := s.box.GetLastMsgForSubject(ctx, boxSubject(st))
+	if !errors.Is(err, jetstream.ErrMsgNotFound) {
+		if err != nil {
+			return fmt.Errorf("failed to read mailbox: %w", err)
+		}
+		return nil
+	}
+	ctx, cancel := commitContext(ctx)
+	defer cancel()
+	return s.putBox(ctx, st)
+}
+
+// Pending returns the envelopes addressed to party that have no delivered
+// receipt yet, ordered by Precedence, then Seq. It reads only party's
+// mailbox (BOX entries box.<party>.*.*), never its delivered history.
+func (s *Store) Pending(ctx context.Context, party string) ([]Stored, error) {
+	if err := checkParty(party); err != nil {
+		return nil, err
+	}
+	ctx, done, err := s.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var out []Stored
+	err = s.scan(ctx, s.box, "box."+party+".*.*", 0, false, func(m jetstream.Msg) error {
+		st, err := decodeBox(m.Headers(), m.Data())
+		if err != nil {
+			s.log.Error("skipping undecodable mailbox entry", "subject", m.Subject(), "err", err)
+			return nil
+		}
+		out = append(out, st)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to read mailbox of %s: %w", party, err)
+	}
+	slices.SortFunc(out, func(a, b Stored) int {
+		if a.Precedence != b.Precedence {
+			return int(a.Precedence) - int(b.Precedence)
+		}
+		return compareUint(a.Seq, b.Seq)
+	})
+	return out, nil
+}
+
+func compareUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// watcher is one Watch subscription.
+type watcher struct {
+	sub  *nats.Subscription
+	done chan struct{}
+	once sync.Once
+}
+
+func (w *watcher) cancel() {
+	w.once.Do(func() {
+		_ = w.sub.Unsubscribe()
+		close(w.done)
+	})
+}
+
+// Watch pushes envelopes for party as they are filed in its mailbox, from
+// the moment Watch returns. It is a hint for prompt delivery, not a
+// guarantee: a receiver that falls more than 1024 envelopes behind loses
+// some, so Pending stays the source of truth. The returned func ends the
+// watch and closes the channel; Close ends all watches.
+func (s *Store) Watch(party string) (<-chan Stored, func(), error) {
+	if err := checkParty(party); err != nil {
+		return nil, nil, err
+	}
+	in := make(chan *nats.Msg, 1024)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, nil, ErrClosed
+	}
+	sub, err := s.nc.ChanSubscribe("box."+party+".*.*", in)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, nil, fmt.Errorf("failed to watch mailbox of %s: %w", party, err)
+	}
+	w := &watcher{sub: sub, done: make(chan struct{})}
+	s.watchers[w] = struct{}{}
+	s.mu.Unlock()
+
+	cancel := func() {
+		w.cancel()
+		s.mu.Lock()
+		delete(s.watchers, w)
+		s.mu.Unlock()
+	}
+	// Make sure the server has the subscription before we return.
+	if err := s.nc.Flush(); err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("failed to watch mailbox of %s: %w", party, err)
+	}
+	out := make(chan Stored, 64)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-w.done:
+				return
+			case m := <-in:
+				st, err := decodeBox(m.Header, m.Data)
+				if err != nil {
+					s.log.Error("skipping undecodable mailbox entry", "subject", m.Subject, "err", err)
+					continue
+				}
+				select {
+				case out <- st:
+				case <-w.done:
+					return
+				}
+			}
+		}
+	}()
+	return out, cancel, nil
+}
+
+// MailCount returns the number of envelopes stored.
+func (s *Store) MailCount(ctx context.Context) (uint64, error) {
+	ctx, done, err := s.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	info, err := s.mail.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("failed to read mail stream: %w", err)
+	}
+	return info.State.Msgs, nil
+}
