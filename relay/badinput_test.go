@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,20 +19,6 @@ import (
 	"brieftraeger/internal/tlspin"
 	"brieftraeger/letter"
 )
-
-// keys opens a party's keystore from its folder, as the device would.
-func keys(t testing.TB, p *client.Party) *identity.Keystore {
-	t.Helper()
-	sealed, err := os.ReadFile(filepath.Join(p.Dir(), "keys.age"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := identity.OpenKeystore(sealed, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ks
-}
 
 // sealed is a hand-built envelope: a signed header and its ciphertext.
 type sealed struct {
@@ -83,13 +68,13 @@ func (s sealed) frame() []byte {
 // it chunked. It returns the status and the body of the answer.
 func (w *world) post(key ed25519.PrivateKey, party, device string, body []byte, length int64) (int, []byte) {
 	w.t.Helper()
-	conf, err := tlspin.ClientTLSConfig(key, w.dir.Descriptor.TLSSHA256)
+	conf, err := tlspin.ClientTLSConfig(key, w.Dir.Descriptor.TLSSHA256)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}
 	defer c.CloseIdleConnections()
-	req, _ := http.NewRequest(http.MethodPost, w.url+api.PathEnvelopes, io.NopCloser(bytes.NewReader(body)))
+	req, _ := http.NewRequest(http.MethodPost, w.URL+api.PathEnvelopes, io.NopCloser(bytes.NewReader(body)))
 	req.ContentLength = length
 	req.Header.Set(api.HeaderParty, party)
 	req.Header.Set(api.HeaderDevice, device)
@@ -118,7 +103,7 @@ func code(t *testing.T, answer []byte) string {
 // and that tehran's mailbox has no more than want letters.
 func (w *world) assertNothingStored(want uint64) {
 	w.t.Helper()
-	if n := w.mailCount(); n != want {
+	if n := w.MailCount(); n != want {
 		w.t.Fatalf("relay holds %d envelopes, want %d", n, want)
 	}
 	box, err := w.teh.Mailbox(context.Background())
@@ -132,7 +117,7 @@ func (w *world) assertNothingStored(want uint64) {
 
 func TestPostIsIdempotent(t *testing.T) {
 	w := newWorld(t, 64<<10)
-	ks := keys(t, w.wash)
+	ks := w.Keys(w.wash)
 	s := seal(t, w.wash, ks, "tehran", []byte("hello"), nil)
 	st1, r1 := w.postAs(ks, s.frame())
 	st2, r2 := w.postAs(ks, s.frame())
@@ -146,7 +131,7 @@ func TestPostIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relayKey, _ := identity.ParsePublicKey(w.dir.Descriptor.ReceiptKey)
+	relayKey, _ := identity.ParsePublicKey(w.Dir.Descriptor.ReceiptKey)
 	if err := rc.Verify(relayKey); err != nil || rc.Kind != envelope.Posted || rc.Envelope != s.h.Hash() {
 		t.Fatalf("bad posted receipt: %v %+v", err, rc)
 	}
@@ -155,8 +140,8 @@ func TestPostIsIdempotent(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	w := newWorld(t, 64<<10)
-	ks := keys(t, w.wash)
-	mos := keys(t, w.mos)
+	ks := w.Keys(w.wash)
+	mos := w.Keys(w.mos)
 	_, stranger, _ := ed25519.GenerateKey(nil)
 	valid := seal(t, w.wash, ks, "tehran", []byte("hello"), nil)
 	cases := []struct {
@@ -201,8 +186,8 @@ func TestRefusals(t *testing.T) {
 			return w.postAs(ks, seal(t, w.wash, ks, "tehran", []byte("x"), func(h *envelope.Header, _ *[]byte) { h.Epoch = 99 }).frame())
 		}},
 		{"expired epoch key", 400, api.CodeEpoch, func() (int, []byte) {
-			w.now = time.Now().Add(client.DefaultEpochLifetime + time.Hour)
-			defer func() { w.now = time.Now() }()
+			w.SetNow(time.Now().Add(client.DefaultEpochLifetime + time.Hour))
+			defer w.SetNow(time.Time{})
 			return w.postAs(ks, valid.frame())
 		}},
 	}
@@ -219,7 +204,7 @@ func TestRefusals(t *testing.T) {
 
 func TestReplayWithDifferentContent(t *testing.T) {
 	w := newWorld(t, 64<<10)
-	ks := keys(t, w.wash)
+	ks := w.Keys(w.wash)
 	first := seal(t, w.wash, ks, "tehran", []byte("first"), nil)
 	if st, a := w.postAs(ks, first.frame()); st != http.StatusCreated {
 		t.Fatalf("first post: %d %s", st, a)
@@ -230,7 +215,7 @@ func TestReplayWithDifferentContent(t *testing.T) {
 		t.Fatalf("replay: got %d %s", st, answer)
 	}
 	w.assertNothingStored(1)
-	got, err := w.store.Lookup(context.Background(), first.h.ID.String())
+	got, err := w.Store.Lookup(context.Background(), first.h.ID.String())
 	if err != nil || !bytes.Equal(got.Header, first.h.Raw) {
 		t.Fatalf("the first letter was changed by the replay: %v", err)
 	}
@@ -242,7 +227,7 @@ func TestReplayWithDifferentContent(t *testing.T) {
 // nothing and sends no delivered receipt.
 func TestTamperedCiphertextCaughtByRecipient(t *testing.T) {
 	w := newWorld(t, 64<<10)
-	ks := keys(t, w.wash)
+	ks := w.Keys(w.wash)
 	s := seal(t, w.wash, ks, "tehran", []byte("hello"), func(_ *envelope.Header, ct *[]byte) { (*ct)[len(*ct)/2] ^= 1 })
 	if st, a := w.postAs(ks, s.frame()); st != http.StatusCreated {
 		t.Fatalf("post: %d %s", st, a)
@@ -255,11 +240,11 @@ func TestTamperedCiphertextCaughtByRecipient(t *testing.T) {
 	if _, err := w.teh.Letter(id); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("tampered letter was archived: %v", err)
 	}
-	pending, err := w.store.Pending(ctx, "tehran")
+	pending, err := w.Store.Pending(ctx, "tehran")
 	if err != nil || len(pending) != 1 {
 		t.Fatalf("the letter should still wait undelivered: %v %d", err, len(pending))
 	}
-	rcs, err := w.store.Receipts(ctx, "washington", 0)
+	rcs, err := w.Store.Receipts(ctx, "washington", 0)
 	if err != nil || len(rcs) != 0 {
 		t.Fatalf("a receipt was filed for a tampered letter: %v %d", err, len(rcs))
 	}

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -41,6 +42,9 @@ type Relay struct {
 	log *slog.Logger
 	mux *http.ServeMux
 
+	rosterMu sync.Mutex
+	rosters  map[string]*identity.Roster // parsed rosters, reused while the stored bytes match
+
 	stopOnce sync.Once
 	stop     chan struct{} // closed by StopStreams
 }
@@ -66,7 +70,7 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Relay{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stop: make(chan struct{})}
+	r := &Relay{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stop: make(chan struct{}), rosters: map[string]*identity.Roster{}}
 	r.routes()
 	return r, nil
 }
@@ -137,7 +141,20 @@ func (r *Relay) roster(ctx context.Context, party string) (*identity.Roster, err
 	} else if err != nil {
 		return nil, err
 	}
-	return parseStoredRoster(raw)
+	r.rosterMu.Lock()
+	cached := r.rosters[party]
+	r.rosterMu.Unlock()
+	if cached != nil && bytes.Equal(cached.Raw, raw) {
+		return cached, nil
+	}
+	ros, err := parseStoredRoster(raw)
+	if err != nil {
+		return nil, err
+	}
+	r.rosterMu.Lock()
+	r.rosters[party] = ros
+	r.rosterMu.Unlock()
+	return ros, nil
 }
 
 // parseStoredRoster parses a roster the relay admitted earlier. It was

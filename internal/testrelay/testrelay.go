@@ -1,0 +1,166 @@
+// Package testrelay starts a real relay for tests: embedded JetStream in a
+// temporary folder, TLS 1.3 on 127.0.0.1, and parties admitted through the
+// operator's API. It is imported only by tests.
+package testrelay
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"brieftraeger/client"
+	"brieftraeger/envelope"
+	"brieftraeger/identity"
+	"brieftraeger/internal/api"
+	"brieftraeger/internal/tlspin"
+	"brieftraeger/relay"
+	"brieftraeger/store"
+)
+
+// Passphrase seals every test party's keystore.
+const Passphrase = "test"
+
+// World is a running relay and the parties admitted to it.
+type World struct {
+	T     testing.TB
+	Base  string // temporary folder holding the relay and the parties
+	Dir   *relay.Dir
+	Store *store.Store
+	URL   string
+	Admin *client.Admin
+
+	mu  sync.Mutex
+	now time.Time // zero: the real clock
+}
+
+// Options configures Start.
+type Options struct {
+	MaxEnvelopeBytes int64
+	Store            store.Config // Dir and BodyHash are filled in
+}
+
+// Start starts a relay named "swiss" and stops it when the test ends.
+func Start(t testing.TB, o Options) *World {
+	t.Helper()
+	w := &World{T: t, Base: t.TempDir()}
+	d, err := relay.Init(filepath.Join(w.Base, "relay"), "swiss", "", []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Dir = d
+	o.Store.Dir, o.Store.BodyHash = d.StoreDir(), envelope.NewDigest
+	if w.Store, err = store.Open(context.Background(), o.Store); err != nil {
+		t.Fatal(err)
+	}
+	rl, err := relay.New(relay.Config{Name: "swiss", ReceiptKey: d.ReceiptKey, AdminKey: d.AdminKey.Public().(ed25519.PublicKey),
+		Store: w.Store, MaxEnvelopeBytes: o.MaxEnvelopeBytes, Now: w.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: rl.Handler(), TLSConfig: tlspin.ServerTLSConfig(d.TLS)}
+	go srv.Serve(tls.NewListener(ln, srv.TLSConfig))
+	t.Cleanup(func() {
+		rl.StopStreams()
+		srv.Close()
+		w.Store.Close()
+	})
+	w.URL = "https://" + ln.Addr().String()
+	if w.Admin, err = client.NewAdmin(w.URL, d.Descriptor.TLSSHA256, d.AdminKey); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// Now is the relay's clock: the real time unless SetNow moved it.
+func (w *World) Now() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.now.IsZero() {
+		return time.Now()
+	}
+	return w.now
+}
+
+// SetNow sets the relay's clock; the zero time restores the real clock.
+func (w *World) SetNow(t time.Time) {
+	w.mu.Lock()
+	w.now = t
+	w.mu.Unlock()
+}
+
+// Descriptor returns the relay descriptor with its URL.
+func (w *World) Descriptor() api.Descriptor {
+	d := w.Dir.Descriptor
+	d.URL = w.URL
+	return d
+}
+
+// Party creates a party with one device named "dev-NAME" and admits it.
+func (w *World) Party(name string) *client.Party {
+	w.T.Helper()
+	p, err := client.Init(client.InitOptions{Dir: filepath.Join(w.Base, name), Party: name, Device: "dev-" + name,
+		Passphrase: Passphrase, WorkFactor: 10, Relay: w.Descriptor()}, client.Options{})
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	w.T.Cleanup(p.Close)
+	if err := w.Admin.Admit(context.Background(), name, p.Roster().Raw); err != nil {
+		w.T.Fatal(err)
+	}
+	return p
+}
+
+// Connect opens the channel between a and b and pins each one's root key
+// at the other.
+func (w *World) Connect(a, b *client.Party) {
+	w.T.Helper()
+	ctx := context.Background()
+	if err := w.Admin.OpenChannel(ctx, a.Name(), b.Name()); err != nil {
+		w.T.Fatal(err)
+	}
+	w.Pin(a, b)
+	w.Pin(b, a)
+}
+
+// Pin pins other's root key at p.
+func (w *World) Pin(p, other *client.Party) {
+	w.T.Helper()
+	if _, err := p.AddContact(context.Background(), other.Name(), other.Roster().Root); err != nil {
+		w.T.Fatal(err)
+	}
+}
+
+// Keys opens a party's keystore from its folder, as its device does.
+func (w *World) Keys(p *client.Party) *identity.Keystore {
+	w.T.Helper()
+	sealed, err := os.ReadFile(filepath.Join(p.Dir(), "keys.age"))
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	ks, err := identity.OpenKeystore(sealed, Passphrase)
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	return ks
+}
+
+// MailCount returns the number of envelopes the relay holds.
+func (w *World) MailCount() uint64 {
+	w.T.Helper()
+	n, err := w.Store.MailCount(context.Background())
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,215 @@
+package relay_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"brieftraeger/envelope"
+	"brieftraeger/identity"
+	"brieftraeger/internal/api"
+	"brieftraeger/internal/tlspin"
+)
+
+// The ingest benchmarks post letters over the real HTTPS API to a relay on
+// durable JetStream (fsync before every acknowledgement), next to raw
+// JetStream publishes of the same payload size to the same server with
+// the same durability. docs/BENCHMARKS.md records the ratios.
+
+const ingestClients = 16
+
+// envelopes returns n framed envelopes from washington to tehran that share
+// one sealed ciphertext but each have their own letter id and signature:
+// the relay cannot open letters, so only the framing matters to it.
+func envelopes(b *testing.B, w *world, ks *identity.Keystore, n int) [][]byte {
+	base := seal(b, w.wash, ks, "tehran", bytes.Repeat([]byte("x"), 1024), nil)
+	out := make([][]byte, n)
+	for i := range out {
+		h := *base.h
+		rand.Read(h.ID[:])
+		if err := h.Sign(ks.Sign); err != nil {
+			b.Fatal(err)
+		}
+		out[i] = sealed{&h, base.ct}.frame()
+	}
+	return out
+}
+
+func (w *world) deviceClient(b *testing.B, ks *identity.Keystore) *http.Client {
+	conf, err := tlspin.ClientTLSConfig(ks.Sign, w.Dir.Descriptor.TLSSHA256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: conf, MaxIdleConnsPerHost: ingestClients}}
+}
+
+func postFramed(c *http.Client, url string, ks *identity.Keystore, body []byte) error {
+	req, _ := http.NewRequest(http.MethodPost, url+api.PathEnvelopes, bytes.NewReader(body))
+	req.Header.Set(api.HeaderParty, ks.Party)
+	req.Header.Set(api.HeaderDevice, ks.Device)
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("post: %s", resp.Status)
+	}
+	return nil
+}
+
+// parallel runs n jobs on ingestClients goroutines and reports jobs/s.
+func parallel(b *testing.B, n int, job func(i int) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, ingestClients)
+	b.ResetTimer()
+	start := time.Now()
+	for range ingestClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				if err := job(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "letters/s")
+}
+
+func BenchmarkIngest(b *testing.B) {
+	w := newWorld(b, 1<<20)
+	ks := w.Keys(w.wash)
+	size := len(envelopes(b, w, ks, 1)[0])
+	b.Run("relay-https", func(b *testing.B) {
+		envs := envelopes(b, w, ks, b.N)
+		c := w.deviceClient(b, ks)
+		defer c.CloseIdleConnections()
+		parallel(b, b.N, func(i int) error { return postFramed(c, w.URL, ks, envs[i]) })
+	})
+	js := w.Store.JetStream()
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CEILING", Subjects: []string{"ceiling.>"}, Storage: jetstream.FileStorage}); err != nil {
+		b.Fatal(err)
+	}
+	payload := make([]byte, size)
+	b.Run("jetstream-publish", func(b *testing.B) {
+		parallel(b, b.N, func(i int) error {
+			_, err := js.Publish(ctx, "ceiling.x", payload)
+			return err
+		})
+	})
+	b.Run("jetstream-publish-async", func(b *testing.B) {
+		parallel(b, b.N, func(i int) error {
+			f, err := js.PublishAsync("ceiling.x", payload)
+			if err != nil {
+				return err
+			}
+			if i%64 != 63 && i != b.N-1 {
+				return nil
+			}
+			select {
+			case <-f.Ok():
+				return nil
+			case err := <-f.Err():
+				return err
+			}
+		})
+		<-js.PublishAsyncComplete()
+	})
+}
+
+// BenchmarkPostToDelivered posts letters at a fixed rate of 1,000 a second
+// while tehran's device listens on its event stream and fetches each
+// envelope as it is announced. It reports the p50 and p99 time from the
+// start of the post to the end of the fetch.
+func BenchmarkPostToDelivered(b *testing.B) {
+	w := newWorld(b, 1<<20)
+	ks, tk := w.Keys(w.wash), w.Keys(w.teh)
+	envs := envelopes(b, w, ks, b.N)
+	ids := make(map[string]int, b.N)
+	for i, e := range envs {
+		h, _ := envelope.ReadHeader(bytes.NewReader(e))
+		ids[h.ID.String()] = i
+	}
+	started := make([]time.Time, b.N)
+	var mu sync.Mutex
+	var lat []time.Duration
+	done := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	go func() {
+		tc := w.deviceClient(b, tk)
+		w.teh.Events(ctx, func() { close(ready) }, func(e api.MailboxEntry) error {
+			go func() {
+				req, _ := http.NewRequest(http.MethodGet, w.URL+api.PathEnvelopes+"/"+e.ID, nil)
+				req.Header.Set(api.HeaderParty, tk.Party)
+				req.Header.Set(api.HeaderDevice, tk.Device)
+				resp, err := tc.Do(req)
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				defer mu.Unlock()
+				mu2 := ids[e.ID]
+				lat = append(lat, time.Since(started[mu2]))
+				if len(lat) == b.N {
+					close(done)
+				}
+			}()
+			return nil
+		})
+	}()
+	<-ready
+	c := w.deviceClient(b, ks)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for i := range b.N {
+		<-tick.C
+		mu.Lock()
+		started[i] = time.Now()
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := postFramed(c, w.URL, ks, envs[i]); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		b.Fatalf("only %d of %d letters arrived", len(lat), b.N)
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
