@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -24,7 +25,21 @@ func (p *Party) Events(ctx context.Context, ready func(), fn func(api.MailboxEnt
 	if ready != nil {
 		ready()
 	}
-	sc := bufio.NewScanner(resp.Body)
+	err = readEvents(resp.Body, fn)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// maxEventLine bounds one line of the event stream.
+const maxEventLine = 64 << 10
+
+// readEvents parses a server-sent event stream and calls fn with each
+// "envelope" event's data. Other events and comments are skipped.
+func readEvents(r io.Reader, fn func(api.MailboxEntry) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), maxEventLine)
 	var event string
 	for sc.Scan() {
 		line := sc.Text()
@@ -42,9 +57,6 @@ func (p *Party) Events(ctx context.Context, ready func(), fn func(api.MailboxEnt
 		case line == "":
 			event = ""
 		}
-	}
-	if ctx.Err() != nil {
-		return nil
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("event stream broke: %w", err)

@@ -31,10 +31,10 @@ type Received struct {
 	Created    time.Time      `json:"created"`
 	OpenedAt   time.Time      `json:"opened_at"`
 	Parts      []ReceivedPart `json:"parts"`
-	Envelope   []byte         `json:"envelope"`      // signed envelope header
-	Header     []byte         `json:"letter_header"` // signed letter header
-	HeaderSig  []byte         `json:"letter_header_sig"`
-	Receipts   [][]byte       `json:"receipts"` // delivered, then acknowledged, as sent
+	Envelope   []byte         `json:"envelope"`       // signed envelope header
+	Header     []byte         `json:"letter_header"`  // letter header, as signed
+	Trailer    []byte         `json:"letter_trailer"` // part digests and the sender's signature
+	Receipts   [][]byte       `json:"receipts"`       // delivered, then acknowledged, as sent
 }
 
 // ReceivedPart is one part of an opened letter, stored at Path (relative
@@ -180,7 +180,7 @@ func openInto(stage string, r io.Reader, eh *envelope.Header, senderKey []byte, 
 	}
 	rec.ID, rec.From, rec.Device, rec.To, rec.Office = lh.ID.String(), lh.From, lh.Device, lh.To, lh.Office
 	rec.Subject, rec.Precedence, rec.Seq, rec.Created = lh.Subject, lh.Precedence.String(), lh.Seq, lh.Created
-	rec.Header, rec.HeaderSig = lh.Raw, lh.Sig
+	rec.Header, rec.Trailer = lh.Raw, lh.Trailer()
 	return rec, nil
 }
 

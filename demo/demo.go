@@ -237,7 +237,7 @@ func (w *world) exchange(ctx context.Context, o Options, rep *Report) error {
 		return errors.New("tehran could not open its event stream")
 	}
 	sent, posted, err := w.wash.Send(ctx, client.Outgoing{To: "tehran", Subject: o.Subject, Precedence: envelope.Flash,
-		Body: []byte(o.Body), Attachments: []letter.Attachment{{Name: "proposal.pdf", MediaType: "application/pdf",
+		Body: []byte(o.Body), Attachments: []letter.Attachment{{Name: "proposal.pdf", MediaType: "application/pdf", Size: int64(len(o.Attachment)),
 			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(o.Attachment)), nil }}}})
 	if err != nil {
 		return err

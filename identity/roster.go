@@ -28,6 +28,19 @@ type Epoch struct {
 	Number    uint32
 	Recipient string    // age hybrid recipient that letters are sealed to
 	NotAfter  time.Time // after this, letters must not be sealed to it (second precision)
+
+	parsed     *age.HybridRecipient // Recipient, parsed when the roster was checked
+	parsedFrom string
+}
+
+// AgeRecipient returns the epoch key as an age recipient. Parsing an
+// ML-KEM key costs tens of microseconds, so epochs of a checked roster
+// carry it parsed.
+func (e *Epoch) AgeRecipient() (*age.HybridRecipient, error) {
+	if e.parsed != nil && e.parsedFrom == e.Recipient {
+		return e.parsed, nil
+	}
+	return age.ParseHybridRecipient(e.Recipient)
 }
 
 // Roster is one version of a party's signed list of devices and epoch keys.
@@ -116,13 +129,16 @@ func (r *Roster) check() error {
 			return fmt.Errorf("device %q recipient: %v", d.Name, err)
 		}
 	}
-	for i, e := range r.Epochs {
+	for i := range r.Epochs {
+		e := &r.Epochs[i]
 		if i > 0 && e.Number <= r.Epochs[i-1].Number {
 			return errors.New("roster epochs must be in increasing order")
 		}
-		if _, err := age.ParseHybridRecipient(e.Recipient); err != nil {
+		parsed, err := age.ParseHybridRecipient(e.Recipient)
+		if err != nil {
 			return fmt.Errorf("epoch %d recipient: %v", e.Number, err)
 		}
+		e.parsed, e.parsedFrom = parsed, e.Recipient
 		if e.NotAfter.Unix() <= 0 {
 			return fmt.Errorf("epoch %d has no expiry", e.Number)
 		}

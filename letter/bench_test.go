@@ -104,7 +104,7 @@ func BenchmarkLarge(b *testing.B) {
 		}
 	})
 	d := f.draft()
-	d.Attachments = []Attachment{{Name: "big.bin", MediaType: "application/octet-stream",
+	d.Attachments = []Attachment{{Name: "big.bin", MediaType: "application/octet-stream", Size: largeSize,
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(&pattern{left: largeSize}), nil }}}
 	b.Run("seal/letter", func(b *testing.B) {
 		b.SetBytes(largeSize)

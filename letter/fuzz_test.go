@@ -11,28 +11,32 @@ import (
 	"brieftraeger/envelope"
 )
 
-// FuzzParseHeader parses arbitrary bytes as a letter header and signature.
+// FuzzParseHeader parses arbitrary bytes as a letter header and trailer.
 // Whatever parses must re-encode to exactly the input.
 func FuzzParseHeader(f *testing.F) {
 	var lf letterFile
 	readVectors(f, "letter.json", &lf)
 	for _, v := range lf.Vectors {
-		f.Add([]byte(v.Encoding), []byte(v.Signature))
+		f.Add([]byte(v.Encoding), []byte(v.Trailer))
 	}
 	h := testLetterHeader()
 	if err := h.sign(testKey("washington-laptop")); err != nil {
 		f.Fatal(err)
 	}
+	f.Add(h.Raw, h.Trailer())
 	f.Add(h.Raw, h.Sig)
-	f.Add([]byte{}, make([]byte, 64))
+	f.Add([]byte{}, make([]byte, 96))
 
-	f.Fuzz(func(t *testing.T, raw, sig []byte) {
-		h, err := ParseHeader(raw, sig)
+	f.Fuzz(func(t *testing.T, raw, trailer []byte) {
+		h, err := ParseHeader(raw, trailer)
 		if err != nil {
 			return
 		}
-		if !bytes.Equal(h.Raw, raw) || !bytes.Equal(h.Sig, sig) {
-			t.Fatal("Raw or Sig differ from the input")
+		if !bytes.Equal(h.Raw, raw) || !bytes.Equal(h.Trailer(), trailer) || len(h.Sig) != 64 {
+			t.Fatal("Raw or Trailer differ from the input")
+		}
+		if m := h.SignedMessage(); !bytes.Equal(m, specSignedMessage(raw, splitDigests(trailer))) {
+			t.Fatal("SignedMessage does not follow docs/PROTOCOL.md")
 		}
 		enc, err := h.encode()
 		if err != nil {
@@ -41,7 +45,7 @@ func FuzzParseHeader(f *testing.F) {
 		if !bytes.Equal(enc, raw) || !bytes.Equal(specHeader(h), raw) {
 			t.Fatalf("re-encoding differs:\n got %x\nwant %x", enc, raw)
 		}
-		h2, err := ParseHeader(h.Raw, h.Sig)
+		h2, err := ParseHeader(h.Raw, h.Trailer())
 		if err != nil || !headerEqual(h, h2) {
 			t.Fatalf("re-parse differs: %v", err)
 		}
@@ -54,6 +58,16 @@ func FuzzParseHeader(f *testing.F) {
 		}
 		h.Verify(testPub("washington-laptop"))
 	})
+}
+
+// splitDigests returns the digests of a trailer: all but its last 64 bytes,
+// in 32-byte pieces.
+func splitDigests(trailer []byte) [][]byte {
+	var d [][]byte
+	for b := trailer[:len(trailer)-64]; len(b) > 0; b = b[32:] {
+		d = append(d, b[:32])
+	}
+	return d
 }
 
 // FuzzOpen feeds arbitrary bytes to Open as a sealed letter: it must not
@@ -118,7 +132,7 @@ func FuzzOpenPlaintext(f *testing.F) {
 			return
 		}
 		want := binary.BigEndian.AppendUint32([]byte(Magic), uint32(len(h.Raw)))
-		want = append(append(want, h.Raw...), h.Sig...)
+		want = append(want, h.Raw...)
 		if len(parts) != len(h.Parts) {
 			t.Fatalf("%d parts sunk, header has %d", len(parts), len(h.Parts))
 		}
@@ -126,8 +140,12 @@ func FuzzOpenPlaintext(f *testing.F) {
 			if uint64(p.Len()) != h.Parts[i].Size {
 				t.Fatalf("part %d has %d bytes, header says %d", i, p.Len(), h.Parts[i].Size)
 			}
+			if !bytes.Equal(specHash(ContextPart, p.Bytes()), h.Parts[i].Digest[:]) {
+				t.Fatalf("part %d does not match its digest", i)
+			}
 			want = append(want, p.Bytes()...)
 		}
+		want = append(want, h.Trailer()...)
 		n := int64(len(want))
 		want = append(want, make([]byte, envelope.PaddedSize(n)-n)...)
 		if !bytes.Equal(want, data) {

@@ -3,6 +3,7 @@ package letter
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -19,7 +20,7 @@ const Version = 1
 
 // Domain-separation contexts of this package (see docs/PROTOCOL.md).
 const (
-	ContextHeader = "brieftraeger/v1 letter-header"
+	ContextLetter = "brieftraeger/v1 letter-signature"
 	ContextPart   = "brieftraeger/v1 letter-part"
 )
 
@@ -40,7 +41,8 @@ const (
 const maxCreated = 1 << 50
 
 // PartInfo describes one part of a letter: its name (empty for the body),
-// media type, exact size and digest (Hash(ContextPart, content)).
+// media type and exact size, which the header carries, and its digest
+// (Hash(ContextPart, content)), which the trailer carries.
 type PartInfo struct {
 	Name      string
 	MediaType string
@@ -66,8 +68,8 @@ type Header struct {
 	ReplyTo     []byte // 0 or 16 bytes: the letter id replied to
 	Parts       []PartInfo
 
-	Raw []byte // encoding that was signed, set by sign and ParseHeader
-	Sig []byte
+	Raw []byte // the header's encoding, without digests; set by sign and ParseHeader
+	Sig []byte // signature over SignedMessage; set by sign and ParseHeader
 }
 
 func (h *Header) encode() ([]byte, error) {
@@ -94,7 +96,6 @@ func (h *Header) encode() ([]byte, error) {
 		wire.AddString8(&b, p.Name)
 		wire.AddString8(&b, p.MediaType)
 		b.AddUint64(p.Size)
-		b.AddBytes(p.Digest[:])
 	}
 	return b.Bytes()
 }
@@ -148,26 +149,79 @@ func (h *Header) sign(key ed25519.PrivateKey) error {
 	if err != nil {
 		return fmt.Errorf("failed to encode letter header: %w", err)
 	}
-	h.Raw, h.Sig = raw, identity.Sign(key, ContextHeader, raw)
+	h.Raw = raw
+	h.Sig = identity.Sign(key, ContextLetter, h.SignedMessage())
 	return nil
 }
 
-// Verify checks the header's signature against the sending device's key.
+// SignedMessage returns what the sending device signs (after the context
+// line): the header's length as a big-endian uint32, the header, and each
+// part's digest in order.
+func (h *Header) SignedMessage() []byte {
+	m := make([]byte, 0, 4+len(h.Raw)+32*len(h.Parts))
+	m = binary.BigEndian.AppendUint32(m, uint32(len(h.Raw)))
+	m = append(m, h.Raw...)
+	for _, p := range h.Parts {
+		m = append(m, p.Digest[:]...)
+	}
+	return m
+}
+
+// Trailer returns the trailer that follows the parts in a letter: each
+// part's digest, then the signature.
+func (h *Header) Trailer() []byte {
+	t := make([]byte, 0, h.trailerLen())
+	for _, p := range h.Parts {
+		t = append(t, p.Digest[:]...)
+	}
+	return append(t, h.Sig...)
+}
+
+func (h *Header) trailerLen() int { return 32*len(h.Parts) + ed25519.SignatureSize }
+
+// Verify checks the signature over the header and the part digests against
+// the sending device's key.
 func (h *Header) Verify(device ed25519.PublicKey) error {
-	if !identity.Verify(device, ContextHeader, h.Raw, h.Sig) {
+	if len(h.Sig) != ed25519.SignatureSize || !identity.Verify(device, ContextLetter, h.SignedMessage(), h.Sig) {
 		return fmt.Errorf("letter %s: bad signature from %s/%s", h.ID, h.From, h.Device)
 	}
 	return nil
 }
 
-// ParseHeader parses an encoded header and its signature; the caller checks
+// ParseHeader parses an encoded header and, if trailer is not nil, the
+// trailer that carries the part digests and the signature. The caller checks
 // the signature with Verify.
-func ParseHeader(raw, sig []byte) (*Header, error) {
-	if len(raw) > MaxHeaderLen || len(sig) != ed25519.SignatureSize {
+func ParseHeader(raw, trailer []byte) (*Header, error) {
+	h, err := parseHeader(raw)
+	if err != nil {
+		return nil, err
+	}
+	if trailer != nil {
+		if err := h.setTrailer(trailer); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// setTrailer takes the part digests and the signature from a trailer.
+func (h *Header) setTrailer(t []byte) error {
+	if len(t) != h.trailerLen() {
+		return errors.New("malformed letter trailer: bad length")
+	}
+	for i := range h.Parts {
+		copy(h.Parts[i].Digest[:], t[32*i:])
+	}
+	h.Sig = bytes.Clone(t[32*len(h.Parts):])
+	return nil
+}
+
+func parseHeader(raw []byte) (*Header, error) {
+	if len(raw) > MaxHeaderLen {
 		return nil, errors.New("malformed letter header: bad length")
 	}
 	s := cryptobyte.String(raw)
-	h := &Header{Raw: bytes.Clone(raw), Sig: bytes.Clone(sig)}
+	h := &Header{Raw: bytes.Clone(raw)}
 	var version, prec uint8
 	var ms uint64
 	var thread, reply cryptobyte.String
@@ -192,7 +246,7 @@ func ParseHeader(raw, sig []byte) (*Header, error) {
 	for range n {
 		var p PartInfo
 		if !wire.ReadString8(&s, &p.Name) || !wire.ReadString8(&s, &p.MediaType) ||
-			!s.ReadUint64(&p.Size) || !s.CopyBytes(p.Digest[:]) {
+			!s.ReadUint64(&p.Size) {
 			return nil, errors.New("malformed letter header: bad part")
 		}
 		h.Parts = append(h.Parts, p)

@@ -8,8 +8,10 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"filippo.io/age"
@@ -36,7 +38,13 @@ func TestHeaderRoundTrip(t *testing.T) {
 	if !bytes.Equal(h.Raw, specHeader(h)) {
 		t.Fatal("encoding does not follow docs/PROTOCOL.md")
 	}
-	got, err := ParseHeader(h.Raw, h.Sig)
+	digests := [][]byte{h.Parts[0].Digest[:], h.Parts[1].Digest[:]}
+	if !bytes.Equal(h.SignedMessage(), specSignedMessage(h.Raw, digests)) ||
+		!bytes.Equal(h.Sig, specSign(testKey("washington-laptop"), ContextLetter, specSignedMessage(h.Raw, digests))) ||
+		!bytes.Equal(h.Trailer(), specTrailer(digests, h.Sig)) {
+		t.Fatal("signed message, signature or trailer does not follow docs/PROTOCOL.md")
+	}
+	got, err := ParseHeader(h.Raw, h.Trailer())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,53 +58,83 @@ func TestHeaderRoundTrip(t *testing.T) {
 	if err := got.Verify(testPub("tehran-laptop")); err == nil || !strings.Contains(err.Error(), "bad signature") {
 		t.Fatalf("other key: %v", err)
 	}
+	// Without a trailer, the header parses with zero digests and no
+	// signature, and does not verify.
+	bare, err := ParseHeader(h.Raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bare.Sig != nil || bare.Parts[0].Digest != [32]byte{} || bare.Verify(testPub("washington-laptop")) == nil {
+		t.Fatal("a header without its trailer carries digests or verifies")
+	}
 }
 
 // TestHeaderTamper flips every bit of a signed letter header and of its
-// signature: each must be refused by ParseHeader or by Verify.
+// trailer (the part digests and the signature): each must be refused by
+// ParseHeader or by Verify.
 func TestHeaderTamper(t *testing.T) {
 	h := testLetterHeader()
 	if err := h.sign(testKey("washington-laptop")); err != nil {
 		t.Fatal(err)
 	}
 	pub := testPub("washington-laptop")
+	trailer := h.Trailer()
+	if p, err := ParseHeader(h.Raw, trailer); err != nil || p.Verify(pub) != nil {
+		t.Fatalf("untouched header: %v", err)
+	}
 	for i := range h.Raw {
 		for bit := range 8 {
 			bad := bytes.Clone(h.Raw)
 			bad[i] ^= 1 << bit
-			if p, err := ParseHeader(bad, h.Sig); err == nil && p.Verify(pub) == nil {
+			if p, err := ParseHeader(bad, trailer); err == nil && p.Verify(pub) == nil {
 				t.Fatalf("bit %d of header byte %d flipped: still verifies", bit, i)
 			}
 		}
 	}
-	for i := range h.Sig {
+	for i := range trailer {
 		for bit := range 8 {
-			bad := bytes.Clone(h.Sig)
+			bad := bytes.Clone(trailer)
 			bad[i] ^= 1 << bit
 			p, err := ParseHeader(h.Raw, bad)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if p.Verify(pub) == nil {
-				t.Fatalf("bit %d of signature byte %d flipped: still verifies", bit, i)
+				t.Fatalf("bit %d of trailer byte %d (%s) flipped: still verifies", bit, i,
+					map[bool]string{true: "digest", false: "signature"}[i < 32*len(h.Parts)])
 			}
 		}
 	}
-	for _, c := range []struct{ raw, sig []byte }{
-		{h.Raw[:len(h.Raw)-1], h.Sig}, {append(bytes.Clone(h.Raw), 0), h.Sig},
-		{h.Raw, h.Sig[:63]}, {h.Raw, append(bytes.Clone(h.Sig), 0)}, {nil, h.Sig}, {h.Raw, nil},
+	twoDigests := trailer[:64]
+	for _, c := range []struct{ raw, trailer []byte }{
+		{h.Raw[:len(h.Raw)-1], trailer}, {append(bytes.Clone(h.Raw), 0), trailer},
+		{h.Raw, trailer[:len(trailer)-1]}, {h.Raw, append(bytes.Clone(trailer), 0)},
+		{h.Raw, trailer[32:]}, {h.Raw, append(bytes.Clone(trailer), make([]byte, 32)...)},
+		{h.Raw, h.Sig}, {h.Raw, twoDigests}, {h.Raw, []byte{}}, {nil, trailer}, {h.Raw, nil},
 	} {
-		if p, err := ParseHeader(c.raw, c.sig); err == nil && p.Verify(pub) == nil {
-			t.Fatalf("%d/%d-byte variant verified", len(c.raw), len(c.sig))
+		if p, err := ParseHeader(c.raw, c.trailer); err == nil && p.Verify(pub) == nil {
+			t.Fatalf("%d/%d-byte variant verified", len(c.raw), len(c.trailer))
 		}
 	}
-	for _, ctx := range []string{envelope.ContextEnvelope, envelope.ContextReceipt, identity.ContextRoster, ContextPart} {
-		p, err := ParseHeader(h.Raw, identity.Sign(testKey("washington-laptop"), ctx, h.Raw))
+	// The same header and digests signed under another context, or the
+	// header alone signed as the old layout did, do not verify.
+	oldMessage := h.Raw
+	for _, c := range []struct {
+		ctx string
+		msg []byte
+	}{
+		{envelope.ContextEnvelope, h.SignedMessage()}, {envelope.ContextReceipt, h.SignedMessage()},
+		{identity.ContextRoster, h.SignedMessage()}, {ContextPart, h.SignedMessage()},
+		{"brieftraeger/v1 letter-header", h.SignedMessage()}, {"brieftraeger/v1 letter-header", oldMessage},
+		{ContextLetter, oldMessage}, {ContextLetter, h.SignedMessage()[4:]},
+	} {
+		sig := identity.Sign(testKey("washington-laptop"), c.ctx, c.msg)
+		p, err := ParseHeader(h.Raw, append(trailer[:32*len(h.Parts):32*len(h.Parts)], sig...))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if p.Verify(pub) == nil {
-			t.Fatalf("signature under context %q verified", ctx)
+			t.Fatalf("signature under context %q over %d bytes verified", c.ctx, len(c.msg))
 		}
 	}
 }
@@ -156,8 +194,11 @@ func TestHeaderSignRefuses(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if _, err := ParseHeader(h.Raw, h.Sig); err != nil {
+		p, err := ParseHeader(h.Raw, h.Trailer())
+		if err != nil {
 			t.Errorf("%s: signed but does not parse: %v", name, err)
+		} else if err := p.Verify(testPub("washington-laptop")); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
@@ -182,9 +223,24 @@ func TestParseHeaderRefuses(t *testing.T) {
 		"truncated":     h.Raw[:len(h.Raw)-1],
 		"too long":      big,
 	} {
-		if _, err := ParseHeader(raw, h.Sig); err == nil {
+		if _, err := ParseHeader(raw, h.Trailer()); err == nil {
 			t.Errorf("%s: parsed", name)
 		} else if !strings.HasPrefix(err.Error(), "malformed letter header") {
+			t.Errorf("%s: error %q lacks the prefix", name, err)
+		}
+	}
+	tr := h.Trailer()
+	for name, trailer := range map[string][]byte{
+		"empty trailer":      {},
+		"signature only":     h.Sig,
+		"one digest missing": tr[32:],
+		"one digest extra":   append(make([]byte, 32), tr...),
+		"short signature":    tr[:len(tr)-1],
+		"trailing byte":      append(bytes.Clone(tr), 0),
+	} {
+		if _, err := ParseHeader(h.Raw, trailer); err == nil {
+			t.Errorf("%s: parsed", name)
+		} else if !strings.HasPrefix(err.Error(), "malformed letter trailer") {
 			t.Errorf("%s: error %q lacks the prefix", name, err)
 		}
 	}
@@ -214,10 +270,10 @@ func sealPlaintext(t testing.TB, id *age.X25519Identity, plaintext []byte) []byt
 func TestOpenRefusesLyingPartSize(t *testing.T) {
 	h := testLetterHeader()
 	h.Parts[1] = PartInfo{Name: "huge.bin", MediaType: "application/octet-stream", Size: math.MaxUint64, Digest: identity.Hash(ContextPart)}
-	raw := specHeader(h)
-	sig := identity.Sign(testKey("washington-laptop"), ContextHeader, raw)
-	pt := binary.BigEndian.AppendUint32([]byte(Magic), uint32(len(raw)))
-	pt = append(append(append(pt, raw...), sig...), "hello"...)
+	h.Raw = specHeader(h)
+	h.Sig = identity.Sign(testKey("washington-laptop"), ContextLetter, h.SignedMessage())
+	pt := binary.BigEndian.AppendUint32([]byte(Magic), uint32(len(h.Raw)))
+	pt = append(append(append(pt, h.Raw...), "hello"...), h.Trailer()...)
 	n := int64(len(pt)) - 1 // what Open counted
 	pt = append(pt, make([]byte, envelope.PaddedSize(n)-n)...)
 	id, err := age.GenerateX25519Identity()
@@ -232,14 +288,17 @@ func TestOpenRefusesLyingPartSize(t *testing.T) {
 	}
 }
 
-// TestOpenChecksHeaderBeforeContent asserts that no content reaches a sink
-// when verify refuses the header, and that verify's error is returned.
-func TestOpenChecksHeaderBeforeContent(t *testing.T) {
+// TestOpenVerifiesAfterContent asserts that verify sees the header only
+// once every part has been streamed in full and the trailer read, with the
+// trailer's digests and signature in it; and that when verify refuses, Open
+// returns its error and no header, so that a caller throws away what its
+// sinks received.
+func TestOpenVerifiesAfterContent(t *testing.T) {
 	f := newFixture(t)
 	sealed, sh := f.seal(t)
 	env := &envelope.Header{ID: sh.ID, From: sh.From, Device: sh.Device, To: sh.To, Epoch: sh.Epoch, Precedence: sh.Precedence}
 	refuse := errors.New("refused")
-	for name, verify := range map[string]VerifyFunc{
+	for name, check := range map[string]VerifyFunc{
 		"refuses":     func(*Header) error { return refuse },
 		"wrong key":   func(h *Header) error { return h.Verify(testPub("mallory")) },
 		"wrong id":    func(h *Header) error { e := *env; e.ID[0] ^= 1; return bindsTo(h, &e) },
@@ -248,23 +307,39 @@ func TestOpenChecksHeaderBeforeContent(t *testing.T) {
 		"wrong to":    func(h *Header) error { e := *env; e.To = "bern"; return bindsTo(h, &e) },
 		"wrong epoch": func(h *Header) error { e := *env; e.Epoch++; return bindsTo(h, &e) },
 		"wrong prec":  func(h *Header) error { e := *env; e.Precedence = envelope.Routine; return bindsTo(h, &e) },
+		"accepts":     func(h *Header) error { return bindsTo(h, env) },
 	} {
-		called := false
-		_, err := Open(bytes.NewReader(sealed), []age.Identity{f.to}, verify,
-			func(int, PartInfo) (io.Writer, error) { called = true; return io.Discard, nil })
-		if err == nil {
-			t.Errorf("%s: opened", name)
+		var sunk int64
+		calls := 0
+		verify := func(h *Header) error {
+			calls++
+			if sunk != int64(len(f.draft().Body)+len(f.attachment)) {
+				t.Errorf("%s: verify called after %d bytes of content", name, sunk)
+			}
+			if !bytes.Equal(h.Sig, sh.Sig) || !slices.Equal(h.Parts, sh.Parts) {
+				t.Errorf("%s: verify called without the trailer's digests and signature", name)
+			}
+			return check(h)
 		}
-		if called {
-			t.Errorf("%s: content reached the sink before the header was accepted", name)
+		h, err := Open(bytes.NewReader(sealed), []age.Identity{f.to}, verify,
+			func(int, PartInfo) (io.Writer, error) {
+				return writerFunc(func(b []byte) (int, error) { sunk += int64(len(b)); return len(b), nil }), nil
+			})
+		if calls != 1 {
+			t.Errorf("%s: verify called %d times", name, calls)
+		}
+		if name == "accepts" {
+			if err != nil || h == nil || h.Verify(f.devPub) != nil {
+				t.Fatalf("matching envelope: %v", err)
+			}
+			continue
+		}
+		if err == nil || h != nil {
+			t.Errorf("%s: opened", name)
 		}
 		if name == "refuses" && !errors.Is(err, refuse) {
 			t.Errorf("verify's error is not wrapped: %v", err)
 		}
-	}
-	if _, err := Open(bytes.NewReader(sealed), []age.Identity{f.to}, func(h *Header) error { return bindsTo(h, env) },
-		func(int, PartInfo) (io.Writer, error) { return io.Discard, nil }); err != nil {
-		t.Fatalf("matching envelope: %v", err)
 	}
 }
 
@@ -288,7 +363,10 @@ func TestOpenRefusesBadPlaintexts(t *testing.T) {
 		t.Fatalf("vector plaintext: %v", err)
 	}
 	pt := []byte(v.Plaintext)
-	hdrEnd := len(Magic) + 4 + len(v.Encoding) + 64
+	hdrEnd := len(Magic) + 4 + len(v.Encoding)
+	trEnd := int(v.Unpadded)
+	trStart := trEnd - len(v.Trailer)
+	sigStart := trEnd - 64
 	withLen := func(l uint32) []byte {
 		b := bytes.Clone(pt)
 		binary.BigEndian.PutUint32(b[len(Magic):], l)
@@ -304,17 +382,62 @@ func TestOpenRefusesBadPlaintexts(t *testing.T) {
 		"header length long":   {withLen(uint32(len(v.Encoding) + 1)), "malformed letter header"},
 		"header length 2^32-1": {withLen(math.MaxUint32), "too long"},
 		"truncated in header":  {pt[:hdrEnd-1], "truncated"},
-		"content changed":      {set(hdrEnd, pt[hdrEnd]^1), "does not match its signed digest"},
+		"content changed":      {set(hdrEnd, pt[hdrEnd]^1), "part 0 (\"\"): content does not match its signed digest"},
+		"attachment changed":   {set(trStart-1, pt[trStart-1]^0x80), "part 1 (\"proposal.pdf\"): content does not match"},
+		"first digest changed": {set(trStart, pt[trStart]^1), "part 0 (\"\"): content does not match its signed digest"},
+		"last digest changed":  {set(sigStart-1, pt[sigStart-1]^1), "part 1 (\"proposal.pdf\"): content does not match"},
+		"signature changed":    {set(sigStart+5, pt[sigStart+5]^1), "bad signature"},
+		"signature last byte":  {set(trEnd-1, pt[trEnd-1]^0x40), "bad signature"},
 		"padding not zero":     {set(len(pt)-1, 1), "bad padding"},
+		"padding first byte":   {set(trEnd, 1), "bad padding"},
 		"padding short":        {pt[:len(pt)-1], "bad padding"},
 		"padding long":         {append(bytes.Clone(pt), 0), "bad padding"},
 		"padding doubled":      {append(bytes.Clone(pt), make([]byte, 4096)...), "bad padding"},
+		"no padding":           {pt[:trEnd], "bad padding"},
 		"content truncated":    {pt[:hdrEnd+3], "read 3 of"},
+		"trailer truncated":    {pt[:trEnd-1], "truncated letter trailer"},
+		"trailer cut in half":  {pt[:trStart+len(v.Trailer)/2], "truncated letter trailer"},
+		"no trailer":           {pt[:trStart], "truncated letter trailer"},
 		"empty":                {nil, "truncated"},
 	} {
 		err := open(c.pt)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want %q", name, err, c.want)
+		}
+	}
+}
+
+// TestOpenTamperHeaderAndTrailer flips each byte of the header, its length
+// and the trailer in a vector's plaintext, seals it again and opens it:
+// every one must be refused.
+func TestOpenTamperHeaderAndTrailer(t *testing.T) {
+	var lf letterFile
+	readVectors(t, "letter.json", &lf)
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range lf.Vectors {
+		pt := []byte(v.Plaintext)
+		hdrEnd := len(Magic) + 4 + len(v.Encoding)
+		trStart := int(v.Unpadded) - len(v.Trailer)
+		var offsets []int
+		for i := len(Magic); i < hdrEnd; i++ {
+			offsets = append(offsets, i)
+		}
+		for i := trStart; i < int(v.Unpadded); i++ {
+			offsets = append(offsets, i)
+		}
+		for _, off := range offsets {
+			bad := bytes.Clone(pt)
+			bad[off] ^= 0x01
+			_, err := Open(bytes.NewReader(sealPlaintext(t, id, bad)), []age.Identity{id},
+				func(h *Header) error { return h.Verify(ed25519.PublicKey(v.DeviceKey)) },
+				func(int, PartInfo) (io.Writer, error) { return io.Discard, nil })
+			if err == nil {
+				t.Fatalf("%s: byte %d flipped (header %d..%d, trailer %d..%d): opened",
+					v.Name, off, len(Magic), hdrEnd, trStart, v.Unpadded)
+			}
 		}
 	}
 }
@@ -326,7 +449,6 @@ func TestSealRefuses(t *testing.T) {
 	x, _ := age.GenerateX25519Identity()
 	classic := f.toEp
 	classic.Recipient = x.Recipient().String()
-	sizeChanges := 0
 	for name, c := range map[string]struct {
 		edit     func(d *Draft)
 		to, self identity.Epoch
@@ -338,10 +460,13 @@ func TestSealRefuses(t *testing.T) {
 		"attachment fails": {func(d *Draft) {
 			d.Attachments[0].Open = func() (io.ReadCloser, error) { return nil, errors.New("gone") }
 		}, f.toEp, f.selfEp},
-		"attachment changes size": {func(d *Draft) {
+		"attachment shrank": {func(d *Draft) { d.Attachments[0].Size++ }, f.toEp, f.selfEp},
+		"attachment grew":   {func(d *Draft) { d.Attachments[0].Size-- }, f.toEp, f.selfEp},
+		"attachment empty":  {func(d *Draft) { d.Attachments[0].Size = 0 }, f.toEp, f.selfEp},
+		"negative size":     {func(d *Draft) { d.Attachments[0].Size = -1 }, f.toEp, f.selfEp},
+		"read fails": {func(d *Draft) {
 			d.Attachments[0].Open = func() (io.ReadCloser, error) {
-				sizeChanges++
-				return io.NopCloser(bytes.NewReader(make([]byte, sizeChanges))), nil
+				return io.NopCloser(io.MultiReader(bytes.NewReader(f.attachment[:100]), iotest.ErrReader(errors.New("disk gone")))), nil
 			}
 		}, f.toEp, f.selfEp},
 	} {
@@ -353,6 +478,52 @@ func TestSealRefuses(t *testing.T) {
 	}
 }
 
+// TestSealChecksAttachmentSize seals attachments whose content is shorter or
+// longer than their Size, on both sides of the size at which parts are
+// hashed on a second goroutine: Seal must fail, name the attachment, and
+// open each attachment exactly once.
+func TestSealChecksAttachmentSize(t *testing.T) {
+	f := newFixture(t)
+	for _, size := range []int64{0, 1, 5000, asyncThreshold - 1, asyncThreshold, asyncThreshold + 70_000} {
+		for _, delta := range []int64{-1, 1, 64 << 10, -size} {
+			actual := size + delta
+			if actual < 0 || delta == 0 {
+				continue
+			}
+			opened := 0
+			d := f.draft()
+			d.Attachments = append(d.Attachments, Attachment{Name: "changed.bin", MediaType: "application/octet-stream", Size: size,
+				Open: func() (io.ReadCloser, error) {
+					opened++
+					return io.NopCloser(&pattern{left: actual}), nil
+				}})
+			_, err := Seal(io.Discard, d, f.devKey, f.toEp, f.selfEp)
+			if err == nil || !strings.Contains(err.Error(), `"changed.bin"`) {
+				t.Errorf("size %d, content %d bytes: %v", size, actual, err)
+			}
+			if opened != 1 {
+				t.Errorf("size %d, content %d bytes: opened %d times", size, actual, opened)
+			}
+		}
+		// The exact size seals and opens.
+		opened := 0
+		d := f.draft()
+		d.Attachments = append(d.Attachments, Attachment{Name: "exact.bin", MediaType: "application/octet-stream", Size: size,
+			Open: func() (io.ReadCloser, error) { opened++; return io.NopCloser(&pattern{left: size}), nil }})
+		var buf bytes.Buffer
+		if _, err := Seal(&buf, d, f.devKey, f.toEp, f.selfEp); err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if opened != 1 {
+			t.Errorf("size %d: opened %d times", size, opened)
+		}
+		h, parts, err := f.open(buf.Bytes(), f.to)
+		if err != nil || len(parts) != 3 || int64(len(parts[2])) != size || h.Parts[2].Size != uint64(size) {
+			t.Fatalf("size %d: %v", size, err)
+		}
+	}
+}
+
 // TestContextsDocumented checks this package's contexts against the rules in
 // docs/PROTOCOL.md and that the document lists each one and the magic.
 func TestContextsDocumented(t *testing.T) {
@@ -360,9 +531,16 @@ func TestContextsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := []string{ContextHeader, ContextPart, envelope.ContextEnvelope, envelope.ContextEnvelopeHash,
+	all := []string{ContextLetter, ContextPart, envelope.ContextEnvelope, envelope.ContextEnvelopeHash,
 		envelope.ContextCiphertext, envelope.ContextReceipt, identity.ContextRoster, identity.ContextRosterHash,
-		identity.ContextFingerprint, strings.TrimSuffix(Magic, "\n")}
+		identity.ContextFingerprint}
+	// No context line is the letter's magic line, so that signed bytes
+	// never read as the start of a plaintext.
+	for _, c := range all {
+		if Magic == c+"\n" {
+			t.Errorf("magic %q doubles as context %q", Magic, c)
+		}
+	}
 	seen := map[string]bool{}
 	for _, c := range all {
 		if seen[c] {
@@ -373,7 +551,7 @@ func TestContextsDocumented(t *testing.T) {
 			t.Errorf("context %q breaks the rules", c)
 		}
 	}
-	for _, c := range []string{ContextHeader, ContextPart} {
+	for _, c := range []string{ContextLetter, ContextPart} {
 		if !strings.Contains(string(doc), "`"+c+"`") {
 			t.Errorf("docs/PROTOCOL.md does not list context %q", c)
 		}
@@ -397,7 +575,7 @@ func TestSealedSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := envelope.PaddedSize(int64(len(Magic) + 4 + len(h.Raw) + 64 + n))
+		p := envelope.PaddedSize(int64(len(Magic) + 4 + len(h.Raw) + n + 32 + 64))
 		want := 3184 + 16 + p + 16*((p+65535)/65536)
 		if int64(buf.Len()) != want {
 			t.Errorf("body of %d bytes: sealed %d bytes, formula gives %d", n, buf.Len(), want)

@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"time"
 
@@ -24,12 +22,12 @@ const Magic = "brieftraeger/v1 letter\n"
 // BodyMediaType is the media type of a letter's body part.
 const BodyMediaType = "text/plain; charset=utf-8"
 
-// Attachment is a file to seal into a letter. Open is called twice: once
-// to hash the content and once to seal it, so it must return the same
-// bytes both times.
+// Attachment is a file to seal into a letter. Open is called once, and must
+// yield exactly Size bytes.
 type Attachment struct {
 	Name      string
 	MediaType string
+	Size      int64
 	Open      func() (io.ReadCloser, error)
 }
 
@@ -51,20 +49,23 @@ type Draft struct {
 	Attachments []Attachment
 }
 
-// Seal hashes the draft's parts, signs the header with the sending
-// device's key and streams the sealed letter to dst, sealed to the
-// recipient's epoch key and the sender's own. It returns the signed header.
+// Seal streams the sealed letter to dst, sealed to the recipient's epoch
+// key and the sender's own, in one pass over each attachment: the parts are
+// hashed as they are sealed, and the digests and the sending device's
+// signature follow them in the trailer. It returns the signed header.
 func Seal(dst io.Writer, d *Draft, device ed25519.PrivateKey, to, self identity.Epoch) (*Header, error) {
 	h, err := header(d, to.Number, self.Number)
 	if err != nil {
 		return nil, err
 	}
-	if err := h.sign(device); err != nil {
-		return nil, err
+	raw, err := h.encode()
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode letter header: %w", err)
 	}
+	h.Raw = raw
 	var rcpts []age.Recipient
 	for _, e := range []identity.Epoch{to, self} {
-		r, err := age.ParseHybridRecipient(e.Recipient)
+		r, err := e.AgeRecipient()
 		if err != nil {
 			return nil, fmt.Errorf("failed to seal letter: epoch %d: %w", e.Number, err)
 		}
@@ -75,11 +76,7 @@ func Seal(dst io.Writer, d *Draft, device ed25519.PrivateKey, to, self identity.
 		return nil, fmt.Errorf("failed to seal letter: %w", err)
 	}
 	w := bufio.NewWriterSize(aw, 64<<10)
-	n, err := writePlaintext(w, h, d)
-	if err != nil {
-		return nil, fmt.Errorf("failed to seal letter: %w", err)
-	}
-	if err := pad(w, n); err != nil {
+	if err := writePlaintext(w, h, d, device); err != nil {
 		return nil, fmt.Errorf("failed to seal letter: %w", err)
 	}
 	if err := w.Flush(); err != nil {
@@ -103,73 +100,68 @@ func header(d *Draft, epoch, senderEpoch uint32) (*Header, error) {
 	if h.Created.IsZero() {
 		h.Created = time.Now()
 	}
-	h.Parts = append(h.Parts, PartInfo{MediaType: BodyMediaType, Size: uint64(len(d.Body)), Digest: identity.Hash(ContextPart, d.Body)})
+	h.Parts = append(h.Parts, PartInfo{MediaType: BodyMediaType, Size: uint64(len(d.Body))})
 	for _, a := range d.Attachments {
-		p := PartInfo{Name: a.Name, MediaType: a.MediaType}
-		var err error
-		if p.Size, p.Digest, err = hashAttachment(a); err != nil {
-			return nil, err
+		if a.Size < 0 {
+			return nil, fmt.Errorf("attachment %q has a negative size", a.Name)
 		}
-		h.Parts = append(h.Parts, p)
+		h.Parts = append(h.Parts, PartInfo{Name: a.Name, MediaType: a.MediaType, Size: uint64(a.Size)})
 	}
 	return h, nil
 }
 
-func newPartHash() hash.Hash {
-	h := sha256.New()
-	h.Write([]byte(ContextPart + "\n"))
-	return h
-}
-
-func hashAttachment(a Attachment) (uint64, [32]byte, error) {
-	var sum [32]byte
-	f, err := a.Open()
-	if err != nil {
-		return 0, sum, fmt.Errorf("failed to read attachment %q: %w", a.Name, err)
-	}
-	defer f.Close()
-	h := newPartHash()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return 0, sum, fmt.Errorf("failed to read attachment %q: %w", a.Name, err)
-	}
-	h.Sum(sum[:0])
-	return uint64(n), sum, nil
-}
-
-// writePlaintext writes magic, header and parts, and returns the number of
-// bytes written.
-func writePlaintext(w io.Writer, h *Header, d *Draft) (int64, error) {
-	pre := make([]byte, 0, len(Magic)+4+len(h.Raw)+len(h.Sig))
+// writePlaintext writes magic, header, parts (hashing them), trailer and
+// padding, and signs the header with the digests.
+func writePlaintext(w io.Writer, h *Header, d *Draft, device ed25519.PrivateKey) error {
+	pre := make([]byte, 0, len(Magic)+4+len(h.Raw))
 	pre = append(pre, Magic...)
 	pre = binary.BigEndian.AppendUint32(pre, uint32(len(h.Raw)))
 	pre = append(pre, h.Raw...)
-	pre = append(pre, h.Sig...)
-	pre = append(pre, d.Body...)
 	if _, err := w.Write(pre); err != nil {
-		return 0, err
+		return err
 	}
-	total := int64(len(pre))
+	n := int64(len(pre))
+	body := newDigester(0)
+	body.Write(d.Body)
+	h.Parts[0].Digest = body.Sum()
+	if _, err := w.Write(d.Body); err != nil {
+		return err
+	}
+	n += int64(len(d.Body))
 	for i, a := range d.Attachments {
-		n, err := copyAttachment(w, a)
+		digest, err := copyAttachment(w, a)
 		if err != nil {
-			return 0, err
+			return err
 		}
-		if uint64(n) != h.Parts[i+1].Size {
-			return 0, fmt.Errorf("attachment %q changed while sealing", a.Name)
-		}
-		total += n
+		h.Parts[i+1].Digest = digest
+		n += a.Size
 	}
-	return total, nil
+	h.Sig = identity.Sign(device, ContextLetter, h.SignedMessage())
+	trailer := h.Trailer()
+	if _, err := w.Write(trailer); err != nil {
+		return err
+	}
+	return pad(w, n+int64(len(trailer)))
 }
 
-func copyAttachment(w io.Writer, a Attachment) (int64, error) {
+// copyAttachment copies exactly a.Size bytes of the attachment to w and
+// returns their digest.
+func copyAttachment(w io.Writer, a Attachment) ([32]byte, error) {
 	f, err := a.Open()
 	if err != nil {
-		return 0, fmt.Errorf("failed to read attachment %q: %w", a.Name, err)
+		return [32]byte{}, fmt.Errorf("failed to read attachment %q: %w", a.Name, err)
 	}
 	defer f.Close()
-	return io.Copy(w, f)
+	d := newDigester(uint64(a.Size))
+	defer d.stop()
+	n, err := io.CopyBuffer(io.MultiWriter(w, d), io.LimitReader(f, a.Size+1), make([]byte, 64<<10))
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("failed to read attachment %q: %w", a.Name, err)
+	}
+	if n != a.Size {
+		return [32]byte{}, fmt.Errorf("attachment %q is %d bytes, not the %d it was when the letter was started", a.Name, n, a.Size)
+	}
+	return d.Sum(), nil
 }
 
 var zeros [64 << 10]byte
@@ -185,6 +177,6 @@ func pad(w io.Writer, n int64) error {
 	return nil
 }
 
-// errPadding is returned when the padding after the last part is not all
+// errPadding is returned when the padding after the trailer is not all
 // zeros or has the wrong length.
 var errPadding = errors.New("bad padding")

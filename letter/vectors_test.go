@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,18 +163,37 @@ func specHeader(h *Header) []byte {
 		b = specStr8(b, p.Name)
 		b = specStr8(b, p.MediaType)
 		b = binary.BigEndian.AppendUint64(b, p.Size)
-		b = append(b, p.Digest[:]...)
 	}
 	return b
 }
 
-// specPlaintext is magic || uint32 len || header || sig || parts || zeros.
-func specPlaintext(raw, sig []byte, parts [][]byte) []byte {
+// specSignedMessage is uint32 len || header || digest_0 || ... || digest_n-1.
+func specSignedMessage(raw []byte, digests [][]byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(raw)))
+	b = append(b, raw...)
+	for _, d := range digests {
+		b = append(b, d...)
+	}
+	return b
+}
+
+// specTrailer is digest_0 || ... || digest_n-1 || sig.
+func specTrailer(digests [][]byte, sig []byte) []byte {
+	var b []byte
+	for _, d := range digests {
+		b = append(b, d...)
+	}
+	return append(b, sig...)
+}
+
+// specPlaintext is magic || uint32 len || header || parts || trailer || zeros.
+func specPlaintext(raw []byte, parts [][]byte, trailer []byte) []byte {
 	b := binary.BigEndian.AppendUint32([]byte(Magic), uint32(len(raw)))
-	b = append(append(b, raw...), sig...)
+	b = append(b, raw...)
 	for _, p := range parts {
 		b = append(b, p...)
 	}
+	b = append(b, trailer...)
 	return append(b, make([]byte, envelope.PaddedSize(int64(len(b)))-int64(len(b)))...)
 }
 
@@ -213,7 +233,9 @@ type letterVector struct {
 	ReplyTo     hexBytes     `json:"reply_to"`
 	Parts       []partVector `json:"parts"`
 	Encoding    hexBytes     `json:"encoding"`
+	Signed      hexBytes     `json:"signed_message"`
 	Signature   hexBytes     `json:"signature"`
+	Trailer     hexBytes     `json:"trailer"`
 	Unpadded    int64        `json:"unpadded_len"`
 	Plaintext   hexBytes     `json:"plaintext"`
 }
@@ -232,46 +254,49 @@ func (v *letterVector) draft() *Draft {
 		Created: time.UnixMilli(v.CreatedMs).UTC(), Body: v.Parts[0].Content}
 	copy(d.ID[:], v.ID)
 	for _, p := range v.Parts[1:] {
-		d.Attachments = append(d.Attachments, Attachment{Name: p.Name, MediaType: p.MediaType,
+		d.Attachments = append(d.Attachments, Attachment{Name: p.Name, MediaType: p.MediaType, Size: int64(len(p.Content)),
 			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(p.Content)), nil }})
 	}
 	return d
 }
 
-// build fills the outputs of v from its inputs with the package's code.
+// build fills the outputs of v from its inputs with the package's code,
+// the way Seal does: header, its encoding, then writePlaintext, which hashes
+// the parts, signs and writes the trailer and the padding.
 func (v *letterVector) build(t testing.TB) *Header {
 	t.Helper()
 	h, err := header(v.draft(), v.Epoch, v.SenderEpoch)
 	if err != nil {
 		t.Fatalf("%s: %v", v.Name, err)
 	}
-	if err := h.sign(ed25519.NewKeyFromSeed(v.DeviceSeed)); err != nil {
+	if h.Raw, err = h.encode(); err != nil {
 		t.Fatalf("%s: %v", v.Name, err)
 	}
 	var buf bytes.Buffer
-	n, err := writePlaintext(&buf, h, v.draft())
-	if err != nil {
-		t.Fatal(err)
+	if err := writePlaintext(&buf, h, v.draft(), ed25519.NewKeyFromSeed(v.DeviceSeed)); err != nil {
+		t.Fatalf("%s: %v", v.Name, err)
 	}
-	if err := pad(&buf, n); err != nil {
-		t.Fatal(err)
-	}
+	n := int64(len(Magic) + 4 + len(h.Raw) + h.trailerLen())
+	v.Parts = slices.Clone(v.Parts)
 	for i, p := range h.Parts {
 		v.Parts[i].MediaType, v.Parts[i].Size, v.Parts[i].Digest = p.MediaType, p.Size, p.Digest[:]
+		n += int64(p.Size)
 	}
 	v.DeviceKey = hexBytes(ed25519.NewKeyFromSeed(v.DeviceSeed).Public().(ed25519.PublicKey))
-	v.Encoding, v.Signature, v.Unpadded, v.Plaintext = h.Raw, h.Sig, n, buf.Bytes()
+	v.Encoding, v.Signed, v.Signature, v.Trailer = h.Raw, h.SignedMessage(), h.Sig, h.Trailer()
+	v.Unpadded, v.Plaintext = n, buf.Bytes()
 	return h
 }
 
 var letterCreated = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
 
 func genLetterVectors(t testing.TB) letterFile {
-	f := letterFile{Comment: "Letter headers and plaintexts (docs/PROTOCOL.md, sections Letter header and Letter plaintext). " +
-		"encoding is the header as signed; signature = Ed25519 over \"brieftraeger/v1 letter-header\\n\" || encoding; " +
-		"part digest = SHA-256(\"brieftraeger/v1 letter-part\\n\" || content); plaintext = magic || uint32 len(encoding) || " +
-		"encoding || signature || parts || zero padding to PaddedSize(unpadded_len). Attachment contents are " +
-		"SHA-256(label || uint32 counter) blocks."}
+	f := letterFile{Comment: "Letter headers and plaintexts (docs/PROTOCOL.md, sections Letter plaintext and Letter header). " +
+		"encoding is the header (parts without digests); part digest = SHA-256(\"brieftraeger/v1 letter-part\\n\" || content); " +
+		"signed_message = uint32 len(encoding) || encoding || digest of each part in order; " +
+		"signature = Ed25519 over \"brieftraeger/v1 letter-signature\\n\" || signed_message; trailer = digests || signature; " +
+		"plaintext = magic || uint32 len(encoding) || encoding || parts || trailer || zero padding to PaddedSize(unpadded_len). " +
+		"Attachment contents are SHA-256(label || uint32 counter) blocks."}
 	id := func(s string) hexBytes { b, _ := hex.DecodeString(s); return b }
 	pdf := append([]byte("%PDF-1.7\n"), testBytes("proposal.pdf", 200)...)
 	gen := []letterVector{
@@ -344,12 +369,12 @@ func TestLetterVectors(t *testing.T) {
 	}
 	for _, v := range f.Vectors {
 		want := v.expectedHeader()
-		var contents [][]byte
+		var contents, digests [][]byte
 		for i, p := range v.Parts {
 			if uint64(len(p.Content)) != p.Size || !bytes.Equal(specHash(ContextPart, p.Content), p.Digest) {
 				t.Errorf("%s: part %d size or digest does not match its content", v.Name, i)
 			}
-			contents = append(contents, p.Content)
+			contents, digests = append(contents, p.Content), append(digests, p.Digest)
 		}
 		if v.Parts[0].Name != "" || v.Parts[0].MediaType != BodyMediaType {
 			t.Errorf("%s: body part is not unnamed %q", v.Name, BodyMediaType)
@@ -357,27 +382,39 @@ func TestLetterVectors(t *testing.T) {
 		if !bytes.Equal(specHeader(want), v.Encoding) {
 			t.Errorf("%s: encoding does not follow docs/PROTOCOL.md", v.Name)
 		}
-		if !bytes.Equal(specSign(ed25519.NewKeyFromSeed(v.DeviceSeed), ContextHeader, v.Encoding), v.Signature) {
-			t.Errorf("%s: signature is not Ed25519 over context || \"\\n\" || encoding", v.Name)
+		if !bytes.Equal(specSignedMessage(v.Encoding, digests), v.Signed) {
+			t.Errorf("%s: signed_message is not uint32 len || encoding || digests", v.Name)
 		}
-		if !bytes.Equal(specPlaintext(v.Encoding, v.Signature, contents), v.Plaintext) {
+		if !bytes.Equal(specSign(ed25519.NewKeyFromSeed(v.DeviceSeed), ContextLetter, v.Signed), v.Signature) {
+			t.Errorf("%s: signature is not Ed25519 over context || \"\\n\" || signed_message", v.Name)
+		}
+		if !bytes.Equal(specTrailer(digests, v.Signature), v.Trailer) {
+			t.Errorf("%s: trailer is not digests || signature", v.Name)
+		}
+		if !bytes.Equal(specPlaintext(v.Encoding, contents, v.Trailer), v.Plaintext) {
 			t.Errorf("%s: plaintext does not follow docs/PROTOCOL.md", v.Name)
 		}
-		if int64(len(v.Plaintext)) != envelope.PaddedSize(v.Unpadded) {
-			t.Errorf("%s: plaintext is %d bytes, want PaddedSize(%d)", v.Name, len(v.Plaintext), v.Unpadded)
+		if int64(len(v.Plaintext)) != envelope.PaddedSize(v.Unpadded) ||
+			!bytes.Equal(v.Plaintext[v.Unpadded-int64(len(v.Trailer)):v.Unpadded], v.Trailer) {
+			t.Errorf("%s: plaintext is %d bytes, want PaddedSize(%d) with the trailer just before the padding",
+				v.Name, len(v.Plaintext), v.Unpadded)
 		}
 		w := v
 		w.Parts = slices.Clone(v.Parts)
 		w.build(t)
-		if !bytes.Equal(w.Encoding, v.Encoding) || !bytes.Equal(w.Signature, v.Signature) || !bytes.Equal(w.Plaintext, v.Plaintext) {
+		if !bytes.Equal(w.Encoding, v.Encoding) || !bytes.Equal(w.Signed, v.Signed) || !bytes.Equal(w.Signature, v.Signature) ||
+			!bytes.Equal(w.Trailer, v.Trailer) || w.Unpadded != v.Unpadded || !bytes.Equal(w.Plaintext, v.Plaintext) {
 			t.Errorf("%s: rebuilt letter differs from the file", v.Name)
 		}
-		got, err := ParseHeader(v.Encoding, v.Signature)
+		got, err := ParseHeader(v.Encoding, v.Trailer)
 		if err != nil {
 			t.Fatalf("%s: %v", v.Name, err)
 		}
 		if !headerEqual(got, want) {
 			t.Errorf("%s: parsed header differs:\n got %+v\nwant %+v", v.Name, got, want)
+		}
+		if !bytes.Equal(got.SignedMessage(), v.Signed) || !bytes.Equal(got.Trailer(), v.Trailer) {
+			t.Errorf("%s: SignedMessage or Trailer differs from the file", v.Name)
 		}
 		if err := got.Verify(ed25519.PublicKey(v.DeviceKey)); err != nil {
 			t.Error(err)
@@ -385,19 +422,33 @@ func TestLetterVectors(t *testing.T) {
 		// The plaintext reads back through the same code Open uses.
 		r := bytes.NewReader(v.Plaintext)
 		h, n, err := readHeader(r)
-		if err != nil || !headerEqual(h, want) {
+		if err != nil {
 			t.Fatalf("%s: readHeader: %v", v.Name, err)
 		}
+		if h.Sig != nil || !bytes.Equal(h.Raw, v.Encoding) {
+			t.Errorf("%s: readHeader returned a signature or another encoding", v.Name)
+		}
+		computed := make([][32]byte, len(h.Parts))
 		for i, p := range h.Parts {
 			var buf bytes.Buffer
-			if err := readPart(r, i, p, func(int, PartInfo) (io.Writer, error) { return &buf, nil }); err != nil {
+			if computed[i], err = readPart(r, i, p, func(int, PartInfo) (io.Writer, error) { return &buf, nil }); err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(buf.Bytes(), contents[i]) {
-				t.Errorf("%s: part %d differs", v.Name, i)
+			if !bytes.Equal(buf.Bytes(), contents[i]) || !bytes.Equal(computed[i][:], digests[i]) {
+				t.Errorf("%s: part %d or its digest differs", v.Name, i)
 			}
 			n += int64(p.Size)
 		}
+		if err := readTrailer(r, h, computed); err != nil {
+			t.Fatalf("%s: readTrailer: %v", v.Name, err)
+		}
+		if !headerEqual(h, want) {
+			t.Errorf("%s: header read from the plaintext differs", v.Name)
+		}
+		if err := h.Verify(ed25519.PublicKey(v.DeviceKey)); err != nil {
+			t.Error(err)
+		}
+		n += int64(h.trailerLen())
 		if n != v.Unpadded {
 			t.Errorf("%s: unpadded length %d, file says %d", v.Name, n, v.Unpadded)
 		}
@@ -408,7 +459,8 @@ func TestLetterVectors(t *testing.T) {
 }
 
 // TestLetterVectorsDetectChanges makes sure the vector check can fail: each
-// changed input changes the header encoding and breaks the file's signature.
+// changed input changes the signed message (through the header encoding, or
+// through the digests for a changed digest) and breaks the file's signature.
 func TestLetterVectorsDetectChanges(t *testing.T) {
 	var f letterFile
 	readVectors(t, "letter.json", &f)
@@ -429,9 +481,18 @@ func TestLetterVectorsDetectChanges(t *testing.T) {
 			"reply-to":     func(h *Header) { h.ReplyTo = bytes.Repeat([]byte{7}, 16) },
 			"part size":    func(h *Header) { h.Parts[0].Size++ },
 			"part digest":  func(h *Header) { h.Parts[0].Digest[0] ^= 1 },
+			"last digest":  func(h *Header) { h.Parts[len(h.Parts)-1].Digest[31] ^= 0x80 },
 			"media type":   func(h *Header) { h.Parts[0].MediaType = "text/html" },
 			"part added": func(h *Header) {
 				h.Parts = append(h.Parts, PartInfo{Name: "x", Digest: identity.Hash(ContextPart)})
+			},
+			"parts swapped": func(h *Header) {
+				if len(h.Parts) > 2 {
+					h.Parts[1], h.Parts[2] = h.Parts[2], h.Parts[1]
+				} else {
+					h.Parts = append(h.Parts, PartInfo{Name: "x", Digest: identity.Hash(ContextPart)})
+					h.Parts[1], h.Parts[len(h.Parts)-1] = h.Parts[len(h.Parts)-1], h.Parts[1]
+				}
 			},
 		} {
 			h := v.expectedHeader()
@@ -441,11 +502,21 @@ func TestLetterVectorsDetectChanges(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s/%s: %v", v.Name, name, err)
 			}
-			if bytes.Equal(raw, v.Encoding) {
-				t.Errorf("%s/%s: same encoding", v.Name, name)
+			digestOnly := strings.HasSuffix(name, "digest")
+			if changed := !bytes.Equal(raw, v.Encoding); changed == digestOnly {
+				t.Errorf("%s/%s: encoding changed: %v, want %v", v.Name, name, changed, !digestOnly)
 			}
-			if identity.Verify(ed25519.PublicKey(v.DeviceKey), ContextHeader, raw, v.Signature) {
+			h.Raw = raw
+			msg := h.SignedMessage()
+			if bytes.Equal(msg, v.Signed) {
+				t.Errorf("%s/%s: same signed message", v.Name, name)
+			}
+			if identity.Verify(ed25519.PublicKey(v.DeviceKey), ContextLetter, msg, v.Signature) {
 				t.Errorf("%s/%s: signature still verifies", v.Name, name)
+			}
+			h.Sig = v.Signature
+			if h.Verify(ed25519.PublicKey(v.DeviceKey)) == nil {
+				t.Errorf("%s/%s: Header.Verify accepts the file's signature", v.Name, name)
 			}
 		}
 	}

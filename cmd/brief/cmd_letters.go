@@ -21,8 +21,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 func cmdSend(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "send", "send [--dir DIR] --to PARTY --subject TEXT [--precedence P] (--body TEXT | --body-file FILE) [--attach FILE]... [--json]")
-	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
+	fs := newPartyFlags(e, "send", "send [--dir DIR] --to PARTY --subject TEXT [--precedence P] (--body TEXT | --body-file FILE) [--attach FILE]... [--json]")
 	to := fs.String("to", "", "recipient `party`")
 	subject := fs.String("subject", "", "the letter's `subject`")
 	prec := fs.String("precedence", "ROUTINE", "FLASH, IMMEDIATE, PRIORITY or ROUTINE")
@@ -30,7 +29,6 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 	bodyFile := fs.String("body-file", "", "read the letter's text from `file` (- for standard input)")
 	var attach multiFlag
 	fs.Var(&attach, "attach", "attach `file` (repeatable)")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,7 +47,7 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	party, err := loadParty(e, *dir)
+	party, err := loadParty(e, *fs.dir)
 	if err != nil {
 		return err
 	}
@@ -58,7 +56,7 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if *fs.asJSON {
 		return printJSON(e.stdout, map[string]any{"id": sent.ID, "to": sent.To, "seq": sent.Seq, "precedence": sent.Precedence,
 			"size": sent.Size, "posted_at": posted.Time, "relay_seq": posted.Seq, "posted_receipt_verified": true})
 	}
@@ -96,20 +94,15 @@ func attachments(files []string) ([]letter.Attachment, error) {
 		if mt == "" {
 			mt = "application/octet-stream"
 		}
-		out = append(out, letter.Attachment{Name: filepath.Base(f), MediaType: mt,
+		out = append(out, letter.Attachment{Name: filepath.Base(f), MediaType: mt, Size: st.Size(),
 			Open: func() (io.ReadCloser, error) { return os.Open(f) }})
 	}
 	return out, nil
 }
 
 func cmdInbox(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "inbox", "inbox [--dir DIR] [--json]")
-	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
-	asJSON := fs.Bool("json", false, "print as JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	p, err := loadParty(e, *dir)
+	fs := newPartyFlags(e, "inbox", "inbox [--dir DIR] [--json]")
+	p, err := fs.load(e, args)
 	if err != nil {
 		return err
 	}
@@ -118,7 +111,7 @@ func cmdInbox(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if *fs.asJSON {
 		return printJSON(e.stdout, list)
 	}
 	if len(list) == 0 {
@@ -131,13 +124,8 @@ func cmdInbox(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdRead(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "read", "read [--dir DIR] [--json] [ID...]")
-	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
-	asJSON := fs.Bool("json", false, "print as JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	p, err := loadParty(e, *dir)
+	fs := newPartyFlags(e, "read", "read [--dir DIR] [--json] [ID...]")
+	p, err := fs.load(e, args)
 	if err != nil {
 		return err
 	}
@@ -159,11 +147,11 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		out = append(out, rec)
-		if !*asJSON {
+		if !*fs.asJSON {
 			printLetter(e, p, rec)
 		}
 	}
-	if *asJSON {
+	if *fs.asJSON {
 		return printJSON(e.stdout, out)
 	}
 	if len(ids) == 0 {
@@ -189,25 +177,20 @@ func printLetter(e *env, p *client.Party, rec *client.Received) {
 }
 
 func cmdAck(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "ack", "ack [--dir DIR] [--json] ID")
-	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
-	asJSON := fs.Bool("json", false, "print as JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("", "ack takes one letter id")
-	}
-	p, err := loadParty(e, *dir)
+	fs := newPartyFlags(e, "ack", "ack [--dir DIR] [--json] ID")
+	p, err := fs.load(e, args)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	if fs.NArg() != 1 {
+		return usagef("", "ack takes one letter id")
+	}
 	rec, err := p.Ack(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if *fs.asJSON {
 		return printJSON(e.stdout, map[string]any{"id": rec.ID, "acknowledged": true})
 	}
 	fmt.Fprintf(e.stdout, "acknowledged %s from %s\n", rec.ID, rec.From)
@@ -226,13 +209,8 @@ type receiptView struct {
 }
 
 func cmdReceipts(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "receipts", "receipts [--dir DIR] [--json] [ID...]")
-	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
-	asJSON := fs.Bool("json", false, "print as JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	p, err := loadParty(e, *dir)
+	fs := newPartyFlags(e, "receipts", "receipts [--dir DIR] [--json] [ID...]")
+	p, err := fs.load(e, args)
 	if err != nil {
 		return err
 	}
@@ -254,7 +232,7 @@ func cmdReceipts(ctx context.Context, e *env, args []string) error {
 		}
 		views = append(views, v)
 	}
-	if *asJSON {
+	if *fs.asJSON {
 		return printJSON(e.stdout, views)
 	}
 	for _, v := range views {

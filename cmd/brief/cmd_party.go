@@ -108,18 +108,13 @@ func readDescriptor(file string) (api.Descriptor, error) {
 }
 
 func partyShow(_ context.Context, e *env, args []string) error {
-	fs := flags(e, "party show", "party show [--dir DIR] [--json]")
-	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
-	asJSON := fs.Bool("json", false, "print as JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	p, err := loadParty(e, *dir)
+	fs := newPartyFlags(e, "party show", "party show [--dir DIR] [--json]")
+	p, err := fs.load(e, args)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	return printInfo(e, infoOf(p), *asJSON)
+	return printInfo(e, infoOf(p), *fs.asJSON)
 }
 
 func cmdContact(ctx context.Context, e *env, args []string) error {
@@ -129,12 +124,12 @@ func cmdContact(ctx context.Context, e *env, args []string) error {
 }
 
 func contactAdd(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "contact add", "contact add [--dir DIR] PARTY ROOTKEY")
-	dir := fs.String("dir", "", "the party's `folder`; default BRIEF_DIR")
-	asJSON := fs.Bool("json", false, "print as JSON")
-	if err := fs.Parse(args); err != nil {
+	fs := newPartyFlags(e, "contact add", "contact add [--dir DIR] PARTY ROOTKEY")
+	p, err := fs.load(e, args)
+	if err != nil {
 		return err
 	}
+	defer p.Close()
 	if fs.NArg() != 2 {
 		return usagef("the root key is what 'brief party show' prints for the other party", "contact add takes a party name and its root key")
 	}
@@ -142,16 +137,11 @@ func contactAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := loadParty(e, *dir)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
 	ros, err := p.AddContact(ctx, fs.Arg(0), root)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if *fs.asJSON {
 		return printJSON(e.stdout, map[string]any{"party": ros.Party, "root_fingerprint": identity.Fingerprint(root), "roster_serial": ros.Serial, "devices": len(ros.Devices)})
 	}
 	fmt.Fprintf(e.stdout, "pinned %q: root %s, roster #%d with %d device(s)\n", ros.Party, identity.Fingerprint(root), ros.Serial, len(ros.Devices))

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -121,4 +122,27 @@ func loadParty(e *env, dir string) (*client.Party, error) {
 		return nil, err
 	}
 	return client.Load(dir, pass, client.Options{})
+}
+
+// partyFlags are the flags of every command that acts as a party's device:
+// --dir and --json, plus the command's own.
+type partyFlags struct {
+	*flag.FlagSet
+	dir    *string
+	asJSON *bool
+}
+
+func newPartyFlags(e *env, name, usage string) *partyFlags {
+	fs := flags(e, name, usage)
+	return &partyFlags{FlagSet: fs,
+		dir:    fs.String("dir", "", "the party's `folder`; default BRIEF_DIR"),
+		asJSON: fs.Bool("json", false, "print the result as JSON")}
+}
+
+// load parses args and opens the party; the caller closes it.
+func (pf *partyFlags) load(e *env, args []string) (*client.Party, error) {
+	if err := pf.Parse(args); err != nil {
+		return nil, err
+	}
+	return loadParty(e, *pf.dir)
 }
