@@ -33,6 +33,16 @@ type Epoch struct {
 	parsedFrom string
 }
 
+// NewEpoch returns an epoch with its recipient parsed once, as the epochs
+// of a checked roster are.
+func NewEpoch(number uint32, recipient string, notAfter time.Time) (Epoch, error) {
+	r, err := age.ParseHybridRecipient(recipient)
+	if err != nil {
+		return Epoch{}, fmt.Errorf("epoch %d recipient: %v", number, err)
+	}
+	return Epoch{Number: number, Recipient: recipient, NotAfter: notAfter, parsed: r, parsedFrom: recipient}, nil
+}
+
 // AgeRecipient returns the epoch key as an age recipient. Parsing an
 // ML-KEM key costs tens of microseconds, so epochs of a checked roster
 // carry it parsed.

@@ -37,8 +37,12 @@ func newFixture(t testing.TB) *fixture {
 		}
 	}
 	exp := time.Now().Add(time.Hour)
-	f.toEp = identity.Epoch{Number: 7, Recipient: f.to.Recipient().String(), NotAfter: exp}
-	f.selfEp = identity.Epoch{Number: 3, Recipient: f.self.Recipient().String(), NotAfter: exp}
+	if f.toEp, err = identity.NewEpoch(7, f.to.Recipient().String(), exp); err != nil {
+		t.Fatal(err)
+	}
+	if f.selfEp, err = identity.NewEpoch(3, f.self.Recipient().String(), exp); err != nil {
+		t.Fatal(err)
+	}
 	f.devPub, f.devKey, _ = ed25519.GenerateKey(nil)
 	f.attachment = bytes.Repeat([]byte("%PDF-1.7 marker "), 5000)
 	return f

@@ -86,7 +86,7 @@ func readPart(r io.Reader, i int, p PartInfo, sink Sink) ([32]byte, error) {
 	}
 	d := newDigester(p.Size)
 	defer d.stop()
-	n, err := io.CopyBuffer(io.MultiWriter(w, d), io.LimitReader(r, int64(p.Size)), make([]byte, 64<<10))
+	n, err := io.CopyBuffer(io.MultiWriter(w, d), io.LimitReader(r, int64(p.Size)), make([]byte, min(64<<10, p.Size+1)))
 	if err == nil && n < int64(p.Size) {
 		err = io.ErrUnexpectedEOF
 	}

@@ -154,7 +154,7 @@ func copyAttachment(w io.Writer, a Attachment) ([32]byte, error) {
 	defer f.Close()
 	d := newDigester(uint64(a.Size))
 	defer d.stop()
-	n, err := io.CopyBuffer(io.MultiWriter(w, d), io.LimitReader(f, a.Size+1), make([]byte, 64<<10))
+	n, err := io.CopyBuffer(io.MultiWriter(w, d), io.LimitReader(f, a.Size+1), make([]byte, min(64<<10, a.Size+1)))
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("failed to read attachment %q: %w", a.Name, err)
 	}
