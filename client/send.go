@@ -27,6 +27,11 @@ type Outgoing struct {
 	Body        []byte
 	Attachments []letter.Attachment
 	ReplyTo     []byte
+
+	// Progress, if not nil, is called as the letter is sealed (stage
+	// "sealing", counting attachment bytes read) and posted (stage
+	// "posting", counting bytes sent), at most once per 1 MiB.
+	Progress func(stage string, done, total int64)
 }
 
 // SentLetter is the sender's record of a letter, sent/ID.json, with every
@@ -73,7 +78,8 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	defer spool.Close()
 	digest := envelope.NewDigest()
 	d := &letter.Draft{From: p.keys.Party, Device: p.keys.Device, To: o.To, Office: o.Office, Seq: seq,
-		Precedence: o.Precedence, Subject: o.Subject, ReplyTo: o.ReplyTo, Created: now, Body: o.Body, Attachments: o.Attachments}
+		Precedence: o.Precedence, Subject: o.Subject, ReplyTo: o.ReplyTo, Created: now, Body: o.Body,
+		Attachments: withProgress(o.Attachments, o.Progress)}
 	cw := &countWriter{w: io.MultiWriter(spool, digest)}
 	lh, err := letter.Seal(cw, d, p.keys.Sign, *toEpoch, *selfEpoch)
 	if err != nil {
@@ -86,7 +92,7 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	}
 	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Precedence: o.Precedence.String(),
 		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw}
-	rc, err := p.post(ctx, eh, spool)
+	rc, err := p.post(ctx, eh, spool, o.Progress)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -99,13 +105,16 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 
 // post sends the envelope and its spooled ciphertext and verifies the
 // posted receipt.
-func (p *Party) post(ctx context.Context, eh *envelope.Header, spool *os.File) (*envelope.Receipt, error) {
+func (p *Party) post(ctx context.Context, eh *envelope.Header, spool *os.File, progress func(string, int64, int64)) (*envelope.Receipt, error) {
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
 	var frame bytes.Buffer
 	envelope.WriteHeader(&frame, eh)
-	body := io.MultiReader(&frame, io.LimitReader(spool, int64(eh.Size)))
+	var body io.Reader = io.MultiReader(&frame, io.LimitReader(spool, int64(eh.Size)))
+	if progress != nil {
+		body = &progressReader{r: body, stage: "posting", total: int64(frame.Len()) + int64(eh.Size), report: progress}
+	}
 	resp, err := p.do(ctx, http.MethodPost, api.PathEnvelopes, body, int64(frame.Len())+int64(eh.Size))
 	if err != nil {
 		return nil, fmt.Errorf("failed to post letter: %w", err)

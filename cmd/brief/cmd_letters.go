@@ -52,7 +52,8 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer party.Close()
-	sent, posted, err := party.Send(ctx, client.Outgoing{To: *to, Subject: *subject, Precedence: p, Body: text, Attachments: atts})
+	sent, posted, err := party.Send(ctx, client.Outgoing{To: *to, Subject: *subject, Precedence: p, Body: text, Attachments: atts,
+		Progress: progress(e, atts)})
 	if err != nil {
 		return err
 	}
@@ -62,6 +63,26 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "posted %s to %s (seq %d, %s, %d bytes sealed); relay receipt verified\n", sent.ID, sent.To, sent.Seq, sent.Precedence, sent.Size)
 	return nil
+}
+
+// progress returns a reporter that prints every tenth of the way to stderr
+// when the attachments are large enough for it to matter.
+func progress(e *env, atts []letter.Attachment) func(string, int64, int64) {
+	var total int64
+	for _, a := range atts {
+		total += a.Size
+	}
+	if total < 16<<20 {
+		return nil
+	}
+	last := map[string]int64{}
+	return func(stage string, done, total int64) {
+		tenth := done * 10 / max(total, 1)
+		if tenth > last[stage] || done == total {
+			last[stage] = tenth
+			fmt.Fprintf(e.stderr, "brief: %s: %d%% (%d of %d MiB)\n", stage, done*100/max(total, 1), done>>20, total>>20)
+		}
+	}
 }
 
 func bodyText(e *env, body, file string) ([]byte, error) {
