@@ -216,6 +216,14 @@ func (s *Store) Post(ctx context.Context, p Post) (Stored, error) {
 	defer done()
 	unlock := s.locks.lock(p.ID)
 	defer unlock()
+	// Announce an inline letter to the MAIL committer now: it reaches the
+	// batch within microseconds, so a batch forming meanwhile waits for it.
+	// A large body may take long to stream, so commit announces it later.
+	var mail *ticket
+	if p.BodySize <= int64(s.cfg.InlineLimit) {
+		mail = s.mailQ.expect()
+		defer mail.done()
+	}
 
 	if orig, err := s.lookup(ctx, p.ID); err == nil {
 		if err := s.ensureBox(ctx, orig.Stored); err != nil {
@@ -257,22 +265,36 @@ func (s *Store) Post(ctx context.Context, p Post) (Stored, error) {
 		}
 		env.inline = buf.Bytes()
 	}
-	return s.commit(ctx, env)
+	return s.commit(ctx, env, mail)
 }
 
 // commit publishes the MAIL message (the commit point) and then the BOX
-// entry. The id lock is held.
-func (s *Store) commit(ctx context.Context, env envelope) (Stored, error) {
+// entry, each in a group commit (an atomic batch shared with concurrent
+// posts), and returns once both are durable. mail, if not nil, is the
+// letter's announcement to the MAIL committer. The id lock is held.
+func (s *Store) commit(ctx context.Context, env envelope, mail *ticket) (Stored, error) {
 	ctx, cancel := commitContext(ctx)
 	defer cancel()
+	if mail == nil {
+		mail = s.mailQ.expect()
+		defer mail.done()
+	}
 	s.commitMu.RLock()
 	defer s.commitMu.RUnlock()
+	box := s.boxQ.expect()
+	defer box.done()
 
-	ack, err := s.js.PublishMsg(ctx, mailMsg(env), jetstream.WithMsgID(env.ID), jetstream.WithExpectLastSequencePerSubject(0))
+	res := mail.publish(commitMailMsg(env))
+	if res.alone || refused(res.err) {
+		// Too few posts for a batch; or the batch was refused as a whole,
+		// so nothing of it is stored (another message in it may have
+		// conflicted). Publish this message on its own.
+		res = s.publishAlone(ctx, commitMailMsg(env))
+	}
 	switch {
-	case err == nil && !ack.Duplicate:
-		env.Seq = ack.Sequence
-	case err == nil || isWrongLastSeq(err):
+	case res.err == nil && !res.dup:
+		env.Seq = res.seq
+	case res.err == nil:
 		// Someone else stored this id between our Lookup and now. Inside one
 		// process the id lock rules this out; keep the original.
 		orig, lerr := s.lookup(ctx, env.ID)
@@ -292,17 +314,23 @@ func (s *Store) commit(ctx context.Context, env envelope) (Stored, error) {
 			if env.object {
 				s.dropBody(ctx, env.ID)
 			}
-			return Stored{}, fmt.Errorf("failed to store envelope: %w", err)
+			return Stored{}, fmt.Errorf("failed to store envelope: %w", res.err)
 		case lerr != nil:
-			s.markDirty("envelope", err)
-			return Stored{}, fmt.Errorf("failed to store envelope: %w", err)
+			s.markDirty("envelope", res.err)
+			return Stored{}, fmt.Errorf("failed to store envelope: %w", res.err)
 		}
 		env.Seq = orig.Seq
 	}
 	storeMax(&s.mailSeq, env.Seq)
-	if err := s.putBox(ctx, env.Stored); err != nil {
-		s.markDirty("mailbox entry", err)
-		return env.Stored, fmt.Errorf("letter stored but not filed in the mailbox: %w", err)
+
+	// A dup here means the entry is there already.
+	res = box.publish(boxMsg(env.Stored))
+	if res.alone || refused(res.err) {
+		res = s.publishAlone(ctx, boxMsg(env.Stored))
+	}
+	if res.err != nil {
+		s.markDirty("mailbox entry", res.err)
+		return env.Stored, fmt.Errorf("letter stored but not filed in the mailbox: failed to write mailbox entry: %w", res.err)
 	}
 	s.log.Debug("letter stored", "id", env.ID, "seq", env.Seq, "to", env.To, "precedence", env.Precedence,
 		"size", env.BodySize, "object", env.object)
@@ -323,15 +351,30 @@ func mailMsg(env envelope) *nats.Msg {
 	return msg
 }
 
-// putBox writes the BOX entry of st unless it exists.
-func (s *Store) putBox(ctx context.Context, st Stored) error {
+// commitMailMsg is mailMsg with the headers that make mail.<id> hold one
+// message: Nats-Msg-Id = id and Nats-Expected-Last-Subject-Sequence = 0.
+// JetStream honours both inside an atomic batch as well.
+func commitMailMsg(env envelope) *nats.Msg {
+	msg := mailMsg(env)
+	msg.Header.Set(jetstream.MsgIDHeader, env.ID)
+	msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+	return msg
+}
+
+// boxMsg encodes the BOX entry of st, to be written only if there is none.
+func boxMsg(st Stored) *nats.Msg {
 	msg := nats.NewMsg(boxSubject(st))
 	msg.Header = metaHeader(st)
 	msg.Header.Set(hdrSeq, formatUint(st.Seq))
+	msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
 	msg.Data = st.Header
-	_, err := s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0))
-	if err != nil && !isWrongLastSeq(err) {
-		return fmt.Errorf("failed to write mailbox entry: %w", err)
+	return msg
+}
+
+// putBox writes the BOX entry of st unless it exists, on its own.
+func (s *Store) putBox(ctx context.Context, st Stored) error {
+	if res := s.publishAlone(ctx, boxMsg(st)); res.err != nil {
+		return fmt.Errorf("failed to write mailbox entry: %w", res.err)
 	}
 	return nil
 }

@@ -52,6 +52,46 @@
 // filing the receipt again also finishes it. With Config.NoSync a crash may
 // lose any recent write and no promise is made.
 //
+// # Group commit
+//
+// With SyncAlways every JetStream write waits for an fsync, and Post writes
+// twice. So concurrent posts share their fsyncs: Post hands its MAIL
+// message to the committer goroutine of MAIL and waits for it, then hands
+// its BOX entry to the committer of BOX and waits again. Post still returns
+// only once both are durable, and the two steps keep their order. Each
+// committer gathers what is queued, plus what is announced as on its way
+// (a post announces its MAIL message right after its id lock and its BOX
+// entry before its MAIL message), until it holds Config.CommitBatch
+// messages, Config.CommitWindow has passed since the first, or nothing more
+// is on its way. It publishes them as one JetStream atomic batch (streams
+// MAIL and BOX allow atomic publish; headers Nats-Batch-Id,
+// Nats-Batch-Sequence, Nats-Batch-Commit on core NATS, with the PubAck of
+// the commit message as the answer). The server stores the batch whole or
+// not at all, contiguously and with one fsync, so that answer gives every
+// message its sequence. An atomic batch has a fixed cost (the server stages
+// it in a file store of its own), so a group smaller than Config.CommitMin
+// goes back to its posts, which publish their messages one by one as
+// before; a lone post is never delayed. With NoSync there is no fsync to
+// share and posts never batch unless CommitMin says so.
+//
+// Nats-Msg-Id and Nats-Expected-Last-Subject-Sequence work inside a batch,
+// but one conflicting message makes the server refuse the whole batch, and
+// so does a subject that appears twice. The id lock and the Lookup under it
+// keep a second post of an id out of the batch; should two messages for
+// one subject meet anyway, the committer publishes the first and answers
+// the second as its duplicate (a Post then gets the original with
+// ErrDuplicate). If the server refuses a batch, nothing of it is stored, and
+// each post publishes its message again on its own, so one bad message
+// cannot fail the others. If the outcome is unknown (a timeout), each post
+// looks its letter up, as after a lone publish.
+//
+// Crash safety does not change: a post holds the checkpoint lock shared
+// from its MAIL message until its BOX entry is durable, so the checkpoint
+// never passes a letter whose entry may be missing, and Open's repair files
+// it. A crash during a batch leaves none of it, or, if the server had begun
+// appending the batch to the stream, the server completes it from its
+// staged copy when it starts again, before the repair.
+//
 // Only one Store may use a Dir at a time.
 //
 // Watch is a core NATS subscription on box.<party>.*.*, so it sees each
@@ -78,9 +118,16 @@ import (
 
 // Defaults for Config and limits on what the store accepts.
 const (
-	DefaultDedupWindow  = 24 * time.Hour // Config.DedupWindow when zero
-	DefaultInlineLimit  = 256 << 10      // Config.InlineLimit when zero
-	DefaultMaxBodyBytes = 2 << 30        // Config.MaxBodyBytes when zero
+	DefaultDedupWindow  = 24 * time.Hour   // Config.DedupWindow when zero
+	DefaultInlineLimit  = 256 << 10        // Config.InlineLimit when zero
+	DefaultMaxBodyBytes = 2 << 30          // Config.MaxBodyBytes when zero
+	DefaultCommitWindow = time.Millisecond // Config.CommitWindow when zero
+	DefaultCommitBatch  = 100              // Config.CommitBatch when zero
+	DefaultCommitMin    = 32               // Config.CommitMin when zero
+
+	// MaxCommitBatch bounds Config.CommitBatch: the largest atomic batch
+	// that nats-server accepts by default.
+	MaxCommitBatch = 1000
 
 	// MaxInlineLimit bounds Config.InlineLimit so that an inline envelope
 	// stays well inside the NATS maximum payload.
@@ -145,6 +192,23 @@ type Config struct {
 	// example a SHA-256 with a domain-separation prefix, as in the signed
 	// envelope header. It must return 32-byte sums.
 	BodyHash func() hash.Hash
+	// CommitWindow is how long a group commit may wait, counted from the
+	// first letter queued, for letters already on their way (past their
+	// id lock) before it publishes the batch. It never waits when no letter
+	// is on its way, so a lone Post is not delayed. Default
+	// DefaultCommitWindow; negative means never wait, just publish what is
+	// queued (batches then form only from posts that arrive while the
+	// previous batch is being written).
+	CommitWindow time.Duration
+	// CommitBatch is the most messages in one group commit (one atomic
+	// batch, one fsync); default DefaultCommitBatch, at most MaxCommitBatch.
+	CommitBatch int
+	// CommitMin is the fewest messages worth an atomic batch; a smaller
+	// group is published message by message, as concurrent requests.
+	// Default DefaultCommitMin, or never with NoSync (without an fsync to
+	// share, a batch costs more than it saves); 1 batches every group;
+	// above CommitBatch never batches.
+	CommitMin int
 }
 
 // Store is an open JetStream-backed store. It owns an embedded nats-server
@@ -171,6 +235,9 @@ type Store struct {
 	bodyJS     jetstream.JetStream
 
 	locks idLocks // serialises Post and PutReceipt per letter id
+
+	// mailQ and boxQ group-commit MAIL messages and BOX entries (commit.go).
+	mailQ, boxQ *committer
 
 	// commitMu is held shared across each two-step commit (MAIL then BOX,
 	// RCPT then BOX purge) and exclusively while taking a checkpoint.
@@ -205,6 +272,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.CommitWindow == 0 {
+		cfg.CommitWindow = DefaultCommitWindow
+	}
+	if cfg.CommitBatch == 0 {
+		cfg.CommitBatch = DefaultCommitBatch
+	}
+	if cfg.CommitMin == 0 {
+		cfg.CommitMin = DefaultCommitMin
+		if cfg.NoSync {
+			cfg.CommitMin = MaxCommitBatch + 1 // no fsync to share
+		}
+	}
 	switch {
 	case cfg.DedupWindow < 0:
 		return nil, fmt.Errorf("%w: negative DedupWindow", ErrInvalid)
@@ -212,6 +291,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%w: InlineLimit must be between 0 and %d", ErrInvalid, MaxInlineLimit)
 	case cfg.MaxBodyBytes < 0:
 		return nil, fmt.Errorf("%w: negative MaxBodyBytes", ErrInvalid)
+	case cfg.CommitBatch < 0 || cfg.CommitBatch > MaxCommitBatch:
+		return nil, fmt.Errorf("%w: CommitBatch must be between 1 and %d", ErrInvalid, MaxCommitBatch)
+	case cfg.CommitMin < 0:
+		return nil, fmt.Errorf("%w: negative CommitMin", ErrInvalid)
 	case cfg.BodyHash != nil && cfg.BodyHash().Size() != sha256.Size:
 		return nil, fmt.Errorf("%w: BodyHash must make 32-byte sums", ErrInvalid)
 	}
@@ -266,6 +349,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		stop()
 		return abort(err)
 	}
+	s.mailQ = newCommitter(nc, cfg.CommitWindow, cfg.CommitMin, cfg.CommitBatch)
+	s.boxQ = newCommitter(nc, cfg.CommitWindow, cfg.CommitMin, cfg.CommitBatch)
 	s.bg.Add(1)
 	go s.checkpointLoop()
 	log.Info("store opened", "dir", cfg.Dir, "sync", !cfg.NoSync, "mail_seq", s.mailSeq.Load(), "receipt_seq", s.rcptSeq.Load())
@@ -280,17 +365,21 @@ func (s *Store) setup(ctx context.Context) error {
 			Duplicates: dedup, AllowDirect: true, DenyDelete: true, DenyPurge: true,
 		}
 	}
+	batched := func(c jetstream.StreamConfig) jetstream.StreamConfig {
+		c.AllowAtomicPublish = true // for group commit
+		return c
+	}
 	var err error
 	streams := []struct {
 		st  *jetstream.Stream
 		cfg jetstream.StreamConfig
 	}{
 		{&s.rosters, records(streamRosters, []string{"roster.*"}, 0)},
-		{&s.mail, records(streamMail, []string{"mail.*"}, s.cfg.DedupWindow)},
+		{&s.mail, batched(records(streamMail, []string{"mail.*"}, s.cfg.DedupWindow))},
 		{&s.receipts, records(streamReceipts, []string{"rcpt.*.*.*"}, s.cfg.DedupWindow)},
-		{&s.box, jetstream.StreamConfig{
+		{&s.box, batched(jetstream.StreamConfig{
 			Name: streamBox, Subjects: []string{"box.*.*.*"}, Storage: jetstream.FileStorage, AllowDirect: true,
-		}},
+		})},
 	}
 	for _, x := range streams {
 		if *x.st, err = s.js.CreateOrUpdateStream(ctx, x.cfg); err != nil {
@@ -340,6 +429,8 @@ func (s *Store) Close() error {
 	s.stop()
 	s.bg.Wait()
 	s.ops.Wait()
+	s.mailQ.stop() // nothing can publish any more
+	s.boxQ.stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
