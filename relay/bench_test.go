@@ -26,7 +26,9 @@ import (
 // JetStream publishes of the same payload size to the same server with
 // the same durability. docs/BENCHMARKS.md records the ratios.
 
-const ingestClients = 16
+// ingestClients are the numbers of concurrent clients the ingest
+// benchmarks run with: a few busy devices, and many.
+var ingestClients = []int{16, 256}
 
 // envelopes returns n framed envelopes from washington to tehran that share
 // one sealed ciphertext but each have their own letter id and signature:
@@ -50,7 +52,7 @@ func (w *world) deviceClient(b *testing.B, ks *identity.Keystore) *http.Client {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: conf, MaxIdleConnsPerHost: ingestClients}}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: conf, MaxIdleConnsPerHost: 256}}
 }
 
 func postFramed(c *http.Client, url string, ks *identity.Keystore, body []byte) error {
@@ -69,14 +71,15 @@ func postFramed(c *http.Client, url string, ks *identity.Keystore, body []byte) 
 	return nil
 }
 
-// parallel runs n jobs on ingestClients goroutines and reports jobs/s.
-func parallel(b *testing.B, n int, job func(i int) error) {
+// parallel runs n jobs on the given number of goroutines and reports
+// jobs/s.
+func parallel(b *testing.B, clients, n int, job func(i int) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	errs := make(chan error, ingestClients)
+	errs := make(chan error, clients)
 	b.ResetTimer()
 	start := time.Now()
-	for range ingestClients {
+	for range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -101,42 +104,40 @@ func BenchmarkIngest(b *testing.B) {
 	w := newWorld(b, 1<<20)
 	ks := w.Keys(w.wash)
 	size := len(envelopes(b, w, ks, 1)[0])
-	b.Run("relay-https", func(b *testing.B) {
-		envs := envelopes(b, w, ks, b.N)
-		c := w.deviceClient(b, ks)
-		defer c.CloseIdleConnections()
-		parallel(b, b.N, func(i int) error { return postFramed(c, w.URL, ks, envs[i]) })
-	})
 	js := w.Store.JetStream()
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CEILING", Subjects: []string{"ceiling.>"}, Storage: jetstream.FileStorage}); err != nil {
 		b.Fatal(err)
 	}
 	payload := make([]byte, size)
-	b.Run("jetstream-publish", func(b *testing.B) {
-		parallel(b, b.N, func(i int) error {
-			_, err := js.Publish(ctx, "ceiling.x", payload)
-			return err
+	for _, c := range ingestClients {
+		b.Run(fmt.Sprintf("relay-https/c=%d", c), func(b *testing.B) {
+			envs := envelopes(b, w, ks, b.N)
+			hc := w.deviceClient(b, ks)
+			defer hc.CloseIdleConnections()
+			parallel(b, c, b.N, func(i int) error { return postFramed(hc, w.URL, ks, envs[i]) })
 		})
-	})
-	b.Run("jetstream-publish-async", func(b *testing.B) {
-		parallel(b, b.N, func(i int) error {
-			f, err := js.PublishAsync("ceiling.x", payload)
-			if err != nil {
+		b.Run(fmt.Sprintf("jetstream-publish/c=%d", c), func(b *testing.B) {
+			parallel(b, c, b.N, func(i int) error {
+				_, err := js.Publish(ctx, "ceiling.x", payload)
 				return err
-			}
-			if i%64 != 63 && i != b.N-1 {
-				return nil
-			}
-			select {
-			case <-f.Ok():
-				return nil
-			case err := <-f.Err():
-				return err
-			}
+			})
 		})
-		<-js.PublishAsyncComplete()
-	})
+		b.Run(fmt.Sprintf("jetstream-publish-async/c=%d", c), func(b *testing.B) {
+			parallel(b, c, b.N, func(i int) error {
+				f, err := js.PublishAsync("ceiling.x", payload)
+				if err != nil {
+					return err
+				}
+				select {
+				case <-f.Ok():
+					return nil
+				case err := <-f.Err():
+					return err
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkPostToDelivered posts letters at a fixed rate of 1,000 a second
