@@ -22,11 +22,8 @@ func (r *Relay) postEnvelope(w http.ResponseWriter, req *http.Request, c *caller
 	if err := r.checkEnvelope(req, c, h); err != nil {
 		return err
 	}
-	if prior, err := r.cfg.Store.Lookup(req.Context(), h.ID.String()); err == nil {
-		return r.answerRepost(w, h, prior)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
+	// Post looks the id up before it reads the body: a repost answers
+	// from the stored envelope without storing anything.
 	stored, err := r.cfg.Store.Post(req.Context(), store.Post{
 		ID: h.ID.String(), From: h.From, To: h.To, Precedence: uint8(h.Precedence),
 		Header: h.Raw, Body: req.Body, BodySize: int64(h.Size), BodySHA256: h.Digest,
