@@ -104,8 +104,8 @@ func decodeMeta(h nats.Header) (Stored, error) {
 	if err := errors.Join(checkID(st.ID), checkParty(st.From), checkParty(st.To), err1, err2, err3, err4); err != nil {
 		return Stored{}, fmt.Errorf("failed to decode envelope metadata: %w", err)
 	}
-	if len(sum) != sha256.Size {
-		return Stored{}, errors.New("failed to decode envelope metadata: bad body hash")
+	if len(sum) != sha256.Size || prec > 3 || size < 0 {
+		return Stored{}, errors.New("failed to decode envelope metadata: bad hash, precedence or size")
 	}
 	st.Precedence, st.BodySize = uint8(prec), size
 	copy(st.BodySHA256[:], sum)
