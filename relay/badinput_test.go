@@ -162,6 +162,11 @@ func TestRefusals(t *testing.T) {
 		{"ciphertext longer than declared, chunked", 400, api.CodeMalformed, func() (int, []byte) {
 			return w.post(ks.Sign, ks.Party, ks.Device, append(valid.frame(), 0), -1)
 		}},
+		{"ciphertext that does not match its signed digest", 400, api.CodeMalformed, func() (int, []byte) {
+			f := valid.frame()
+			f[len(f)-10] ^= 1
+			return w.postAs(ks, f)
+		}},
 		{"oversized envelope", 413, api.CodeTooLarge, func() (int, []byte) {
 			return w.postAs(ks, seal(t, w.wash, ks, "tehran", bytes.Repeat([]byte("x"), 100<<10), nil).frame())
 		}},
@@ -225,6 +230,25 @@ func TestReplayWithDifferentContent(t *testing.T) {
 // ciphertext was altered before the sender's device signed its digest: the
 // relay cannot tell, but the recipient's device refuses to open it, archives
 // nothing and sends no delivered receipt.
+// TestRepostAfterEpochExpiry checks that a client retrying a post whose
+// answer it lost gets its original receipt even after the recipient's epoch
+// key expired.
+func TestRepostAfterEpochExpiry(t *testing.T) {
+	w := newWorld(t, 64<<10)
+	ks := w.Keys(w.wash)
+	s := seal(t, w.wash, ks, "tehran", []byte("hello"), nil)
+	st, first := w.postAs(ks, s.frame())
+	if st != http.StatusCreated {
+		t.Fatalf("post: %d %s", st, first)
+	}
+	w.SetNow(time.Now().Add(client.DefaultEpochLifetime + time.Hour))
+	defer w.SetNow(time.Time{})
+	st, again := w.postAs(ks, s.frame())
+	if st != http.StatusOK || !bytes.Equal(first, again) {
+		t.Fatalf("repost after expiry: %d %s", st, again)
+	}
+}
+
 func TestTamperedCiphertextCaughtByRecipient(t *testing.T) {
 	w := newWorld(t, 64<<10)
 	ks := w.Keys(w.wash)

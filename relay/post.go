@@ -19,11 +19,19 @@ func (r *Relay) postEnvelope(w http.ResponseWriter, req *http.Request, c *caller
 	if err != nil {
 		return fail(http.StatusBadRequest, api.CodeMalformed, "%v", err)
 	}
-	if err := r.checkEnvelope(req, c, h); err != nil {
+	if err := checkSender(c, h); err != nil {
 		return err
 	}
-	// Post looks the id up before it reads the body: a repost answers
-	// from the stored envelope without storing anything.
+	// A repost of a stored envelope gets its original receipt, even if the
+	// recipient's epoch has expired or the channel changed since.
+	if prior, err := r.cfg.Store.Lookup(req.Context(), h.ID.String()); err == nil {
+		return r.answerRepost(w, h, prior)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := r.checkEnvelope(req, h); err != nil {
+		return err
+	}
 	stored, err := r.cfg.Store.Post(req.Context(), store.Post{
 		ID: h.ID.String(), From: h.From, To: h.To, Precedence: uint8(h.Precedence),
 		Header: h.Raw, Body: req.Body, BodySize: int64(h.Size), BodySHA256: h.Digest,
@@ -43,15 +51,20 @@ func (r *Relay) postEnvelope(w http.ResponseWriter, req *http.Request, c *caller
 	return r.answerReceipt(w, http.StatusCreated, stored)
 }
 
-// checkEnvelope checks a header against the caller, its signature, its
-// size and its addressing.
-func (r *Relay) checkEnvelope(req *http.Request, c *caller, h *envelope.Header) error {
+// checkSender checks that the envelope is from the authenticated device
+// and signed by it.
+func checkSender(c *caller, h *envelope.Header) error {
 	if h.From != c.party || h.Device != c.device.Name {
 		return fail(http.StatusForbidden, api.CodeForbidden, "envelope is from %s/%s but the connection is %s/%s", h.From, h.Device, c.party, c.device.Name)
 	}
 	if err := h.Verify(c.device.Key); err != nil {
 		return fail(http.StatusBadRequest, api.CodeBadSignature, "%v", err)
 	}
+	return nil
+}
+
+// checkEnvelope checks a new envelope's size and addressing.
+func (r *Relay) checkEnvelope(req *http.Request, h *envelope.Header) error {
 	if int64(h.Size) > r.cfg.MaxEnvelopeBytes || h.Size > 1<<62 {
 		return fail(http.StatusRequestEntityTooLarge, api.CodeTooLarge, "envelope of %d bytes is over this relay's limit of %d bytes", h.Size, r.cfg.MaxEnvelopeBytes)
 	}

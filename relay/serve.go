@@ -58,6 +58,7 @@ func Serve(ctx context.Context, d *Dir, opts Options) error {
 		Handler:           rl.Handler(),
 		TLSConfig:         tlspin.ServerTLSConfig(d.TLS),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
 	srv.RegisterOnShutdown(rl.StopStreams)

@@ -161,11 +161,15 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 			ids = append(ids, m.ID)
 		}
 	}
-	var out []*client.Received
+	out := []*client.Received{}
+	var refused int
 	for _, id := range ids {
+		// One letter that fails its checks must not hold up the others.
 		rec, err := p.Receive(ctx, id)
 		if err != nil {
-			return err
+			refused++
+			report(e.stderr, err)
+			continue
 		}
 		out = append(out, rec)
 		if !*fs.asJSON {
@@ -173,26 +177,32 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if *fs.asJSON {
-		return printJSON(e.stdout, out)
-	}
-	if len(ids) == 0 {
+		if err := printJSON(e.stdout, out); err != nil {
+			return err
+		}
+	} else if len(ids) == 0 {
 		fmt.Fprintln(e.stdout, "no letters waiting")
+	}
+	if refused > 0 {
+		return fmt.Errorf("%d of %d letters refused; nothing was archived or acknowledged for them", refused, len(ids))
 	}
 	return nil
 }
 
 func printLetter(e *env, p *client.Party, rec *client.Received) {
 	fmt.Fprintf(e.stdout, "letter %s  %s  from %s/%s  seq %d\nsubject: %s\ndate:    %s\nsignature verified against the roster of %s; delivered receipt sent\n\n",
-		rec.ID, rec.Precedence, rec.From, rec.Device, rec.Seq, rec.Subject, rec.Created.Local().Format(time.RFC1123), rec.From)
+		rec.ID, rec.Precedence, rec.From, rec.Device, rec.Seq, printable(rec.Subject, false), rec.Created.Local().Format(time.RFC1123), rec.From)
 	dir := p.LetterDir(rec.ID)
 	if body, err := os.ReadFile(filepath.Join(dir, rec.Parts[0].Path)); err == nil {
-		e.stdout.Write(body)
-		if len(body) > 0 && body[len(body)-1] != '\n' {
+		text := printable(string(body), true)
+		fmt.Fprint(e.stdout, text)
+		if len(text) > 0 && text[len(text)-1] != '\n' {
 			fmt.Fprintln(e.stdout)
 		}
 	}
 	for _, part := range rec.Parts[1:] {
-		fmt.Fprintf(e.stdout, "attachment: %s (%s, %d bytes) %s\n", part.Name, part.MediaType, part.Size, filepath.Join(dir, part.Path))
+		fmt.Fprintf(e.stdout, "attachment: %s (%s, %d bytes) %s\n", printable(part.Name, false), printable(part.MediaType, false),
+			part.Size, printable(filepath.Join(dir, part.Path), false))
 	}
 	fmt.Fprintln(e.stdout)
 }

@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -145,4 +148,28 @@ func (pf *partyFlags) load(e *env, args []string) (*client.Party, error) {
 		return nil, err
 	}
 	return loadParty(e, *pf.dir)
+}
+
+// printable makes text from another party safe to print on a terminal:
+// control characters (escape sequences among them) and invalid UTF-8 are
+// shown quoted, so that a letter cannot forge lines of brief's own output.
+// Newlines and tabs are kept when multiline.
+func printable(s string, multiline bool) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[0])
+		case multiline && (r == '\n' || r == '\t'):
+			b.WriteRune(r)
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029':
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+		s = s[size:]
+	}
+	return b.String()
 }
