@@ -2,7 +2,7 @@ package store
 
 // Crash repair: the checkpoint of MAIL and RCPT sequences up to which the
 // mailbox (BOX) is known to be right, and the replay that rebuilds it after
-// a crash. See "Crash safety" in the package documentation.
+// a crash. See "The mailbox (BOX) and crashes" in the package documentation.
 
 import (
 	"context"
