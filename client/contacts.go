@@ -8,47 +8,126 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
 )
 
 type contactFile struct {
-	Root   []byte `json:"root"`   // pinned root key
-	Roster []byte `json:"roster"` // newest verified roster
+	Root  []byte   `json:"root"`  // pinned root key
+	Chain [][]byte `json:"chain"` // verified roster chain, oldest first
+}
+
+// contactMu makes reading, checking and rewriting a contact file one step
+// within this process, so that two refreshes cannot race each other back to
+// an older roster. Several processes on one folder are not supported.
+var contactMu sync.Mutex
+
+// RosterForkError is returned when the relay shows a roster history for a
+// party that does not extend, byte for byte, the history this device saw
+// and stored before: the relay, or whoever holds the party's root key, is
+// showing different histories to different viewers, or is hiding versions.
+type RosterForkError struct {
+	Party   string
+	Serial  uint64 // first version seen before that the relay's history does not hold as it was
+	Missing bool   // the relay's history ends before Serial
+}
+
+func (e *RosterForkError) Error() string {
+	if e.Missing {
+		return fmt.Sprintf("relay shows a roster history for %q that forks from the one seen before: it ends before serial %d", e.Party, e.Serial)
+	}
+	return fmt.Sprintf("relay shows a roster history for %q that forks from the one seen before at serial %d", e.Party, e.Serial)
 }
 
 // AddContact pins another party's root key, learned out of band, fetches
-// that party's roster from the relay and keeps it only if it chains to the
-// pinned root. Adding the same root again refreshes the roster.
+// that party's whole roster chain from the relay and keeps it only if it
+// chains to the pinned root. Adding the same root again refreshes the
+// chain, as [Party.RefreshContact] does.
 func (p *Party) AddContact(ctx context.Context, party string, root ed25519.PublicKey) (*identity.Roster, error) {
 	if err := identity.CheckName("party", party); err != nil {
 		return nil, err
 	}
-	if c, err := p.contactFile(party); err == nil && !bytes.Equal(c.Root, root) {
+	c, err := p.contactFile(party)
+	switch {
+	case errors.Is(err, ErrUnknownContact):
+	case err != nil:
+		return nil, err
+	case !bytes.Equal(c.Root, root):
 		return nil, fmt.Errorf("%q is already pinned to another root key (%s)", party, identity.Fingerprint(c.Root))
 	}
-	raw, err := p.getBytes(ctx, api.PathRosters+party, 1<<20)
+	return p.refreshContact(ctx, party, root)
+}
+
+// RefreshContact fetches the roster chain of a pinned party from the relay,
+// verifies it from the pinned root key, checks that it extends the chain
+// stored before, and stores it. It returns the newest roster. A chain that
+// forks from the stored one, or drops versions of it, is refused with a
+// [*RosterForkError] and the stored chain is kept.
+func (p *Party) RefreshContact(ctx context.Context, party string) (*identity.Roster, error) {
+	c, err := p.contactFile(party)
 	if err != nil {
-		return nil, fmt.Errorf("failed to fetch roster of %q: %w", party, err)
+		return nil, err
 	}
-	ros, err := identity.VerifyChain(root, [][]byte{raw})
+	return p.refreshContact(ctx, party, c.Root)
+}
+
+func (p *Party) refreshContact(ctx context.Context, party string, root ed25519.PublicKey) (*identity.Roster, error) {
+	var chain [][]byte
+	if err := p.getJSON(ctx, api.PathRosters+party+api.PathRosterChain, &chain); err != nil {
+		return nil, fmt.Errorf("failed to fetch roster chain of %q: %w", party, err)
+	}
+	ros, err := identity.VerifyChain(root, chain)
 	if err != nil {
-		return nil, fmt.Errorf("roster of %q: %w", party, err)
+		return nil, fmt.Errorf("roster chain of %q: %w", party, err)
 	}
 	if ros.Party != party {
 		return nil, fmt.Errorf("relay answered with the roster of %q for %q", ros.Party, party)
 	}
-	if err := writeJSONFile(p.contactPath(party), contactFile{Root: root, Roster: raw}); err != nil {
+	contactMu.Lock()
+	defer contactMu.Unlock()
+	c, err := p.contactFile(party)
+	switch {
+	case errors.Is(err, ErrUnknownContact):
+	case err != nil:
+		return nil, err
+	case !bytes.Equal(c.Root, root):
+		return nil, fmt.Errorf("%q is already pinned to another root key (%s)", party, identity.Fingerprint(c.Root))
+	default:
+		if err := checkExtends(party, c.Chain, chain); err != nil {
+			return nil, err
+		}
+		if len(c.Chain) == len(chain) {
+			return ros, nil // nothing new
+		}
+	}
+	if err := writeJSONFile(p.contactPath(party), contactFile{Root: root, Chain: chain}); err != nil {
 		return nil, fmt.Errorf("failed to save contact: %w", err)
 	}
 	return ros, nil
 }
 
+// checkExtends returns a *RosterForkError unless seen is a prefix of shown,
+// byte for byte. Both are verified chains, so element i is serial i+1.
+func checkExtends(party string, seen, shown [][]byte) error {
+	for i, raw := range seen {
+		if i >= len(shown) {
+			return &RosterForkError{Party: party, Serial: uint64(i + 1), Missing: true}
+		}
+		if !bytes.Equal(raw, shown[i]) {
+			return &RosterForkError{Party: party, Serial: uint64(i + 1)}
+		}
+	}
+	return nil
+}
+
 // ErrUnknownContact is returned for a party whose root key is not pinned.
 var ErrUnknownContact = errors.New("unknown contact")
 
-// Contact returns the verified roster of a pinned party.
+// Contact returns the newest roster of a pinned party, verifying the stored
+// chain from the pinned root key. It does not ask the relay: see
+// [Party.RefreshContact].
 func (p *Party) Contact(party string) (*identity.Roster, error) {
 	if party == p.keys.Party {
 		return p.roster, nil
@@ -57,9 +136,12 @@ func (p *Party) Contact(party string) (*identity.Roster, error) {
 	if err != nil {
 		return nil, err
 	}
-	ros, err := identity.VerifyChain(c.Root, [][]byte{c.Roster})
+	ros, err := identity.VerifyChain(c.Root, c.Chain)
 	if err != nil {
-		return nil, fmt.Errorf("stored roster of %q: %w", party, err)
+		return nil, fmt.Errorf("stored roster chain of %q: %w", party, err)
+	}
+	if ros.Party != party {
+		return nil, fmt.Errorf("stored roster chain of %q is for %q", party, ros.Party)
 	}
 	return ros, nil
 }
@@ -77,5 +159,8 @@ func (p *Party) contactFile(party string) (*contactFile, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w %q (pin its root key with 'brief contact add')", ErrUnknownContact, party)
 	}
-	return &c, err
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
 }

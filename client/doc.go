@@ -6,15 +6,42 @@
 //
 // A party folder holds:
 //
-//	keys.age          the device keystore, sealed with a passphrase
-//	roster            the party's own signed roster
-//	epochs/N.age      epoch secrets, sealed to the roster's devices
-//	relay.json        the relay's descriptor and address
-//	contacts/P.json   another party's pinned root key and verified roster
-//	state.json        per-channel sequence numbers and receipt cursor
-//	sent/ID.json      each letter sent, with every receipt collected
-//	archive/ID/       each letter opened: letter.json, body.txt, files/
+//	keys.age               the device keystore, sealed with a passphrase
+//	roster                 the party's own signed roster
+//	epochs/N.age           epoch secrets, sealed to the roster's devices
+//	relay.json             the relay's descriptor and address
+//	contacts/P.json        another party's pinned root key and verified roster chain, oldest first
+//	state.json             per-channel sequence numbers and receipt cursor
+//	sent/ID.json           each letter sent, with every receipt collected
+//	receipts-refused.json  receipts set aside by CollectReceipts
+//	archive/ID/            each letter opened: letter.json, body.txt, files/
+//	tmp/                   spooled ciphertext and letters being opened
+//	lock                   the folder lock (flock), shared by all processes
 //
 // Every file is written to a temporary name, synced and renamed, so a
-// crash leaves either the old or the new version.
+// crash leaves either the old or the new version. A change to state.json,
+// sent/ID.json or receipts-refused.json reads the file afresh and writes
+// it under the folder lock, so that processes sharing the folder (a send
+// next to a receipt collection) never undo each other's changes and a
+// sequence number is never handed out twice.
+//
+// A letter's sent/ID.json is written before the letter is posted, with no
+// receipts; the relay's posted receipt is added when it arrives. A crash
+// after the relay committed the letter thus still leaves a record for its
+// later receipts. If posting fails, the record keeps the error in
+// post_error.
+//
+// CollectReceipts moves the receipt cursor past every receipt it fetched.
+// A receipt for a letter with no sent/ID.json on this device (sent by
+// another device of the party) or one that fails verification is not
+// recorded with a letter but appended to receipts-refused.json, a JSON
+// list of {seq, id, kind, reason, receipt}: the relay's receipt sequence
+// number, the letter id and receipt kind if it parsed, why it was refused,
+// and the receipt as the relay returned it.
+//
+// An opened letter is staged in tmp/, its files, its files/ folder and the
+// stage folder are synced, and only then is the stage renamed into
+// archive/ (and archive/ synced) and the delivered receipt sent. Load
+// removes whatever interrupted operations left in tmp/, except entries a
+// running operation holds locked.
 package client

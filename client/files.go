@@ -2,9 +2,11 @@ package client
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // writeFile writes data to name atomically: a synced temporary file renamed
@@ -40,13 +42,80 @@ func writeFile(name string, data []byte, mode os.FileMode) error {
 	return syncDir(dir)
 }
 
-func syncDir(dir string) error {
+// syncDir makes the entries of a folder durable. It is a variable so that
+// tests can see which folders are synced, and in what order.
+var syncDir = func(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// createTemp creates a file, or with dir a folder, in tmp/ and returns it
+// open and locked; the lock, held until the caller closes it, keeps
+// sweepTmp from removing the entry while it is in use.
+func (p *Party) createTemp(pattern string, dir bool) (*os.File, error) {
+	unlock, err := p.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	tmp := filepath.Join(p.dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	var f *os.File
+	if dir {
+		var name string
+		if name, err = os.MkdirTemp(tmp, pattern); err == nil {
+			f, err = os.Open(name)
+		}
+	} else {
+		f, err = os.CreateTemp(tmp, pattern)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("failed to lock %s: %w", f.Name(), err)
+	}
+	return f, nil
+}
+
+// sweepTmp removes what interrupted operations left in tmp/: spooled
+// ciphertext and the unverified plaintext of letters being opened. An
+// entry that a running operation holds locked stays.
+func (p *Party) sweepTmp() error {
+	unlock, err := p.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	tmp := filepath.Join(p.dir, "tmp")
+	entries, err := os.ReadDir(tmp)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		name := filepath.Join(tmp, e.Name())
+		f, err := os.Open(name)
+		if err == nil {
+			if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+				f.Close()
+				continue // in use
+			}
+			err = os.RemoveAll(name)
+			f.Close()
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 func writeJSONFile(name string, v any) error {

@@ -24,8 +24,9 @@ import (
 const DefaultEpochLifetime = 90 * 24 * time.Hour
 
 // Party is one device's view of its party: its keys, roster, relay, and
-// local records. Methods that change local state are not safe for
-// concurrent use by several processes on the same folder.
+// local records. Changes to state.json, sent/ and receipts-refused.json
+// are made under the folder's lock, so several processes may use one
+// folder.
 type Party struct {
 	dir      string
 	keys     *identity.Keystore
@@ -154,6 +155,9 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 		return nil, err
 	}
 	p := &Party{dir: dir, keys: ks, now: opts.Now, log: opts.Logger}
+	if err := p.sweepTmp(); err != nil {
+		p.log.Warn("failed to clear tmp/ of interrupted operations", "err", err)
+	}
 	raw, err := os.ReadFile(filepath.Join(dir, "roster"))
 	if err != nil {
 		return nil, fmt.Errorf("failed to read roster: %w", err)

@@ -2,7 +2,11 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 
 	"brieftraeger/envelope"
@@ -10,54 +14,124 @@ import (
 	"brieftraeger/internal/api"
 )
 
-// CollectReceipts fetches the receipts filed for this party's letters since
-// the last call, verifies each against the recipient's roster and the
-// letter's envelope, and records it with the sent letter. It returns the
-// new, verified receipts. A receipt that fails verification is reported as
-// an error and not recorded.
+// Refused is a receipt the relay filed for this party that was not
+// recorded with a sent letter: its letter has no record on this device
+// (it was sent by another device of the party), or it failed verification.
+// Refused receipts are kept in receipts-refused.json.
+type Refused struct {
+	Seq     uint64 `json:"seq"`            // the relay's receipt sequence number
+	ID      string `json:"id,omitempty"`   // the letter, if the receipt parsed
+	Kind    string `json:"kind,omitempty"` // posted, delivered or acknowledged, if it parsed
+	Reason  string `json:"reason"`
+	Receipt []byte `json:"receipt"` // as the relay returned it
+}
+
+// CollectReceipts is CollectReceiptsAndRefusals for a caller that does not
+// report refusals; they are kept in receipts-refused.json all the same.
 func (p *Party) CollectReceipts(ctx context.Context) ([]*envelope.Receipt, error) {
+	rcs, _, err := p.CollectReceiptsAndRefusals(ctx)
+	return rcs, err
+}
+
+// CollectReceiptsAndRefusals fetches the receipts filed for this party's
+// letters since the last call, verifies each against the recipient's
+// roster and the letter's envelope, and records it with the sent letter.
+// It returns the new, verified receipts and the refused ones: a receipt
+// that does not verify, or is for a letter this device has no record of,
+// is set aside in receipts-refused.json and does not stop the collection.
+// An error means the relay could not be asked or a local record not
+// written; the receipts not handled are fetched again by the next call.
+func (p *Party) CollectReceiptsAndRefusals(ctx context.Context) ([]*envelope.Receipt, []Refused, error) {
 	st, err := p.loadState()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var list []api.ReceiptEntry
 	if err := p.getJSON(ctx, api.PathReceipts+"?after="+strconv.FormatUint(st.ReceiptsAfter, 10), &list); err != nil {
-		return nil, fmt.Errorf("failed to fetch receipts: %w", err)
+		return nil, nil, fmt.Errorf("failed to fetch receipts: %w", err)
 	}
 	var out []*envelope.Receipt
+	var refused []Refused
+	var handled uint64
+	var recordErr error
 	for _, e := range list {
-		rc, err := p.recordReceipt(e.Receipt)
+		rc, err := p.checkReceipt(e.Receipt)
 		if err != nil {
-			return out, fmt.Errorf("receipt %d: %w", e.Seq, err)
+			r := Refused{Seq: e.Seq, Reason: err.Error(), Receipt: e.Receipt}
+			if rc != nil {
+				r.ID, r.Kind = rc.ID.String(), rc.Kind.String()
+			}
+			refused = append(refused, r)
+		} else if err := p.updateSent(rc.ID.String(), func(s *SentLetter) error { s.addReceipt(rc); return nil }); err != nil {
+			recordErr = fmt.Errorf("failed to record receipt %d: %w", e.Seq, err)
+			break
+		} else {
+			out = append(out, rc)
 		}
-		out = append(out, rc)
-		st.ReceiptsAfter = e.Seq
-		if err := p.saveState(st); err != nil {
-			return out, err
+		handled = e.Seq
+	}
+	if err := p.refuse(refused); err != nil {
+		return out, refused, err
+	}
+	if handled > 0 {
+		if err := p.advanceReceipts(handled); err != nil {
+			return out, refused, err
 		}
 	}
-	return out, nil
+	return out, refused, recordErr
 }
 
-func (p *Party) recordReceipt(raw []byte) (*envelope.Receipt, error) {
+// checkReceipt parses a receipt and verifies it against the record of its
+// letter. It returns the receipt, if it parsed, with any error.
+func (p *Party) checkReceipt(raw []byte) (*envelope.Receipt, error) {
 	rc, err := envelope.ParseReceipt(raw)
 	if err != nil {
 		return nil, err
 	}
 	sent, err := p.Sent(rc.ID.String())
+	if errors.Is(err, os.ErrNotExist) {
+		return rc, fmt.Errorf("no record of letter %s on this device", rc.ID)
+	} else if err != nil {
+		return rc, err
+	}
+	return rc, p.VerifyReceipt(sent, rc)
+}
+
+func (p *Party) refusedPath() string { return filepath.Join(p.dir, "receipts-refused.json") }
+
+// refuse adds receipts to receipts-refused.json, each once.
+func (p *Party) refuse(list []Refused) error {
+	if len(list) == 0 {
+		return nil
+	}
+	unlock, err := p.lock()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := p.VerifyReceipt(sent, rc); err != nil {
-		return nil, err
+	defer unlock()
+	all, err := p.RefusedReceipts()
+	if err != nil {
+		return err
 	}
-	for _, have := range sent.Receipts {
-		if r, err := envelope.ParseReceipt(have); err == nil && r.Kind == rc.Kind {
-			return rc, nil
+	for _, r := range list {
+		if !slices.ContainsFunc(all, func(h Refused) bool { return h.Seq == r.Seq }) {
+			all = append(all, r)
 		}
 	}
-	sent.Receipts = append(sent.Receipts, rc.Raw)
-	return rc, p.saveSent(sent)
+	if err := writeJSONFile(p.refusedPath(), all); err != nil {
+		return fmt.Errorf("failed to save refused receipts: %w", err)
+	}
+	return nil
+}
+
+// RefusedReceipts returns every receipt CollectReceipts has set aside.
+func (p *Party) RefusedReceipts() ([]Refused, error) {
+	var all []Refused
+	err := readJSONFile(p.refusedPath(), &all)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return all, err
 }
 
 // VerifyReceipt checks a receipt for a sent letter: posted receipts

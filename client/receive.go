@@ -97,6 +97,14 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string) (*Received, error) 
 	}
 	dev := sender.Device(eh.Device)
 	if dev == nil {
+		// The sender may have added the device since: follow its roster
+		// chain once, which also refuses a chain that forks.
+		if sender, err = p.RefreshContact(ctx, eh.From); err != nil {
+			return nil, fmt.Errorf("letter %s: device %q is not on the stored roster of %q, and refreshing it failed: %w", id, eh.Device, eh.From, err)
+		}
+		dev = sender.Device(eh.Device)
+	}
+	if dev == nil {
 		return nil, fmt.Errorf("letter %s: device %q is not on the roster of %q", id, eh.Device, eh.From)
 	}
 	if err := eh.Verify(dev.Key); err != nil {
@@ -106,25 +114,48 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string) (*Received, error) 
 	if epoch == nil {
 		return nil, fmt.Errorf("letter %s is sealed to epoch key %d, which this device does not hold", id, eh.Epoch)
 	}
-	stage, err := os.MkdirTemp(p.tmpDir(), "open-")
+	lk, err := p.createTemp("open-*", true)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failed to create staging folder: %w", err)
 	}
+	stage := lk.Name()
 	defer os.RemoveAll(stage)
+	defer lk.Close()
 	rec, err := openInto(stage, io.LimitReader(resp.Body, int64(eh.Size)), eh, dev.Key, epoch)
 	if err != nil {
 		return nil, fmt.Errorf("letter %s refused: %w", id, err)
 	}
 	rec.OpenedAt = p.now()
-	if err := writeJSONFile(filepath.Join(stage, "letter.json"), rec); err != nil {
-		return nil, err
-	}
-	final := p.archivePath(id)
-	os.MkdirAll(filepath.Dir(final), 0o700)
-	if err := os.Rename(stage, final); err != nil {
+	if err := p.archive(stage, rec); err != nil {
 		return nil, fmt.Errorf("failed to archive letter %s: %w", id, err)
 	}
-	return rec, syncDir(filepath.Dir(final))
+	return rec, nil
+}
+
+// archive moves an opened letter from its staging folder into the
+// archive. The parts are synced already (openInto); their folder entries
+// are made durable before the move, and the move before the delivered
+// receipt can go out.
+func (p *Party) archive(stage string, rec *Received) error {
+	if len(rec.Parts) > 1 {
+		if err := syncDir(filepath.Join(stage, "files")); err != nil {
+			return err
+		}
+	}
+	if err := writeJSONFile(filepath.Join(stage, "letter.json"), rec); err != nil {
+		return err
+	}
+	if err := syncDir(stage); err != nil {
+		return err
+	}
+	final := p.archivePath(rec.ID)
+	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
+		return err
+	}
+	if err := os.Rename(stage, final); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(final))
 }
 
 // openInto opens the ciphertext in r into the folder stage, checking the

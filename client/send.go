@@ -36,6 +36,10 @@ type Outgoing struct {
 
 // SentLetter is the sender's record of a letter, sent/ID.json, with every
 // receipt collected for it so far (each verified before it was recorded).
+// The record is written before the letter is posted. Until the relay's
+// posted receipt arrives it has no receipts; if posting failed, PostError
+// says why (the relay may still hold the letter, if the failure came
+// after it committed; a later delivered receipt shows that).
 type SentLetter struct {
 	ID         string    `json:"id"`
 	To         string    `json:"to"`
@@ -46,12 +50,14 @@ type SentLetter struct {
 	SealedAt   time.Time `json:"sealed_at"`
 	Envelope   []byte    `json:"envelope"` // signed envelope header
 	Receipts   [][]byte  `json:"receipts"` // signed receipts, posted first
+	PostError  string    `json:"post_error,omitempty"`
 }
 
 // Send seals a letter to the recipient's and this party's current epoch
-// keys, posts it, verifies the relay's posted receipt and records the
-// letter. The sealed letter is spooled to a temporary file, never held in
-// memory.
+// keys, records it in sent/, posts it, verifies the relay's posted receipt
+// and adds it to the record. If posting fails, the record stays, marked
+// with the error. The sealed letter is spooled to a temporary file, never
+// held in memory.
 func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Receipt, error) {
 	to, err := p.Contact(o.To)
 	if err != nil {
@@ -70,7 +76,7 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	if err != nil {
 		return nil, nil, fmt.Errorf("failed to take a sequence number: %w", err)
 	}
-	spool, err := os.CreateTemp(p.tmpDir(), "sealed-*")
+	spool, err := p.createTemp("sealed-*", false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("failed to create spool file: %w", err)
 	}
@@ -92,13 +98,21 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	}
 	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Precedence: o.Precedence.String(),
 		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw}
+	if err := p.saveSent(sent); err != nil {
+		return nil, nil, fmt.Errorf("failed to record letter before posting: %w", err)
+	}
 	rc, err := p.post(ctx, eh, spool, o.Progress)
 	if err != nil {
-		return nil, nil, err
+		mark := p.updateSent(sent.ID, func(s *SentLetter) error { s.PostError = err.Error(); return nil })
+		return nil, nil, errors.Join(err, mark)
 	}
-	sent.Receipts = [][]byte{rc.Raw}
-	if err := p.saveSent(sent); err != nil {
-		return nil, nil, fmt.Errorf("letter posted but not recorded: %w", err)
+	err = p.updateSent(sent.ID, func(s *SentLetter) error {
+		s.addReceipt(rc)
+		sent = s
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("letter posted but its receipt not recorded: %w", err)
 	}
 	return sent, rc, nil
 }
@@ -149,6 +163,39 @@ func (p *Party) saveSent(s *SentLetter) error {
 	return writeJSONFile(filepath.Join(p.dir, "sent", s.ID+".json"), s)
 }
 
+// updateSent changes the record of a sent letter: it loads the record
+// under the folder lock, applies fn and saves the result.
+func (p *Party) updateSent(id string, fn func(*SentLetter) error) error {
+	unlock, err := p.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	s, err := p.Sent(id)
+	if err != nil {
+		return err
+	}
+	if err := fn(s); err != nil {
+		return err
+	}
+	return p.saveSent(s)
+}
+
+// addReceipt adds a verified receipt to the record unless it holds one of
+// the same kind; a posted receipt goes first.
+func (s *SentLetter) addReceipt(rc *envelope.Receipt) {
+	for _, have := range s.Receipts {
+		if r, err := envelope.ParseReceipt(have); err == nil && r.Kind == rc.Kind {
+			return
+		}
+	}
+	if rc.Kind == envelope.Posted {
+		s.Receipts = append([][]byte{rc.Raw}, s.Receipts...)
+		return
+	}
+	s.Receipts = append(s.Receipts, rc.Raw)
+}
+
 // Sent returns the record of a letter this party sent.
 func (p *Party) Sent(id string) (*SentLetter, error) {
 	if _, err := envelope.ParseID(id); err != nil {
@@ -159,12 +206,6 @@ func (p *Party) Sent(id string) (*SentLetter, error) {
 		return nil, fmt.Errorf("no sent letter %s: %w", id, err)
 	}
 	return &s, nil
-}
-
-func (p *Party) tmpDir() string {
-	d := filepath.Join(p.dir, "tmp")
-	os.MkdirAll(d, 0o700)
-	return d
 }
 
 type countWriter struct {

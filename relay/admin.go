@@ -49,7 +49,10 @@ func (r *Relay) admitRoster(req *http.Request) error {
 	if ros.Party != party {
 		return fail(http.StatusBadRequest, api.CodeMalformed, "roster is for %q, not %q", ros.Party, party)
 	}
-	if err := r.cfg.Store.PutRoster(req.Context(), party, raw); err != nil {
+	err = r.cfg.Store.PutRoster(req.Context(), party, raw, cur)
+	if errors.Is(err, store.ErrConflict) {
+		return fail(http.StatusConflict, api.CodeConflict, "the roster of %q changed while this one was checked; try again", party)
+	} else if err != nil {
 		return err
 	}
 	r.log.Info("roster admitted", "party", party, "serial", ros.Serial)

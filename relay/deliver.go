@@ -144,6 +144,25 @@ func (r *Relay) getRoster(w http.ResponseWriter, req *http.Request, _ *caller) e
 	return nil
 }
 
+// getRosterChain answers every admitted version of a party's roster,
+// oldest first, as a JSON list of base64 strings. Each version was checked
+// against the one before when it was admitted, so the list is the chain a
+// client verifies from the root key it pinned.
+func (r *Relay) getRosterChain(w http.ResponseWriter, req *http.Request, _ *caller) error {
+	party := req.PathValue("party")
+	if err := identity.CheckName("party", party); err != nil {
+		return fail(http.StatusBadRequest, api.CodeMalformed, "%v", err)
+	}
+	chain, err := r.cfg.Store.RosterHistory(req.Context(), party)
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(http.StatusNotFound, api.CodeUnknownParty, "unknown party %q", party)
+	} else if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, chain)
+	return nil
+}
+
 // events pushes each envelope posted to the caller's party as a
 // server-sent event named "envelope" whose data is a MailboxEntry. A
 // comment line every 15 seconds keeps the connection open.

@@ -88,6 +88,7 @@ func (r *Relay) routes() {
 	r.mux.HandleFunc("POST "+api.PathReceipts, r.device(r.postReceipt))
 	r.mux.HandleFunc("GET "+api.PathReceipts, r.device(r.receipts))
 	r.mux.HandleFunc("GET "+api.PathRosters+"{party}", r.device(r.getRoster))
+	r.mux.HandleFunc("GET "+api.PathRosters+"{party}"+api.PathRosterChain, r.device(r.getRosterChain))
 	r.mux.HandleFunc("PUT "+api.PathParties+"/{party}", r.admin(r.putRoster))
 	r.mux.HandleFunc("POST "+api.PathChannels, r.admin(r.openChannel))
 	r.mux.HandleFunc("GET "+api.PathChannels, r.admin(r.listChannels))

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,10 +11,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// PutRoster stores a new version of party's roster. Every version is kept
-// (stream ROSTERS, subject roster.<party>); the latest one wins. The store
-// does not check the roster's signatures: that is the caller's job.
-func (s *Store) PutRoster(ctx context.Context, party string, roster []byte) error {
+// PutRoster stores a new version of party's roster, but only if the newest
+// stored version is still prev (nil: none stored yet), so that two
+// admissions at once cannot both append and fork the party's history; it
+// returns ErrConflict if another version was stored in between. Every
+// version is kept (stream ROSTERS, subject roster.<party>); the latest one
+// wins. The store does not check signatures: that is the caller's job.
+func (s *Store) PutRoster(ctx context.Context, party string, roster, prev []byte) error {
 	if err := checkParty(party); err != nil {
 		return err
 	}
@@ -25,7 +29,22 @@ func (s *Store) PutRoster(ctx context.Context, party string, roster []byte) erro
 		return err
 	}
 	defer done()
-	if _, err := s.js.Publish(ctx, "roster."+party, roster); err != nil {
+	var last uint64
+	m, err := s.rosters.GetLastMsgForSubject(ctx, "roster."+party)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+	case err != nil:
+		return fmt.Errorf("failed to read roster of %s: %w", party, err)
+	default:
+		last = m.Sequence
+	}
+	if (last == 0) != (prev == nil) || last != 0 && !bytes.Equal(m.Data, prev) {
+		return fmt.Errorf("roster of %s: %w", party, ErrConflict)
+	}
+	_, err = s.js.Publish(ctx, "roster."+party, roster, jetstream.WithExpectLastSequencePerSubject(last))
+	if isWrongLastSeq(err) {
+		return fmt.Errorf("roster of %s: %w", party, ErrConflict)
+	} else if err != nil {
 		return fmt.Errorf("failed to store roster of %s: %w", party, err)
 	}
 	return nil

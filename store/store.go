@@ -64,6 +64,9 @@ var (
 	ErrInvalid = errors.New("store: invalid argument")
 	// ErrClosed is returned by every method once Close has begun.
 	ErrClosed = errors.New("store: closed")
+	// ErrConflict means another roster version was stored since the one
+	// the caller built on; nothing was stored.
+	ErrConflict = errors.New("store: roster changed concurrently")
 )
 
 // Config configures Open. Its zero value (except Dir) is safe: fsync before every ack.

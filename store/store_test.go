@@ -515,9 +515,19 @@ func TestRostersAndChannels(t *testing.T) {
 	if _, err := s.Roster(ctx, "alice"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Roster of unknown party: %v", err)
 	}
-	for _, r := range []struct{ party, roster string }{{"bob", "b1"}, {"alice", "a1"}, {"alice", "a2"}, {"c-3", "c1"}} {
-		if err := s.PutRoster(ctx, r.party, []byte(r.roster)); err != nil {
+	for _, r := range []struct{ party, roster, prev string }{{"bob", "b1", ""}, {"alice", "a1", ""}, {"alice", "a2", "a1"}, {"c-3", "c1", ""}} {
+		var prev []byte
+		if r.prev != "" {
+			prev = []byte(r.prev)
+		}
+		if err := s.PutRoster(ctx, r.party, []byte(r.roster), prev); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// A version built on a stale one is refused and stores nothing.
+	for _, prev := range [][]byte{nil, []byte("a1"), []byte("zz")} {
+		if err := s.PutRoster(ctx, "alice", []byte("a3"), prev); !errors.Is(err, ErrConflict) {
+			t.Errorf("PutRoster on stale %q = %v, want ErrConflict", prev, err)
 		}
 	}
 	if r, err := s.Roster(ctx, "alice"); err != nil || string(r) != "a2" {
@@ -552,7 +562,7 @@ func TestValidation(t *testing.T) {
 	ctx := context.Background()
 	bad := []string{"", "Alice", "al ice", "a.b", "a*", "a>", "abcdefghijklmnopqrstuvwxyz0123456", "ä"}
 	for _, name := range bad {
-		if err := s.PutRoster(ctx, name, []byte("r")); !errors.Is(err, ErrInvalid) {
+		if err := s.PutRoster(ctx, name, []byte("r"), nil); !errors.Is(err, ErrInvalid) {
 			t.Errorf("PutRoster(%q) = %v", name, err)
 		}
 		if err := s.OpenChannel(ctx, "alice", name); !errors.Is(err, ErrInvalid) {
@@ -602,10 +612,10 @@ func TestReopenPersists(t *testing.T) {
 	for _, p := range []Post{small, big, third} {
 		mustPost(t, s, p)
 	}
-	if err := s.PutRoster(ctx, "alice", []byte("roster a1")); err != nil {
+	if err := s.PutRoster(ctx, "alice", []byte("roster a1"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutRoster(ctx, "alice", []byte("roster a2")); err != nil {
+	if err := s.PutRoster(ctx, "alice", []byte("roster a2"), []byte("roster a1")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.OpenChannel(ctx, "bob", "alice"); err != nil {

@@ -237,6 +237,7 @@ type receiptView struct {
 	Delivered    *time.Time        `json:"delivered,omitempty"`
 	Acknowledged *time.Time        `json:"acknowledged,omitempty"`
 	Signers      map[string]string `json:"signers"`
+	PostError    string            `json:"post_error,omitempty"`
 }
 
 func cmdReceipts(ctx context.Context, e *env, args []string) error {
@@ -246,7 +247,11 @@ func cmdReceipts(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
-	if _, err := p.CollectReceipts(ctx); err != nil {
+	_, refused, err := p.CollectReceiptsAndRefusals(ctx)
+	for _, r := range refused {
+		fmt.Fprintf(e.stderr, "brief: set aside receipt %d (%s %s): %s\n", r.Seq, r.Kind, r.ID, r.Reason)
+	}
+	if err != nil {
 		return err
 	}
 	ids := fs.Args()
@@ -272,6 +277,10 @@ func cmdReceipts(ctx context.Context, e *env, args []string) error {
 			name string
 			at   *time.Time
 		}{{"posted", v.Posted}, {"delivered", v.Delivered}, {"acknowledged", v.Acknowledged}} {
+			if step.at == nil && step.name == "posted" && v.PostError != "" {
+				fmt.Fprintf(e.stdout, "  %-13s (failed: %s)\n", step.name, v.PostError)
+				continue
+			}
 			if step.at == nil {
 				fmt.Fprintf(e.stdout, "  %-13s (not yet)\n", step.name)
 				continue
@@ -287,7 +296,7 @@ func viewReceipts(p *client.Party, id string) (receiptView, error) {
 	if err != nil {
 		return receiptView{}, err
 	}
-	v := receiptView{ID: s.ID, To: s.To, Subject: s.Subject, Signers: map[string]string{}}
+	v := receiptView{ID: s.ID, To: s.To, Subject: s.Subject, Signers: map[string]string{}, PostError: s.PostError}
 	for _, raw := range s.Receipts {
 		rc, err := envelope.ParseReceipt(raw)
 		if err != nil {

@@ -34,6 +34,12 @@ const (
 	PathChannels  = "/v1/admin/channels" // POST (admin): open a channel; GET: list
 )
 
+// PathRosterChain follows PathRosters and a party name:
+// GET /v1/rosters/{party}/chain answers every admitted version of the
+// party's roster, oldest first, as a JSON list of base64 strings, so that a
+// client can verify the chain from the root key it pinned.
+const PathRosterChain = "/chain"
+
 // MailboxEntry is one pending envelope in GET /v1/mailbox, and the data of
 // an "envelope" server-sent event.
 type MailboxEntry struct {
@@ -76,4 +82,5 @@ const (
 	CodeNotFound     = "not_found"
 	CodeForbidden    = "forbidden"
 	CodeUnavailable  = "unavailable"
+	CodeConflict     = "conflict"
 )

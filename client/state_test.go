@@ -1,0 +1,61 @@
+package client
+
+import (
+	"sync"
+	"testing"
+)
+
+// TestStateUpdatesNotLost has several Party values on one folder, as
+// several processes would be, take sequence numbers while another moves
+// the receipt cursor: no number may be handed out twice and no change may
+// be lost.
+func TestStateUpdatesNotLost(t *testing.T) {
+	dir := t.TempDir()
+	const takers, each = 4, 100
+	seqs := make(chan uint64, takers*each)
+	var wg sync.WaitGroup
+	for range takers {
+		wg.Go(func() {
+			p := &Party{dir: dir}
+			for range each {
+				seq, err := p.takeSeq("tehran")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seqs <- seq
+			}
+		})
+	}
+	wg.Go(func() {
+		p := &Party{dir: dir}
+		for i := range uint64(each) {
+			if err := p.advanceReceipts(i + 1); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(seqs)
+	seen := map[uint64]bool{}
+	for s := range seqs {
+		if seen[s] {
+			t.Fatalf("sequence number %d handed out twice", s)
+		}
+		seen[s] = true
+	}
+	st, err := (&Party{dir: dir}).loadState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != takers*each || st.NextSeq["tehran"] != takers*each+1 || st.ReceiptsAfter != each {
+		t.Fatalf("%d numbers taken; state next %d, receipts after %d", len(seen), st.NextSeq["tehran"], st.ReceiptsAfter)
+	}
+	if err := (&Party{dir: dir}).advanceReceipts(3); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := (&Party{dir: dir}).loadState(); st.ReceiptsAfter != each {
+		t.Fatalf("receipt cursor moved back to %d", st.ReceiptsAfter)
+	}
+}
