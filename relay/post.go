@@ -22,16 +22,16 @@ func (r *Relay) postEnvelope(w http.ResponseWriter, req *http.Request, c *caller
 	if err := checkSender(c, h); err != nil {
 		return err
 	}
-	// A repost of a stored envelope gets its original receipt, even if the
-	// recipient's epoch has expired or the channel changed since.
-	if prior, err := r.cfg.Store.Lookup(req.Context(), h.ID.String()); err == nil {
-		return r.answerRepost(w, h, prior)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
 	if err := r.checkEnvelope(req, h); err != nil {
+		// A repost of a stored envelope gets its original receipt, even
+		// if the recipient's epoch has expired or its roster changed since.
+		if prior, lerr := r.cfg.Store.Lookup(req.Context(), h.ID.String()); lerr == nil {
+			return r.answerRepost(w, h, prior)
+		}
 		return err
 	}
+	// Post looks the id up before it reads the body: a repost of an
+	// envelope that passes the checks is answered there.
 	stored, err := r.cfg.Store.Post(req.Context(), store.Post{
 		ID: h.ID.String(), From: h.From, To: h.To, Precedence: uint8(h.Precedence),
 		Header: h.Raw, Body: req.Body, BodySize: int64(h.Size), BodySHA256: h.Digest,
