@@ -124,7 +124,7 @@ func subcommand(ctx context.Context, e *env, group string, args []string, subs m
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintf(e.stderr, "Usage: brief %s <%s> [flags]\n", group, strings.Join(sorted(names), "|"))
 		if len(args) == 0 {
-			return usagef("", "brief %s needs a subcommand", group)
+			return usagef("run 'brief help' for the commands", "%s needs a subcommand", group)
 		}
 		return flag.ErrHelp
 	}
