@@ -54,6 +54,7 @@ var forbidden = map[string][]string{
 	"brieftraeger/identity": {"brieftraeger/envelope", "brieftraeger/letter", "brieftraeger/relay", "brieftraeger/store", "brieftraeger/client"},
 	"brieftraeger/envelope": {"brieftraeger/letter", "brieftraeger/relay", "brieftraeger/store", "brieftraeger/client"},
 	"brieftraeger/letter":   {"brieftraeger/relay", "brieftraeger/store", "brieftraeger/client"},
+	"brieftraeger/tlog":     {"brieftraeger/letter", "brieftraeger/relay", "brieftraeger/store", "brieftraeger/client"},
 	// A party's device does not link the relay's storage engine.
 	"brieftraeger/client": {"brieftraeger/relay", "brieftraeger/store", "github.com/nats-io/nats-server/v2/server"},
 }
