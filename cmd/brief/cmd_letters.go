@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -12,6 +14,7 @@ import (
 
 	"brieftraeger/client"
 	"brieftraeger/envelope"
+	"brieftraeger/internal/api"
 	"brieftraeger/letter"
 )
 
@@ -145,12 +148,19 @@ func cmdInbox(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdRead(ctx context.Context, e *env, args []string) error {
-	fs := newPartyFlags(e, "read", "read [--dir DIR] [--json] [ID...]")
+	fs := newPartyFlags(e, "read", "read [--dir DIR] [--json] [--follow | ID...]")
+	follow := fs.Bool("follow", false, "after the waiting letters, keep the relay's push stream open and read each letter as it arrives, until interrupted; with --json, one object per line")
 	p, err := fs.load(e, args)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	if *follow {
+		if fs.NArg() > 0 {
+			return usagef("", "read --follow takes no letter ids")
+		}
+		return readFollow(ctx, e, p, *fs.asJSON)
+	}
 	ids := fs.Args()
 	if len(ids) == 0 {
 		list, err := p.Mailbox(ctx)
@@ -187,6 +197,46 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%d of %d letters refused; nothing was archived or acknowledged for them", refused, len(ids))
 	}
 	return nil
+}
+
+// readFollow reads what waits, then each letter the relay pushes, until
+// ctx ends. A letter that fails its checks is reported and skipped.
+func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool) error {
+	seen := map[string]bool{}
+	read := func(id string) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		rec, err := p.Receive(ctx, id)
+		switch {
+		case err != nil:
+			report(e.stderr, err)
+		case asJSON:
+			json.NewEncoder(e.stdout).Encode(rec)
+		default:
+			printLetter(e, p, rec)
+		}
+	}
+	err := p.Events(ctx, func() {
+		list, err := p.Mailbox(ctx)
+		if err != nil {
+			report(e.stderr, err)
+		}
+		for _, m := range list {
+			read(m.ID)
+		}
+	}, func(m api.MailboxEntry) error {
+		read(m.ID)
+		return nil
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("the relay closed the event stream")
+	}
+	return err
 }
 
 func printLetter(e *env, p *client.Party, rec *client.Received) {
