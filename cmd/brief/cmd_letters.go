@@ -208,7 +208,9 @@ func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool) error
 			return
 		}
 		seen[id] = true
-		rec, err := p.Receive(ctx, id)
+		// An interrupt stops the following, not the letter in hand: it is
+		// archived and its delivered receipt sent before brief exits.
+		rec, err := p.Receive(context.WithoutCancel(ctx), id)
 		switch {
 		case err != nil:
 			report(e.stderr, err)
