@@ -273,3 +273,47 @@ func TestTamperedCiphertextCaughtByRecipient(t *testing.T) {
 		t.Fatalf("a receipt was filed for a tampered letter: %v %d", err, len(rcs))
 	}
 }
+
+// TestAcknowledgedNeedsDelivered checks that the relay files an
+// acknowledged receipt only after the delivered one.
+func TestAcknowledgedNeedsDelivered(t *testing.T) {
+	w := newWorld(t, 64<<10)
+	ks, tk := w.Keys(w.wash), w.Keys(w.teh)
+	s := seal(t, w.wash, ks, "tehran", []byte("hello"), nil)
+	if st, a := w.postAs(ks, s.frame()); st != http.StatusCreated {
+		t.Fatalf("post: %d %s", st, a)
+	}
+	receipt := func(kind envelope.Kind) []byte {
+		rc := envelope.Receipt{Kind: kind, ID: s.h.ID, Envelope: s.h.Hash(), Party: "tehran", Signer: tk.Device, Time: time.Now()}
+		if err := rc.Sign(tk.Sign); err != nil {
+			t.Fatal(err)
+		}
+		return rc.Raw
+	}
+	fileReceipt := func(raw []byte) (int, []byte) {
+		conf, _ := tlspin.ClientTLSConfig(tk.Sign, w.Dir.Descriptor.TLSSHA256)
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}
+		defer c.CloseIdleConnections()
+		req, _ := http.NewRequest(http.MethodPost, w.URL+api.PathReceipts, bytes.NewReader(raw))
+		req.Header.Set(api.HeaderParty, tk.Party)
+		req.Header.Set(api.HeaderDevice, tk.Device)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, out
+	}
+	if st, a := fileReceipt(receipt(envelope.Acknowledged)); st != http.StatusConflict || code(t, a) != api.CodeConflict {
+		t.Fatalf("acknowledged before delivered: %d %s", st, a)
+	}
+	if rcs, _ := w.Store.Receipts(context.Background(), "washington", 0); len(rcs) != 0 {
+		t.Fatalf("a receipt was filed: %d", len(rcs))
+	}
+	for _, k := range []envelope.Kind{envelope.Delivered, envelope.Acknowledged} {
+		if st, a := fileReceipt(receipt(k)); st != http.StatusCreated {
+			t.Fatalf("%s: %d %s", k, st, a)
+		}
+	}
+}

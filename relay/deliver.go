@@ -101,6 +101,9 @@ func (r *Relay) postReceipt(w http.ResponseWriter, req *http.Request, c *caller)
 	if s.To != c.party {
 		return fail(http.StatusForbidden, api.CodeForbidden, "letter %s is not addressed to %q", s.ID, c.party)
 	}
+	if rc.Kind == envelope.Acknowledged && !s.Delivered {
+		return fail(http.StatusConflict, api.CodeConflict, "letter %s has no delivered receipt yet; send it first", s.ID)
+	}
 	if rc.Envelope != identity.Hash(envelope.ContextEnvelopeHash, s.Header) {
 		return fail(http.StatusBadRequest, api.CodeMalformed, "receipt names another envelope than letter %s", s.ID)
 	}
