@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
@@ -18,11 +17,6 @@ type contactFile struct {
 	Root  []byte   `json:"root"`  // pinned root key
 	Chain [][]byte `json:"chain"` // verified roster chain, oldest first
 }
-
-// contactMu makes reading, checking and rewriting a contact file one step
-// within this process, so that two refreshes cannot race each other back to
-// an older roster. Several processes on one folder are not supported.
-var contactMu sync.Mutex
 
 // RosterForkError is returned when the relay shows a roster history for a
 // party that does not extend, byte for byte, the history this device saw
@@ -85,8 +79,13 @@ func (p *Party) refreshContact(ctx context.Context, party string, root ed25519.P
 	if ros.Party != party {
 		return nil, fmt.Errorf("relay answered with the roster of %q for %q", ros.Party, party)
 	}
-	contactMu.Lock()
-	defer contactMu.Unlock()
+	// Reading, checking and rewriting the contact file is one step for
+	// every process using this folder.
+	unlock, err := p.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	c, err := p.contactFile(party)
 	switch {
 	case errors.Is(err, ErrUnknownContact):
