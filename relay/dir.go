@@ -37,6 +37,7 @@ type Dir struct {
 	Descriptor api.Descriptor
 	ReceiptKey ed25519.PrivateKey // signs posted receipts
 	AdminKey   ed25519.PrivateKey // the operator's tools authenticate with it
+	LogKey     ed25519.PrivateKey // signs the log's checkpoints (as a note key)
 	TLS        tls.Certificate
 }
 
@@ -59,18 +60,23 @@ func Init(path, name, url string, hosts []string) (*Dir, error) {
 	}
 	_, rk, _ := ed25519.GenerateKey(nil)
 	_, ak, _ := ed25519.GenerateKey(nil)
+	_, lk, _ := ed25519.GenerateKey(nil)
 	certPEM, keyPEM, err := selfSignedCert(name, hosts)
 	if err != nil {
 		return nil, err
 	}
 	keys := pem.EncodeToMemory(&pem.Block{Type: "BRIEF RELAY RECEIPT KEY", Bytes: rk.Seed()})
 	keys = append(keys, pem.EncodeToMemory(&pem.Block{Type: "BRIEF RELAY ADMIN KEY", Bytes: ak.Seed()})...)
+	keys = append(keys, pem.EncodeToMemory(&pem.Block{Type: "BRIEF RELAY LOG KEY", Bytes: lk.Seed()})...)
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("failed to load new certificate: %w", err)
 	}
-	d := &Dir{Path: path, ReceiptKey: rk, AdminKey: ak, TLS: cert}
+	d := &Dir{Path: path, ReceiptKey: rk, AdminKey: ak, LogKey: lk, TLS: cert}
 	d.Descriptor = api.Descriptor{Name: name, URL: url, TLSSHA256: tlspin.CertSHA256(cert.Certificate[0]), ReceiptKey: identity.EncodePublicKey(rk.Public().(ed25519.PublicKey))}
+	if d.Descriptor.LogOrigin, d.Descriptor.LogKey, err = logIdentity(name, lk); err != nil {
+		return nil, err
+	}
 	desc, _ := json.MarshalIndent(d.Descriptor, "", "  ")
 	for _, f := range []struct {
 		name string
@@ -106,9 +112,11 @@ func Load(path string) (*Dir, error) {
 			d.ReceiptKey = ed25519.NewKeyFromSeed(b.Bytes)
 		case "BRIEF RELAY ADMIN KEY":
 			d.AdminKey = ed25519.NewKeyFromSeed(b.Bytes)
+		case "BRIEF RELAY LOG KEY":
+			d.LogKey = ed25519.NewKeyFromSeed(b.Bytes)
 		}
 	}
-	if d.ReceiptKey == nil || d.AdminKey == nil {
+	if d.ReceiptKey == nil || d.AdminKey == nil || d.LogKey == nil {
 		return nil, errors.New("failed to read relay keys: missing key")
 	}
 	if d.TLS, err = tls.LoadX509KeyPair(filepath.Join(path, fileTLSCert), filepath.Join(path, fileTLSKey)); err != nil {

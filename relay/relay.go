@@ -28,9 +28,11 @@ type Config struct {
 	Name       string             // relay name, the Party of posted receipts
 	ReceiptKey ed25519.PrivateKey // signs posted receipts
 	AdminKey   ed25519.PublicKey  // the operator's tools authenticate with it
+	LogKey     ed25519.PrivateKey // signs the log's checkpoints
 	Store      *store.Store
 
 	MaxEnvelopeBytes int64            // default DefaultMaxEnvelopeBytes
+	LogInterval      time.Duration    // default DefaultLogInterval
 	Now              func() time.Time // default time.Now
 	Logger           *slog.Logger     // default: discard
 }
@@ -45,6 +47,10 @@ type Relay struct {
 	rosterMu sync.Mutex
 	rosters  map[string]*identity.Roster // parsed rosters, reused while the stored bytes match
 
+	logs    *logKeeper
+	stopLog func()
+	logDone chan struct{}
+
 	stopOnce sync.Once
 	stop     chan struct{} // closed by StopStreams
 }
@@ -58,8 +64,12 @@ func New(cfg Config) (*Relay, error) {
 	if err := identity.CheckName("relay", cfg.Name); err != nil {
 		return nil, err
 	}
-	if len(cfg.ReceiptKey) != ed25519.PrivateKeySize || len(cfg.AdminKey) != ed25519.PublicKeySize || cfg.Store == nil {
-		return nil, errors.New("relay: config needs a receipt key, an admin key and a store")
+	if len(cfg.ReceiptKey) != ed25519.PrivateKeySize || len(cfg.AdminKey) != ed25519.PublicKeySize ||
+		len(cfg.LogKey) != ed25519.PrivateKeySize || cfg.Store == nil {
+		return nil, errors.New("relay: config needs a receipt key, an admin key, a log key and a store")
+	}
+	if cfg.LogInterval == 0 {
+		cfg.LogInterval = DefaultLogInterval
 	}
 	if cfg.MaxEnvelopeBytes == 0 {
 		cfg.MaxEnvelopeBytes = DefaultMaxEnvelopeBytes
@@ -71,8 +81,29 @@ func New(cfg Config) (*Relay, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Relay{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stop: make(chan struct{}), rosters: map[string]*identity.Roster{}}
+	var err error
+	if r.logs, err = newLogKeeper(context.Background(), cfg.Store, cfg.Name, cfg.LogKey, r.postedReceipt, r.log); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stopLog = func() {
+		cancel()
+		<-r.logDone
+	}
+	r.logDone = make(chan struct{})
+	go func() {
+		defer close(r.logDone)
+		r.logs.run(ctx, cfg.LogInterval)
+	}()
 	r.routes()
 	return r, nil
+}
+
+// Close stops the event streams and the log's integration. Call it after
+// the HTTP server has shut down and before the store is closed.
+func (r *Relay) Close() {
+	r.StopStreams()
+	r.stopLog()
 }
 
 // Handler returns the relay's HTTP handler. It must be served over TLS
@@ -89,6 +120,9 @@ func (r *Relay) routes() {
 	r.mux.HandleFunc("GET "+api.PathReceipts, r.device(r.receipts))
 	r.mux.HandleFunc("GET "+api.PathRosters+"{party}", r.device(r.getRoster))
 	r.mux.HandleFunc("GET "+api.PathRosters+"{party}"+api.PathRosterChain, r.device(r.getRosterChain))
+	r.mux.HandleFunc("GET "+api.PathLogCheckpoint, r.device(r.logCheckpoint))
+	r.mux.HandleFunc("GET "+api.PathLogProof, r.device(r.logProof))
+	r.mux.HandleFunc("GET "+api.PathLogConsistency, r.device(r.logConsistency))
 	r.mux.HandleFunc("PUT "+api.PathParties+"/{party}", r.admin(r.putRoster))
 	r.mux.HandleFunc("POST "+api.PathChannels, r.admin(r.openChannel))
 	r.mux.HandleFunc("GET "+api.PathChannels, r.admin(r.listChannels))

@@ -44,7 +44,7 @@ func Serve(ctx context.Context, d *Dir, opts Options) error {
 	}
 	defer st.Close()
 	rl, err := New(Config{
-		Name: d.Descriptor.Name, ReceiptKey: d.ReceiptKey, AdminKey: d.AdminKey.Public().(ed25519.PublicKey),
+		Name: d.Descriptor.Name, ReceiptKey: d.ReceiptKey, AdminKey: d.AdminKey.Public().(ed25519.PublicKey), LogKey: d.LogKey,
 		Store: st, MaxEnvelopeBytes: opts.MaxEnvelopeBytes, Now: opts.Now, Logger: opts.Logger,
 	})
 	if err != nil {
@@ -79,6 +79,7 @@ func Serve(ctx context.Context, d *Dir, opts Options) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		srv.Close()
 	}
+	rl.Close()
 	opts.Logger.Info("relay stopped")
 	return nil
 }

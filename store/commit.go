@@ -198,27 +198,37 @@ func (c *committer) commit(batch []*commitReq) {
 }
 
 // send publishes batch with the atomic batch headers and returns the stream
-// sequence of its first message. The server stores the messages of an
-// atomic batch contiguously, all or none, and fsyncs once for the batch.
+// sequence of its first message.
 func (c *committer) send(batch []*commitReq) (uint64, error) {
 	c.n++
-	id := c.prefix + strconv.FormatUint(c.n, 36)
+	msgs := make([]*nats.Msg, len(batch))
 	for i, r := range batch {
-		r.msg.Header.Set(hdrBatchID, id)
-		r.msg.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
-		if i < len(batch)-1 {
+		msgs[i] = r.msg
+	}
+	return sendBatch(c.nc, c.prefix+strconv.FormatUint(c.n, 36), msgs)
+}
+
+// sendBatch publishes msgs as one JetStream atomic batch with the given id
+// and returns the stream sequence of its first message. The server stores
+// the messages of an atomic batch contiguously, all or none, and fsyncs
+// once for the batch.
+func sendBatch(nc *nats.Conn, id string, msgs []*nats.Msg) (uint64, error) {
+	for i, m := range msgs {
+		m.Header.Set(hdrBatchID, id)
+		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if i < len(msgs)-1 {
 			// No reply subject: the server answers only the commit, with
 			// an error if any message of the batch was refused.
-			if err := c.nc.PublishMsg(r.msg); err != nil {
+			if err := nc.PublishMsg(m); err != nil {
 				return 0, fmt.Errorf("failed to publish batch: %w", err)
 			}
 		}
 	}
-	last := batch[len(batch)-1].msg
+	last := msgs[len(msgs)-1]
 	last.Header.Set(hdrBatchCommit, "1")
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	m, err := c.nc.RequestMsgWithContext(ctx, last)
+	m, err := nc.RequestMsgWithContext(ctx, last)
 	if err != nil {
 		return 0, fmt.Errorf("failed to commit batch: %w", err)
 	}
@@ -234,10 +244,10 @@ func (c *committer) send(batch []*commitReq) (uint64, error) {
 	if ack.Error != nil {
 		return 0, ack.Error
 	}
-	if ack.Batch != id || ack.Count != len(batch) || ack.Seq < uint64(len(batch)) {
+	if ack.Batch != id || ack.Count != len(msgs) || ack.Seq < uint64(len(msgs)) {
 		return 0, fmt.Errorf("failed to commit batch: unexpected acknowledgement %q", m.Data)
 	}
-	return ack.Seq - uint64(len(batch)) + 1, nil
+	return ack.Seq - uint64(len(msgs)) + 1, nil
 }
 
 // refused reports whether a batch failed with an answer from JetStream. The

@@ -50,6 +50,7 @@ const (
 	streamMail     = "MAIL"
 	streamBox      = "BOX"
 	streamReceipts = "RCPT"
+	streamLog      = "LOG"
 	bucketChannels = "channels"
 	bucketMeta     = "meta"
 	bucketBodies   = "bodies"
@@ -129,6 +130,7 @@ type Store struct {
 	mail     jetstream.Stream
 	box      jetstream.Stream
 	receipts jetstream.Stream
+	leaves   jetstream.Stream // LOG: the log's leaf sequence (log.go)
 	channels jetstream.KeyValue
 	meta     jetstream.KeyValue
 	bodies   jetstream.ObjectStore
@@ -280,6 +282,7 @@ func (s *Store) setup(ctx context.Context) error {
 		{&s.rosters, records(streamRosters, []string{"roster.*"}, 0)},
 		{&s.mail, batched(records(streamMail, []string{"mail.*"}, s.cfg.DedupWindow))},
 		{&s.receipts, records(streamReceipts, []string{"rcpt.*.*.*"}, s.cfg.DedupWindow)},
+		{&s.leaves, batched(records(streamLog, []string{subjectLog}, 0))},
 		{&s.box, batched(jetstream.StreamConfig{
 			Name: streamBox, Subjects: []string{"box.*.*.*"}, Storage: jetstream.FileStorage, AllowDirect: true,
 		})},

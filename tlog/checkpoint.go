@@ -100,9 +100,10 @@ func NewLogKey(name string, priv ed25519.PrivateKey) (skey, vkey string, err err
 		return "", "", err
 	}
 	// vkey is name+hash+base64(0x01||pub); the skey shares name and hash.
-	parts := strings.Split(vkey, "+")
+	// The name has no '+', but the base64 may.
+	parts := strings.SplitN(vkey, "+", 3)
 	key := append([]byte{1}, priv.Seed()...)
-	skey = "PRIVATE+KEY+" + name + "+" + parts[len(parts)-2] + "+" + base64.StdEncoding.EncodeToString(key)
+	skey = "PRIVATE+KEY+" + name + "+" + parts[1] + "+" + base64.StdEncoding.EncodeToString(key)
 	return skey, vkey, nil
 }
 

@@ -169,4 +169,27 @@ func TestLogKeys(t *testing.T) {
 	if _, _, err := NewLogKey(testOrigin, priv[:10]); err == nil {
 		t.Error("NewLogKey accepted a short key")
 	}
+	// Every key makes a working signer, including keys whose base64 holds
+	// a '+' (about half of them).
+	for i := range 64 {
+		skey, vkey, err := NewLogKey(testOrigin, seedKey(byte(100+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := note.NewSigner(skey)
+		if err != nil {
+			t.Fatalf("key %d: %v (vkey %s)", i, err, vkey)
+		}
+		verifier, err := note.NewVerifier(vkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := note.Sign(&note.Note{Text: "x\n"}, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := note.Open(msg, note.VerifierList(verifier)); err != nil {
+			t.Fatalf("key %d: %v", i, err)
+		}
+	}
 }

@@ -13,6 +13,8 @@ type Descriptor struct {
 	URL        string `json:"url,omitempty"`
 	TLSSHA256  string `json:"tls_sha256"`
 	ReceiptKey string `json:"receipt_key"`
+	LogOrigin  string `json:"log_origin"` // origin line of the log's checkpoints
+	LogKey     string `json:"log_key"`    // note verifier key that signs them
 }
 
 // Request headers with which a device names itself; the relay checks the
@@ -84,3 +86,18 @@ const (
 	CodeUnavailable  = "unavailable"
 	CodeConflict     = "conflict"
 )
+
+// Paths of the log, for devices.
+const (
+	PathLogCheckpoint  = "/v1/log/checkpoint"  // GET: the latest signed checkpoint (a C2SP signed note)
+	PathLogProof       = "/v1/log/proof"       // GET ?leaf=HEX: LogProof of that leaf against the latest checkpoint
+	PathLogConsistency = "/v1/log/consistency" // GET ?from=M&to=N: LogProof with the consistency proof
+)
+
+// LogProof is the answer of the log's proof endpoints. Proof is the
+// concatenated 32-byte hashes (tlog.MarshalProof).
+type LogProof struct {
+	Checkpoint []byte `json:"checkpoint,omitempty"` // the signed note the proof is against
+	Index      uint64 `json:"index"`
+	Proof      []byte `json:"proof"`
+}

@@ -59,7 +59,7 @@ func Start(t testing.TB, o Options) *World {
 	if w.Store, err = store.Open(context.Background(), o.Store); err != nil {
 		t.Fatal(err)
 	}
-	rl, err := relay.New(relay.Config{Name: "swiss", ReceiptKey: d.ReceiptKey, AdminKey: d.AdminKey.Public().(ed25519.PublicKey),
+	rl, err := relay.New(relay.Config{Name: "swiss", ReceiptKey: d.ReceiptKey, AdminKey: d.AdminKey.Public().(ed25519.PublicKey), LogKey: d.LogKey,
 		Store: w.Store, MaxEnvelopeBytes: o.MaxEnvelopeBytes, Now: w.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -71,8 +71,8 @@ func Start(t testing.TB, o Options) *World {
 	srv := &http.Server{Handler: rl.Handler(), TLSConfig: tlspin.ServerTLSConfig(d.TLS)}
 	go srv.Serve(tls.NewListener(ln, srv.TLSConfig))
 	t.Cleanup(func() {
-		rl.StopStreams()
 		srv.Close()
+		rl.Close()
 		w.Store.Close()
 	})
 	w.URL = "https://" + ln.Addr().String()

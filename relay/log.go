@@ -1,0 +1,223 @@
+package relay
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"brieftraeger/envelope"
+	"brieftraeger/store"
+	"brieftraeger/tlog"
+)
+
+// logIdentity returns the origin of a relay's log and the note verifier
+// key of its log key, as the descriptor publishes them.
+func logIdentity(relayName string, key ed25519.PrivateKey) (origin, vkey string, err error) {
+	origin = "brieftraeger/" + relayName
+	_, vkey, err = tlog.NewLogKey(origin, key)
+	if err != nil {
+		return "", "", fmt.Errorf("failed to make log key: %w", err)
+	}
+	return origin, vkey, nil
+}
+
+// DefaultLogInterval is how often the relay integrates new records into its
+// log and signs a checkpoint, when Config.LogInterval is zero.
+const DefaultLogInterval = 50 * time.Millisecond
+
+// logBatch bounds the records read from each stream per integration.
+const logBatch = 500
+
+// logKeeper keeps the relay's log: it turns every stored envelope (and its
+// posted receipt), every filed receipt and every admitted roster into a
+// leaf, appends the leaves to the store's LOG stream, keeps the Merkle tree
+// of all leaves, and signs a checkpoint after each integration. Only the
+// run goroutine writes; HTTP handlers read under mu.
+type logKeeper struct {
+	store  *store.Store
+	signer note.Signer
+	origin string
+	posted func(store.Stored) (*envelope.Receipt, error)
+	log    *slog.Logger
+
+	mu         sync.RWMutex
+	tree       tlog.Tree
+	index      map[[32]byte]uint64 // leaf hash -> index
+	high       map[string]uint64   // record stream -> highest sequence in the log
+	checkpoint []byte              // the latest signed checkpoint note
+}
+
+func newLogKeeper(ctx context.Context, st *store.Store, name string, key ed25519.PrivateKey,
+	posted func(store.Stored) (*envelope.Receipt, error), log *slog.Logger) (*logKeeper, error) {
+	origin, _, err := logIdentity(name, key)
+	if err != nil {
+		return nil, err
+	}
+	skey, _, err := tlog.NewLogKey(origin, key)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return nil, fmt.Errorf("failed to make log signer: %w", err)
+	}
+	k := &logKeeper{store: st, signer: signer, origin: origin, posted: posted, log: log,
+		index: map[[32]byte]uint64{}, high: map[string]uint64{}}
+	if err := st.LogLeaves(ctx, 0, func(l store.LogLeaf) error { return k.add(l) }); err != nil {
+		return nil, fmt.Errorf("failed to read the log: %w", err)
+	}
+	if err := k.sign(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// add appends one stored leaf to the tree. The caller holds mu or is the
+// constructor.
+func (k *logKeeper) add(l store.LogLeaf) error {
+	if l.Index != k.tree.Size() {
+		return fmt.Errorf("log leaf %d out of order (tree size %d)", l.Index, k.tree.Size())
+	}
+	k.tree.Append(l.Data)
+	k.index[tlog.LeafHash(l.Data)] = l.Index
+	k.high[l.Source] = max(k.high[l.Source], l.SourceSeq)
+	return nil
+}
+
+// sign signs a checkpoint of the current tree. The caller holds mu or is
+// the constructor.
+func (k *logKeeper) sign() error {
+	size := k.tree.Size()
+	root, err := k.tree.Root(size)
+	if err != nil {
+		return err
+	}
+	cp, err := tlog.Sign(k.origin, size, root, k.signer)
+	if err != nil {
+		return fmt.Errorf("failed to sign checkpoint: %w", err)
+	}
+	k.checkpoint = cp
+	return nil
+}
+
+// run integrates new records every interval until ctx ends.
+func (k *logKeeper) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := k.integrate(ctx); err != nil && ctx.Err() == nil {
+			k.log.Error("log integration failed", "err", err)
+		}
+	}
+}
+
+// integrate appends leaves for the records not yet in the log, then signs
+// a new checkpoint. A crash between the append and the tree update is
+// harmless: the tree is rebuilt from LOG at start, and integration resumes
+// after the highest record sequence found there.
+func (k *logKeeper) integrate(ctx context.Context) error {
+	leaves, err := k.pending(ctx)
+	if err != nil || len(leaves) == 0 {
+		return err
+	}
+	for len(leaves) > 0 {
+		n := min(len(leaves), store.MaxCommitBatch)
+		first, err := k.store.AppendLog(ctx, leaves[:n])
+		if err != nil {
+			return err
+		}
+		k.mu.Lock()
+		for i := range leaves[:n] {
+			leaves[i].Index = first + uint64(i)
+			if err := k.add(leaves[i]); err != nil {
+				k.mu.Unlock()
+				return err
+			}
+		}
+		err = k.sign()
+		k.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		leaves = leaves[n:]
+	}
+	return nil
+}
+
+// pending returns the leaves of the records stored since the last
+// integration: rosters, then envelopes each followed by its posted
+// receipt, then filed receipts.
+func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, error) {
+	var leaves []store.LogLeaf
+	for _, src := range []string{store.LogRosters, store.LogMail, store.LogReceipts} {
+		k.mu.RLock()
+		after := k.high[src]
+		k.mu.RUnlock()
+		recs, err := k.store.RecordsAfter(ctx, src, after, logBatch)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			leaf := func(kind tlog.Kind, raw []byte) {
+				leaves = append(leaves, store.LogLeaf{Data: tlog.LeafData(kind, raw), Source: src, SourceSeq: r.Seq})
+			}
+			switch src {
+			case store.LogRosters:
+				leaf(tlog.KindRoster, r.Data)
+			case store.LogReceipts:
+				leaf(tlog.KindReceipt, r.Data)
+			case store.LogMail:
+				rc, err := k.posted(*r.Mail)
+				if err != nil {
+					return nil, err
+				}
+				leaf(tlog.KindEnvelope, r.Data)
+				leaf(tlog.KindReceipt, rc.Raw)
+			}
+		}
+	}
+	return leaves, nil
+}
+
+// errNotLogged means a leaf is not (yet) in the log.
+var errNotLogged = errors.New("not in the log yet")
+
+// proof returns the latest checkpoint and, for a leaf in it, its index and
+// inclusion proof.
+func (k *logKeeper) proof(leafData []byte) (cp []byte, index uint64, p [][32]byte, err error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	index, ok := k.index[tlog.LeafHash(leafData)]
+	if !ok {
+		return nil, 0, nil, errNotLogged
+	}
+	size := k.tree.Size()
+	p, err = k.tree.InclusionProof(index, size)
+	return k.checkpoint, index, p, err
+}
+
+// consistency returns a proof that the tree of size m is a prefix of the
+// tree of size n.
+func (k *logKeeper) consistency(m, n uint64) ([][32]byte, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.tree.ConsistencyProof(m, n)
+}
+
+// latest returns the latest signed checkpoint.
+func (k *logKeeper) latest() []byte {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.checkpoint
+}

@@ -1,0 +1,73 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"log/slog"
+	"testing"
+	"time"
+
+	"brieftraeger/envelope"
+	"brieftraeger/store"
+)
+
+// TestLogReplay checks that a keeper started on a store rebuilds the same
+// tree from the LOG stream, resumes after the records already in it, and
+// appends each record once.
+func TestLogReplay(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{Dir: t.TempDir(), BodyHash: envelope.NewDigest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, dev, _ := ed25519.GenerateKey(nil)
+	_, relayKey, _ := ed25519.GenerateKey(nil)
+	_, logKey, _ := ed25519.GenerateKey(nil)
+	r := &Relay{cfg: Config{Name: "swiss", ReceiptKey: relayKey}}
+	post := func() {
+		h := &envelope.Header{From: "washington", Device: "laptop", To: "tehran", Size: 1}
+		rand.Read(h.ID[:])
+		d := envelope.NewDigest()
+		d.Write([]byte{7})
+		h.Digest = [32]byte(d.Sum(nil))
+		if err := h.Sign(dev); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Post(ctx, store.Post{ID: h.ID.String(), From: h.From, To: h.To, Header: h.Raw,
+			Body: bytes.NewReader([]byte{7}), BodySize: 1, BodySHA256: h.Digest, Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keeper := func() *logKeeper {
+		k, err := newLogKeeper(ctx, st, "swiss", logKey, r.postedReceipt, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	post()
+	post()
+	k1 := keeper()
+	if err := k1.integrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k1.tree.Size() != 4 {
+		t.Fatalf("two envelopes made %d leaves, want 4", k1.tree.Size())
+	}
+	root1, _ := k1.tree.Root(4)
+	k2 := keeper()
+	root2, _ := k2.tree.Root(k2.tree.Size())
+	if k2.tree.Size() != 4 || root2 != root1 || string(k2.latest()) == "" {
+		t.Fatalf("replay gave size %d", k2.tree.Size())
+	}
+	if err := k2.integrate(ctx); err != nil || k2.tree.Size() != 4 {
+		t.Fatalf("records were logged twice: size %d, %v", k2.tree.Size(), err)
+	}
+	post()
+	if err := k2.integrate(ctx); err != nil || k2.tree.Size() != 6 {
+		t.Fatalf("a new envelope: size %d, %v", k2.tree.Size(), err)
+	}
+}

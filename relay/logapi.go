@@ -1,0 +1,53 @@
+package relay
+
+import (
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"brieftraeger/internal/api"
+	"brieftraeger/tlog"
+)
+
+func (r *Relay) logCheckpoint(w http.ResponseWriter, _ *http.Request, _ *caller) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(r.logs.latest())
+	return nil
+}
+
+// logProof answers the inclusion proof of a leaf, given as hex leaf data,
+// against the latest checkpoint.
+func (r *Relay) logProof(w http.ResponseWriter, req *http.Request, _ *caller) error {
+	leaf, err := hex.DecodeString(req.URL.Query().Get("leaf"))
+	if err != nil {
+		return fail(http.StatusBadRequest, api.CodeMalformed, "leaf must be hex")
+	}
+	if _, _, err := tlog.ParseLeaf(leaf); err != nil {
+		return fail(http.StatusBadRequest, api.CodeMalformed, "%v", err)
+	}
+	cp, index, p, err := r.logs.proof(leaf)
+	if errors.Is(err, errNotLogged) {
+		return fail(http.StatusNotFound, api.CodeNotFound, "leaf %x is %v", leaf, err)
+	} else if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.LogProof{Checkpoint: cp, Index: index, Proof: tlog.MarshalProof(p)})
+	return nil
+}
+
+// logConsistency answers the proof that the log at size from is a prefix
+// of the log at size to.
+func (r *Relay) logConsistency(w http.ResponseWriter, req *http.Request, _ *caller) error {
+	from, err1 := strconv.ParseUint(req.URL.Query().Get("from"), 10, 64)
+	to, err2 := strconv.ParseUint(req.URL.Query().Get("to"), 10, 64)
+	if err1 != nil || err2 != nil || from > to {
+		return fail(http.StatusBadRequest, api.CodeMalformed, "from and to must be tree sizes with from <= to")
+	}
+	p, err := r.logs.consistency(from, to)
+	if err != nil {
+		return fail(http.StatusBadRequest, api.CodeMalformed, "%v", err)
+	}
+	writeJSON(w, http.StatusOK, api.LogProof{Proof: tlog.MarshalProof(p)})
+	return nil
+}
