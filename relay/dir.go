@@ -25,7 +25,7 @@ import (
 // Files in a relay's data folder.
 const (
 	fileDescriptor = "relay.json"   // public: handed to parties
-	fileKeys       = "keys.pem"     // receipt signing key and admin key
+	fileKeys       = "keys.pem"     // receipt signing, admin and log keys
 	fileTLSCert    = "tls-cert.pem" // self-signed certificate
 	fileTLSKey     = "tls-key.pem"
 	dirStore       = "jetstream"

@@ -19,8 +19,10 @@
 //	                                             same Bt-* headers plus Bt-Seq, payload = envelope header
 //	stream RCPT      rcpt.<sender>.<kind>.<id>   receipts, read by the sending party
 //	KV     meta      checkpoint                  how far BOX is known to agree with MAIL and RCPT
+//	stream LOG       log.leaf                    the log's leaves in order (log.go): leaf data, with
+//	                                             Bt-Source and Bt-Source-Seq naming the record
 //
-// MAIL, RCPT and ROSTERS are records: they deny deletes and purges.
+// MAIL, RCPT, ROSTERS and LOG are records: they deny deletes and purges.
 //
 // # Commit points and idempotency
 //

@@ -1,7 +1,7 @@
 // Package tlog is Brieftraeger's witnessed log: the building blocks that let
 // both parties prove what the relay logged, in what order, and that they saw
-// the same history (DESIGN.md properties 4 and 5). It has no storage and no
-// network code; the relay and the client put it to use.
+// the same history. It has no storage and no network code: the relay keeps
+// its log with it (relay/log.go), and clients are to verify with it.
 //
 // # Entries and leaves
 //

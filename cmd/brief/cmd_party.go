@@ -52,7 +52,7 @@ func printInfo(e *env, info partyInfo, asJSON bool) error {
 }
 
 func partyInit(_ context.Context, e *env, args []string) error {
-	fs := flags(e, "party init", "party init --dir DIR --party NAME --device NAME --relay RELAY.json [--relay-url URL]")
+	fs := flags(e, "party init", "party init --dir DIR --party NAME --device NAME --relay RELAY.json [--relay-url URL] [--work-factor N] [--json]")
 	dir := fs.String("dir", "", "the party's `folder` (created); default BRIEF_DIR")
 	party := fs.String("party", "", "the party's `name`, e.g. washington")
 	device := fs.String("device", "", "this device's `name`, e.g. duty-terminal")
@@ -124,7 +124,7 @@ func cmdContact(ctx context.Context, e *env, args []string) error {
 }
 
 func contactAdd(ctx context.Context, e *env, args []string) error {
-	fs := newPartyFlags(e, "contact add", "contact add [--dir DIR] PARTY ROOTKEY")
+	fs := newPartyFlags(e, "contact add", "contact add [--dir DIR] [--json] PARTY ROOTKEY")
 	p, err := fs.load(e, args)
 	if err != nil {
 		return err

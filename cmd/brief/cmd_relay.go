@@ -61,7 +61,7 @@ func urlHost(u string) (string, error) {
 }
 
 func relayRun(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json]")
+	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json] [--addr-file FILE]")
 	dir := fs.String("dir", "", "the relay's data `folder`, made by 'brief relay init'")
 	listen := fs.String("listen", "127.0.0.1:8443", "`address` to listen on; port 0 picks a free one")
 	maxEnv := fs.Int64("max-envelope", relay.DefaultMaxEnvelopeBytes, "largest envelope accepted, in `bytes`")
@@ -116,7 +116,7 @@ func adminClient(e *env, name, usage string, args []string) (*client.Admin, []st
 }
 
 func relayAdmit(ctx context.Context, e *env, args []string) error {
-	a, rest, asJSON, err := adminClient(e, "relay admit", "relay admit --dir DIR [--url URL] ROSTER-FILE", args)
+	a, rest, asJSON, err := adminClient(e, "relay admit", "relay admit --dir DIR [--url URL] [--json] ROSTER-FILE", args)
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func relayAdmit(ctx context.Context, e *env, args []string) error {
 }
 
 func relayChannel(ctx context.Context, e *env, args []string) error {
-	a, rest, asJSON, err := adminClient(e, "relay channel", "relay channel --dir DIR [--url URL] PARTY PARTY", args)
+	a, rest, asJSON, err := adminClient(e, "relay channel", "relay channel --dir DIR [--url URL] [--json] PARTY PARTY", args)
 	if err != nil {
 		return err
 	}

@@ -76,10 +76,12 @@ func help(e *env, args []string) int {
 	if len(args) > 1 {
 		for _, c := range commands() {
 			if c.name == args[1] && c.run != nil {
-				c.run(context.Background(), e, []string{"-h"})
+				c.run(context.Background(), e, append(args[2:], "-h"))
 				return 0
 			}
 		}
+		fmt.Fprintf(e.stderr, "brief: unknown command %q\nbrief: hint: run 'brief help' for the list of commands\n", args[1])
+		return 2
 	}
 	fmt.Fprint(e.stdout, "brief: Brieftraeger, a back-channel whose relay cannot read the letters it carries\n\nUsage: brief <command> [flags]\n\nCommands:\n")
 	for _, c := range commands() {
@@ -90,7 +92,7 @@ Every command that prints data takes --json. A party's folder is given with
 --dir or BRIEF_DIR; its keystore passphrase is read from BRIEF_PASSPHRASE or
 asked for on the terminal.
 
-Run 'brief help <command>' or 'brief <command> -h' for a command's flags.
+Run 'brief help <command> [<subcommand>]' or 'brief <command> -h' for the flags.
 `)
 	return 0
 }
