@@ -18,7 +18,9 @@ import (
 	"brieftraeger/envelope"
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
+	"brieftraeger/internal/testrelay"
 	"brieftraeger/internal/tlspin"
+	"brieftraeger/tlog"
 )
 
 // The ingest benchmarks post letters over the real HTTPS API to a relay on
@@ -110,12 +112,22 @@ func BenchmarkIngest(b *testing.B) {
 		b.Fatal(err)
 	}
 	payload := make([]byte, size)
+	// The same relay with its log integration held off, to show what the
+	// log costs.
+	nolog := newWorldWith(b, testrelay.Options{MaxEnvelopeBytes: 1 << 20, LogInterval: time.Hour})
+	nks := nolog.Keys(nolog.wash)
 	for _, c := range ingestClients {
 		b.Run(fmt.Sprintf("relay-https/c=%d", c), func(b *testing.B) {
 			envs := envelopes(b, w, ks, b.N)
 			hc := w.deviceClient(b, ks)
 			defer hc.CloseIdleConnections()
 			parallel(b, c, b.N, func(i int) error { return postFramed(hc, w.URL, ks, envs[i]) })
+		})
+		b.Run(fmt.Sprintf("relay-https-nolog/c=%d", c), func(b *testing.B) {
+			envs := envelopes(b, nolog, nks, b.N)
+			hc := nolog.deviceClient(b, nks)
+			defer hc.CloseIdleConnections()
+			parallel(b, c, b.N, func(i int) error { return postFramed(hc, nolog.URL, nks, envs[i]) })
 		})
 		b.Run(fmt.Sprintf("jetstream-publish/c=%d", c), func(b *testing.B) {
 			parallel(b, c, b.N, func(i int) error {
@@ -209,6 +221,62 @@ func BenchmarkPostToDelivered(b *testing.B) {
 	case <-time.After(30 * time.Second):
 		b.Fatalf("only %d of %d letters arrived", len(lat), b.N)
 	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkPostToCheckpoint posts letters at 1,000 a second and measures,
+// for each, the time from the start of its post until the relay serves a
+// proof of its envelope against a signed checkpoint: the delay before a
+// letter is in the witnessed log.
+func BenchmarkPostToCheckpoint(b *testing.B) {
+	w := newWorld(b, 1<<20)
+	ks := w.Keys(w.wash)
+	envs := envelopes(b, w, ks, b.N)
+	leaves := make([]string, b.N)
+	for i, e := range envs {
+		h, _ := envelope.ReadHeader(bytes.NewReader(e))
+		leaves[i] = hexs(tlog.LeafData(tlog.KindEnvelope, h.Raw))
+	}
+	c := w.deviceClient(b, ks)
+	lat := make([]time.Duration, b.N)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for i := range b.N {
+		<-tick.C
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			if err := postFramed(c, w.URL, ks, envs[i]); err != nil {
+				b.Error(err)
+				return
+			}
+			for time.Since(start) < 10*time.Second {
+				req, _ := http.NewRequest(http.MethodGet, w.URL+api.PathLogProof+"?leaf="+leaves[i], nil)
+				req.Header.Set(api.HeaderParty, ks.Party)
+				req.Header.Set(api.HeaderDevice, ks.Device)
+				resp, err := c.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					lat[i] = time.Since(start)
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			b.Errorf("letter %d not in a checkpoint after 10 s", i)
+		}()
+	}
+	wg.Wait()
 	b.StopTimer()
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")

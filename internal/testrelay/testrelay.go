@@ -43,7 +43,8 @@ type World struct {
 // Options configures Start.
 type Options struct {
 	MaxEnvelopeBytes int64
-	Store            store.Config // Dir and BodyHash are filled in
+	LogInterval      time.Duration // 0: the relay's default
+	Store            store.Config  // Dir and BodyHash are filled in
 }
 
 // Start starts a relay named "swiss" and stops it when the test ends.
@@ -60,7 +61,7 @@ func Start(t testing.TB, o Options) *World {
 		t.Fatal(err)
 	}
 	rl, err := relay.New(relay.Config{Name: "swiss", ReceiptKey: d.ReceiptKey, AdminKey: d.AdminKey.Public().(ed25519.PublicKey), LogKey: d.LogKey,
-		Store: w.Store, MaxEnvelopeBytes: o.MaxEnvelopeBytes, Now: w.Now})
+		Store: w.Store, MaxEnvelopeBytes: o.MaxEnvelopeBytes, LogInterval: o.LogInterval, Now: w.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
