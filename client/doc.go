@@ -11,9 +11,10 @@
 //	epochs/N.age           epoch secrets, sealed to the roster's devices
 //	relay.json             the relay's descriptor and address
 //	contacts/P.json        another party's pinned root key and verified roster chain, oldest first
-//	state.json             per-channel sequence numbers and receipt cursor
+//	state.json             per-channel sequence numbers sent and received, receipt cursor
 //	sent/ID.json           each letter sent, with every receipt collected
 //	receipts-refused.json  receipts set aside by CollectReceipts
+//	log.json               the latest checkpoint of the relay's log this device accepted
 //	archive/ID/            each letter opened: letter.json, body.txt, files/
 //	tmp/                   spooled ciphertext and letters being opened
 //	lock                   the folder lock (flock), shared by all processes
@@ -38,6 +39,15 @@
 // list of {seq, id, kind, reason, receipt}: the relay's receipt sequence
 // number, the letter id and receipt kind if it parsed, why it was refused,
 // and the receipt as the relay returned it.
+//
+// The device is a witness of the relay's log (log.go). SyncLog and
+// VerifyLogged accept a checkpoint only if it is signed by the relay's log
+// key, for its log origin (both from relay.json), and, after the first,
+// consistent with the one in log.json; inclusion proofs are verified
+// against it. A checkpoint that cannot follow the kept one is an
+// *InconsistentLogError, an alarm; log.json is then left unchanged.
+// log.json is written under the folder lock, and only if no other process
+// changed it while the relay was asked.
 //
 // An opened letter is staged in tmp/, its files, its files/ folder and the
 // stage folder are synced, and only then is the stage renamed into

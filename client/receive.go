@@ -60,13 +60,18 @@ func (p *Party) Mailbox(ctx context.Context) ([]api.MailboxEntry, error) {
 // in the archive, and only then sends the signed delivered receipt. A
 // letter that fails any check is refused: nothing is archived and no
 // receipt is sent. Receiving a letter already archived sends its delivered
-// receipt again (the relay keeps the first).
+// receipt again (the relay keeps the first). A letter whose sequence
+// number was already received with another letter is refused with a
+// *ReplayError; a letter that skips numbers is received, and the numbers
+// skipped are reported by Gaps until they arrive.
 func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
 	if _, err := envelope.ParseID(id); err != nil {
 		return nil, err
 	}
 	rec, err := p.Letter(id)
-	if errors.Is(err, os.ErrNotExist) {
+	if err == nil {
+		err = p.noteSeq(rec)
+	} else if errors.Is(err, os.ErrNotExist) {
 		rec, err = p.fetchAndOpen(ctx, id)
 	}
 	if err != nil {
@@ -126,8 +131,12 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string) (*Received, error) 
 		return nil, fmt.Errorf("letter %s refused: %w", id, err)
 	}
 	rec.OpenedAt = p.now()
-	if err := p.archive(stage, rec); err != nil {
-		return nil, fmt.Errorf("failed to archive letter %s: %w", id, err)
+	if rec, err = p.fileLetter(stage, rec); err != nil {
+		var re *ReplayError
+		if errors.As(err, &re) {
+			return nil, fmt.Errorf("letter %s refused: %w", id, err)
+		}
+		return nil, err
 	}
 	return rec, nil
 }

@@ -12,6 +12,9 @@ import (
 type state struct {
 	NextSeq       map[string]uint64 `json:"next_seq"`       // next sequence number per recipient party
 	ReceiptsAfter uint64            `json:"receipts_after"` // relay receipt cursor
+	// Received holds, per sending party, the sequence numbers of the
+	// letters archived (gaps.go); nil until first filled in from the archive.
+	Received map[string]*seqSet `json:"received"`
 }
 
 func (p *Party) loadState() (*state, error) {

@@ -193,6 +193,7 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 	} else if len(ids) == 0 {
 		fmt.Fprintln(e.stdout, "no letters waiting")
 	}
+	warnGaps(e, p, "")
 	if refused > 0 {
 		return fmt.Errorf("%d of %d letters refused; nothing was archived or acknowledged for them", refused, len(ids))
 	}
@@ -203,9 +204,9 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 // ctx ends. A letter that fails its checks is reported and skipped.
 func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool) error {
 	seen := map[string]bool{}
-	read := func(id string) {
+	read := func(id string) *client.Received {
 		if seen[id] {
-			return
+			return nil
 		}
 		seen[id] = true
 		// An interrupt stops the following, not the letter in hand: it is
@@ -219,6 +220,7 @@ func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool) error
 		default:
 			printLetter(e, p, rec)
 		}
+		return rec
 	}
 	err := p.Events(ctx, func() {
 		list, err := p.Mailbox(ctx)
@@ -228,8 +230,11 @@ func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool) error
 		for _, m := range list {
 			read(m.ID)
 		}
+		warnGaps(e, p, "")
 	}, func(m api.MailboxEntry) error {
-		read(m.ID)
+		if rec := read(m.ID); rec != nil {
+			warnGaps(e, p, rec.From)
+		}
 		return nil
 	})
 	if ctx.Err() != nil {
@@ -239,6 +244,22 @@ func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool) error
 		err = errors.New("the relay closed the event stream")
 	}
 	return err
+}
+
+// warnGaps prints to stderr a warning for each letter from party from (or
+// from any party, if from is empty) that has not arrived although a later
+// one has.
+func warnGaps(e *env, p *client.Party, from string) {
+	gaps, err := p.GapReport(from)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "brief: warning: could not check for missing letters: %v\n", err)
+		return
+	}
+	for _, g := range gaps {
+		for _, line := range g.Lines() {
+			fmt.Fprintf(e.stderr, "brief: warning: %s\n", printable(line, false))
+		}
+	}
 }
 
 func printLetter(e *env, p *client.Party, rec *client.Received) {

@@ -39,6 +39,7 @@ func commands() []command {
 		{"read", "fetch, open and verify letters, and send delivered receipts", cmdRead},
 		{"ack", "send the acknowledged receipt for a letter you read", cmdAck},
 		{"receipts", "collect and verify receipts for letters you sent", cmdReceipts},
+		{"log", "check the relay's log: its checkpoint and your sent letters' records", cmdLog},
 		{"help", "show help for a command", nil},
 	}
 }
