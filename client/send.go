@@ -63,6 +63,13 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	if err != nil {
 		return nil, nil, err
 	}
+	gossip, err := p.gossipAttachment()
+	if err != nil {
+		return nil, nil, err
+	}
+	if gossip != nil {
+		o.Attachments = append(slices.Clip(o.Attachments), *gossip)
+	}
 	now := p.now()
 	toEpoch, err := to.CurrentEpoch(now)
 	if err != nil {

@@ -55,6 +55,7 @@ type Report struct {
 	Acknowledged       bool    `json:"acknowledged"`
 	SignaturesVerified bool    `json:"signatures_verified"`
 	ContentVerified    bool    `json:"content_verified"`
+	LogConsistent      bool    `json:"log_consistent"` // tehran checked washington's view of the relay's log against its own
 	PostToDeliveredMS  float64 `json:"post_to_delivered_ms"`
 	RelayURL           string  `json:"relay_url"`
 	RelayDir           string  `json:"relay_dir"`
@@ -64,7 +65,7 @@ type Report struct {
 
 // OK reports whether every step happened and verified.
 func (r *Report) OK() bool {
-	return r.Delivered && r.Acknowledged && r.SignaturesVerified && r.ContentVerified
+	return r.Delivered && r.Acknowledged && r.SignaturesVerified && r.ContentVerified && r.LogConsistent
 }
 
 const demoPassphrase = "brieftraeger demo passphrase"
@@ -210,6 +211,13 @@ func (w *world) setUpParties(ctx context.Context, dir string, rd *relay.Dir, o O
 	if _, err := w.teh.AddContact(ctx, "washington", w.wash.Roster().Root); err != nil {
 		return err
 	}
+	// Each device takes its first view of the relay's log, which its
+	// letters will carry to the other side.
+	for _, p := range []*client.Party{w.wash, w.teh} {
+		if _, err := p.SyncLog(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -260,6 +268,11 @@ func (w *world) exchange(ctx context.Context, o Options, rep *Report) error {
 	rep.Timeline[0].Verified = true // tehran checked the letter's signature to open it
 	rep.PostToDeliveredMS = float64(r.at.Sub(posted.Time).Microseconds()) / 1000
 	rep.ContentVerified = w.checkContent(r.rec, o)
+	if err := w.teh.CheckGossip(ctx, r.rec); err != nil {
+		return err
+	}
+	rep.LogConsistent = true
+	w.say("tehran checked washington's view of the relay's log against its own")
 	if _, err := w.teh.Ack(ctx, sent.ID); err != nil {
 		return err
 	}

@@ -50,6 +50,7 @@ func printTimeline(w io.Writer, r *demo.Report) {
 	}
 	fmt.Fprintf(w, "\n  post -> delivered: %.1f ms\n", r.PostToDeliveredMS)
 	fmt.Fprintf(w, "  content as sent:   %v\n", r.ContentVerified)
+	fmt.Fprintf(w, "  log views agree:   %v\n", r.LogConsistent)
 	if r.Kept {
 		fmt.Fprintf(w, "  relay data:        %s\n", r.RelayDir)
 	}

@@ -173,6 +173,7 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 	}
 	out := []*client.Received{}
 	var refused int
+	var alarm error
 	for _, id := range ids {
 		// One letter that fails its checks must not hold up the others.
 		rec, err := p.Receive(ctx, id)
@@ -180,6 +181,10 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 			refused++
 			report(e.stderr, err)
 			continue
+		}
+		if err := p.CheckGossip(ctx, rec); err != nil {
+			report(e.stderr, err)
+			alarm = err
 		}
 		out = append(out, rec)
 		if !*fs.asJSON {
@@ -194,6 +199,9 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "no letters waiting")
 	}
 	warnGaps(e, p, "")
+	if alarm != nil {
+		return fmt.Errorf("the letters were read, but the relay's log did not check out: %w", alarm)
+	}
 	if refused > 0 {
 		return fmt.Errorf("%d of %d letters refused; nothing was archived or acknowledged for them", refused, len(ids))
 	}
@@ -212,6 +220,11 @@ func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool) error
 		// An interrupt stops the following, not the letter in hand: it is
 		// archived and its delivered receipt sent before brief exits.
 		rec, err := p.Receive(context.WithoutCancel(ctx), id)
+		if err == nil {
+			if gerr := p.CheckGossip(context.WithoutCancel(ctx), rec); gerr != nil {
+				report(e.stderr, gerr)
+			}
+		}
 		switch {
 		case err != nil:
 			report(e.stderr, err)
@@ -274,6 +287,9 @@ func printLetter(e *env, p *client.Party, rec *client.Received) {
 		}
 	}
 	for _, part := range rec.Parts[1:] {
+		if part.MediaType == client.GossipMediaType {
+			continue // the sender's view of the relay's log, checked by CheckGossip
+		}
 		fmt.Fprintf(e.stdout, "attachment: %s (%s, %d bytes) %s\n", printable(part.Name, false), printable(part.MediaType, false),
 			part.Size, printable(filepath.Join(dir, part.Path), false))
 	}
