@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
+	"brieftraeger/tlog"
 )
 
 type contactFile struct {
@@ -78,6 +80,9 @@ func (p *Party) refreshContact(ctx context.Context, party string, root ed25519.P
 	}
 	if ros.Party != party {
 		return nil, fmt.Errorf("relay answered with the roster of %q for %q", ros.Party, party)
+	}
+	if err := p.rostersLogged(ctx, party, chain); err != nil {
+		return nil, err
 	}
 	// Reading, checking and rewriting the contact file is one step for
 	// every process using this folder.
@@ -162,4 +167,35 @@ func (p *Party) contactFile(party string) (*contactFile, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// rosterLogWait is how long a client waits for the relay to log a roster
+// version it has just admitted (the relay integrates every 50 ms).
+const rosterLogWait = 5 * time.Second
+
+// rostersLogged checks that every version of a roster chain is in the
+// relay's log, with an inclusion proof against a checkpoint consistent with
+// the ones this device accepted: key transparency. A relay that shows this
+// device a roster it has not logged, and so could show others a different
+// one, is refused.
+func (p *Party) rostersLogged(ctx context.Context, party string, chain [][]byte) error {
+	for _, raw := range chain {
+		leaf := tlog.LeafData(tlog.KindRoster, raw)
+		deadline := time.Now().Add(rosterLogWait)
+		for {
+			_, err := p.VerifyLogged(ctx, leaf)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrNotLogged) || time.Now().After(deadline) {
+				return fmt.Errorf("roster of %q is not in the relay's log: %w", party, err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("roster of %q is not in the relay's log: %w", party, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }

@@ -43,6 +43,7 @@ func (e *InconsistentLogError) Unwrap() error { return e.Err }
 // logState is log.json: the latest checkpoint accepted for the relay's log.
 type logState struct {
 	Origin     string `json:"origin"`
+	Key        string `json:"key"`        // the log's verifier key, from the relay descriptor
 	Checkpoint string `json:"checkpoint"` // the signed note as the relay served it
 }
 
@@ -70,6 +71,11 @@ func (p *Party) loadLog(origin string, v note.Verifier) (*tlog.Checkpoint, error
 		return nil, nil
 	} else if err != nil {
 		return nil, err
+	}
+	if st.Origin != origin || st.Key != "" && st.Key != p.relay.LogKey {
+		// The relay descriptor names another log (the party moved to
+		// another relay, or the operator began a new log): start over.
+		return nil, nil
 	}
 	cp, err := tlog.ParseCheckpoint([]byte(st.Checkpoint), origin, v)
 	if err != nil {
@@ -203,7 +209,7 @@ func (p *Party) saveLog(old, cp *tlog.Checkpoint, origin string, v note.Verifier
 	if (cur == nil) != (old == nil) || cur != nil && !bytes.Equal(cur.Note, old.Note) {
 		return false, nil
 	}
-	if err := writeJSONFile(p.logPath(), logState{Origin: origin, Checkpoint: string(cp.Note)}); err != nil {
+	if err := writeJSONFile(p.logPath(), logState{Origin: origin, Key: p.relay.LogKey, Checkpoint: string(cp.Note)}); err != nil {
 		return false, fmt.Errorf("failed to save log.json: %w", err)
 	}
 	return true, nil
