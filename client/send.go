@@ -63,12 +63,15 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	if err != nil {
 		return nil, nil, err
 	}
+	// The letter carries this device's view of the relay's log, after the
+	// person's attachments (and outside their progress).
+	atts := withProgress(o.Attachments, o.Progress)
 	gossip, err := p.gossipAttachment()
 	if err != nil {
 		return nil, nil, err
 	}
 	if gossip != nil {
-		o.Attachments = append(slices.Clip(o.Attachments), *gossip)
+		atts = append(slices.Clip(atts), *gossip)
 	}
 	now := p.now()
 	toEpoch, err := to.CurrentEpoch(now)
@@ -92,7 +95,7 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	digest := envelope.NewDigest()
 	d := &letter.Draft{From: p.keys.Party, Device: p.keys.Device, To: o.To, Office: o.Office, Seq: seq,
 		Precedence: o.Precedence, Subject: o.Subject, ReplyTo: o.ReplyTo, Created: now, Body: o.Body,
-		Attachments: withProgress(o.Attachments, o.Progress)}
+		Attachments: atts}
 	cw := &countWriter{w: io.MultiWriter(spool, digest)}
 	lh, err := letter.Seal(cw, d, p.keys.Sign, *toEpoch, *selfEpoch)
 	if err != nil {
