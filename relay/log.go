@@ -49,6 +49,7 @@ type logKeeper struct {
 	mu         sync.RWMutex
 	tree       tlog.Tree
 	index      map[[32]byte]uint64 // leaf hash -> index
+	data       [][]byte            // leaf data by index, served to auditors
 	high       map[string]uint64   // record stream -> highest sequence in the log
 	checkpoint []byte              // the latest signed checkpoint note
 }
@@ -86,6 +87,7 @@ func (k *logKeeper) add(l store.LogLeaf) error {
 	}
 	k.tree.Append(l.Data)
 	k.index[tlog.LeafHash(l.Data)] = l.Index
+	k.data = append(k.data, l.Data)
 	k.high[l.Source] = max(k.high[l.Source], l.SourceSeq)
 	return nil
 }
@@ -213,6 +215,17 @@ func (k *logKeeper) consistency(m, n uint64) ([][32]byte, error) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.tree.ConsistencyProof(m, n)
+}
+
+// leaves returns the leaf data of up to count leaves from start.
+func (k *logKeeper) leaves(start, count uint64) [][]byte {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	var out [][]byte
+	for i := start; i < k.tree.Size() && uint64(len(out)) < count; i++ {
+		out = append(out, k.data[i])
+	}
+	return out
 }
 
 // latest returns the latest signed checkpoint.

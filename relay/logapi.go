@@ -36,6 +36,17 @@ func (r *Relay) logProof(w http.ResponseWriter, req *http.Request, _ *caller) er
 	return nil
 }
 
+// logLeaves answers the leaf data of a range of leaves, for auditors.
+func (r *Relay) logLeaves(w http.ResponseWriter, req *http.Request, _ *caller) error {
+	start, err1 := strconv.ParseUint(req.URL.Query().Get("start"), 10, 64)
+	count, err2 := strconv.ParseUint(req.URL.Query().Get("count"), 10, 64)
+	if err1 != nil || err2 != nil || count == 0 {
+		return fail(http.StatusBadRequest, api.CodeMalformed, "start and count must be numbers, count at least 1")
+	}
+	writeJSON(w, http.StatusOK, api.LogLeaves{Start: start, Leaves: r.logs.leaves(start, min(count, api.MaxLogLeaves))})
+	return nil
+}
+
 // logConsistency answers the proof that the log at size from is a prefix
 // of the log at size to.
 func (r *Relay) logConsistency(w http.ResponseWriter, req *http.Request, _ *caller) error {

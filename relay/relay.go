@@ -123,6 +123,7 @@ func (r *Relay) routes() {
 	r.mux.HandleFunc("GET "+api.PathLogCheckpoint, r.device(r.logCheckpoint))
 	r.mux.HandleFunc("GET "+api.PathLogProof, r.device(r.logProof))
 	r.mux.HandleFunc("GET "+api.PathLogConsistency, r.device(r.logConsistency))
+	r.mux.HandleFunc("GET "+api.PathLogLeaves, r.device(r.logLeaves))
 	r.mux.HandleFunc("PUT "+api.PathParties+"/{party}", r.admin(r.putRoster))
 	r.mux.HandleFunc("POST "+api.PathChannels, r.admin(r.openChannel))
 	r.mux.HandleFunc("GET "+api.PathChannels, r.admin(r.listChannels))

@@ -40,6 +40,7 @@ func commands() []command {
 		{"ack", "send the acknowledged receipt for a letter you read", cmdAck},
 		{"receipts", "collect and verify receipts for letters you sent", cmdReceipts},
 		{"log", "check the relay's log: its checkpoint and your sent letters' records", cmdLog},
+		{"audit", "fetch the whole log, recompute it, and look up every local record", cmdAudit},
 		{"help", "show help for a command", nil},
 	}
 }

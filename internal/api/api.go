@@ -92,7 +92,18 @@ const (
 	PathLogCheckpoint  = "/v1/log/checkpoint"  // GET: the latest signed checkpoint (a C2SP signed note)
 	PathLogProof       = "/v1/log/proof"       // GET ?leaf=HEX: LogProof of that leaf against the latest checkpoint
 	PathLogConsistency = "/v1/log/consistency" // GET ?from=M&to=N: LogProof with the consistency proof
+	PathLogLeaves      = "/v1/log/leaves"      // GET ?start=S&count=C: LogLeaves, at most MaxLogLeaves
 )
+
+// MaxLogLeaves bounds the leaves in one answer of PathLogLeaves.
+const MaxLogLeaves = 4096
+
+// LogLeaves is the answer of PathLogLeaves: the leaf data of leaves Start,
+// Start+1, ... in order.
+type LogLeaves struct {
+	Start  uint64   `json:"start"`
+	Leaves [][]byte `json:"leaves"`
+}
 
 // LogProof is the answer of the log's proof endpoints. Proof is the
 // concatenated 32-byte hashes (tlog.MarshalProof).

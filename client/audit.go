@@ -1,0 +1,143 @@
+package client
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"brieftraeger/envelope"
+	"brieftraeger/internal/api"
+	"brieftraeger/tlog"
+)
+
+// AuditReport is the verdict of Audit.
+type AuditReport struct {
+	Origin      string   `json:"origin"`
+	Size        uint64   `json:"size"`
+	Root        string   `json:"root"`         // base64, as in the checkpoint
+	TreeMatches bool     `json:"tree_matches"` // the leaves the relay served recompute to the checkpoint's root
+	Records     int      `json:"records"`      // local records looked for in the log
+	Missing     []string `json:"missing"`      // local records not among the leaves
+	OK          bool     `json:"ok"`
+}
+
+// Audit fetches the relay's whole log up to its latest checkpoint (which
+// must be consistent with the checkpoints this device accepted before),
+// recomputes the Merkle tree from the leaves and compares its root with
+// the checkpoint's, and looks up every record this device holds: the
+// envelopes and receipts of the letters it sent and received, and every
+// version of its contacts' rosters. progress, if not nil, is called with
+// the leaves fetched so far.
+func (p *Party) Audit(ctx context.Context, progress func(done, total uint64)) (*AuditReport, error) {
+	cp, err := p.SyncLog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep := &AuditReport{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root[:]), Missing: []string{}}
+	var tree tlog.Tree
+	have := make(map[[32]byte]bool, cp.Size)
+	for tree.Size() < cp.Size {
+		var page api.LogLeaves
+		path := api.PathLogLeaves + "?start=" + strconv.FormatUint(tree.Size(), 10) + "&count=" + strconv.Itoa(api.MaxLogLeaves)
+		if err := p.getJSON(ctx, path, &page); err != nil {
+			return nil, fmt.Errorf("failed to fetch log leaves: %w", err)
+		}
+		if page.Start != tree.Size() || len(page.Leaves) == 0 {
+			return nil, fmt.Errorf("relay answered leaves from %d for %d", page.Start, tree.Size())
+		}
+		for _, l := range page.Leaves {
+			if tree.Size() == cp.Size {
+				break
+			}
+			tree.Append(l)
+			have[tlog.LeafHash(l)] = true
+		}
+		if progress != nil {
+			progress(tree.Size(), cp.Size)
+		}
+	}
+	root, err := tree.Root(cp.Size)
+	if err != nil {
+		return nil, err
+	}
+	rep.TreeMatches = root == cp.Root
+	records, err := p.localRecords()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range records {
+		rep.Records++
+		if !have[tlog.LeafHash(tlog.LeafData(r.kind, r.raw))] {
+			rep.Missing = append(rep.Missing, r.what)
+		}
+	}
+	rep.OK = rep.TreeMatches && len(rep.Missing) == 0
+	return rep, nil
+}
+
+// localRecord is a record this device holds that the log must contain.
+type localRecord struct {
+	what string
+	kind tlog.Kind
+	raw  []byte
+}
+
+// localRecords lists the envelopes and receipts of sent and received
+// letters and the roster versions of the contacts.
+func (p *Party) localRecords() ([]localRecord, error) {
+	var out []localRecord
+	add := func(what string, kind tlog.Kind, raw []byte) { out = append(out, localRecord{what, kind, raw}) }
+	addReceipts := func(id string, raws [][]byte) {
+		for _, raw := range raws {
+			if rc, err := envelope.ParseReceipt(raw); err == nil {
+				add("letter "+id+": "+rc.Kind.String()+" receipt", tlog.KindReceipt, raw)
+			}
+		}
+	}
+	sent, err := p.SentIDs()
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range sent {
+		s, err := p.Sent(id)
+		if err != nil {
+			return nil, err
+		}
+		add("letter "+id+": envelope", tlog.KindEnvelope, s.Envelope)
+		addReceipts(id, s.Receipts)
+	}
+	entries, err := os.ReadDir(filepath.Join(p.dir, "archive"))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	for _, e := range entries {
+		rec, err := p.Letter(e.Name())
+		if err != nil {
+			continue // not a letter folder
+		}
+		add("letter "+rec.ID+": envelope", tlog.KindEnvelope, rec.Envelope)
+		addReceipts(rec.ID, rec.Receipts)
+	}
+	contacts, err := os.ReadDir(filepath.Join(p.dir, "contacts"))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	for _, e := range contacts {
+		party, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		c, err := p.contactFile(party)
+		if err != nil {
+			return nil, err
+		}
+		for i, raw := range c.Chain {
+			add(fmt.Sprintf("roster of %s #%d", party, i+1), tlog.KindRoster, raw)
+		}
+	}
+	return out, nil
+}
