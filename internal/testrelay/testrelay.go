@@ -45,6 +45,9 @@ type Options struct {
 	MaxEnvelopeBytes int64
 	LogInterval      time.Duration // 0: the relay's default
 	Store            store.Config  // Dir and BodyHash are filled in
+	// Prefill, if not nil, runs on the store before the relay starts
+	// (benchmarks use it to fill the log).
+	Prefill func(*store.Store) error
 }
 
 // Start starts a relay named "swiss" and stops it when the test ends.
@@ -59,6 +62,11 @@ func Start(t testing.TB, o Options) *World {
 	o.Store.Dir, o.Store.BodyHash = d.StoreDir(), envelope.NewDigest
 	if w.Store, err = store.Open(context.Background(), o.Store); err != nil {
 		t.Fatal(err)
+	}
+	if o.Prefill != nil {
+		if err := o.Prefill(w.Store); err != nil {
+			t.Fatal(err)
+		}
 	}
 	rl, err := relay.New(relay.Config{Name: "swiss", ReceiptKey: d.ReceiptKey, AdminKey: d.AdminKey.Public().(ed25519.PublicKey), LogKey: d.LogKey,
 		Store: w.Store, MaxEnvelopeBytes: o.MaxEnvelopeBytes, LogInterval: o.LogInterval, Now: w.Now})
