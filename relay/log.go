@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,12 +47,25 @@ type logKeeper struct {
 	posted func(store.Stored) (*envelope.Receipt, error)
 	log    *slog.Logger
 
-	mu         sync.RWMutex
+	mu    sync.RWMutex
+	main  *logView
+	high  map[string]uint64   // record stream -> highest sequence in the log
+	forks map[string]*logView // test-only equivocation: another history for one party (export_test.go)
+}
+
+// logView is one history of the log: its tree, the index of its leaves and
+// its latest signed checkpoint. The relay keeps one; only a test makes it
+// keep another, to play a relay that equivocates.
+type logView struct {
 	tree       tlog.Tree
-	index      map[[32]byte]uint64 // leaf hash -> index
-	data       [][]byte            // leaf data by index, served to auditors
-	high       map[string]uint64   // record stream -> highest sequence in the log
-	checkpoint []byte              // the latest signed checkpoint note
+	index      map[[32]byte]uint64      // leaf hash -> index
+	data       [][]byte                 // leaf data by index, served to auditors
+	checkpoint []byte                   // the latest signed checkpoint note
+	alter      func(leaf []byte) []byte // nil for the true history
+}
+
+func newLogView(alter func([]byte) []byte) *logView {
+	return &logView{index: map[[32]byte]uint64{}, alter: alter}
 }
 
 func newLogKeeper(ctx context.Context, st *store.Store, name string, key ed25519.PrivateKey,
@@ -69,7 +83,7 @@ func newLogKeeper(ctx context.Context, st *store.Store, name string, key ed25519
 		return nil, fmt.Errorf("failed to make log signer: %w", err)
 	}
 	k := &logKeeper{store: st, signer: signer, origin: origin, posted: posted, log: log,
-		index: map[[32]byte]uint64{}, high: map[string]uint64{}}
+		main: newLogView(nil), high: map[string]uint64{}}
 	if err := st.LogLeaves(ctx, 0, func(l store.LogLeaf) error { return k.add(l) }); err != nil {
 		return nil, fmt.Errorf("failed to read the log: %w", err)
 	}
@@ -79,33 +93,55 @@ func newLogKeeper(ctx context.Context, st *store.Store, name string, key ed25519
 	return k, nil
 }
 
-// add appends one stored leaf to the tree. The caller holds mu or is the
-// constructor.
+// add appends one stored leaf to the tree (and its altered form to any
+// fork). The caller holds mu or is the constructor.
 func (k *logKeeper) add(l store.LogLeaf) error {
-	if l.Index != k.tree.Size() {
-		return fmt.Errorf("log leaf %d out of order (tree size %d)", l.Index, k.tree.Size())
+	if l.Index != k.main.tree.Size() {
+		return fmt.Errorf("log leaf %d out of order (tree size %d)", l.Index, k.main.tree.Size())
 	}
-	k.tree.Append(l.Data)
-	k.index[tlog.LeafHash(l.Data)] = l.Index
-	k.data = append(k.data, l.Data)
+	k.main.append(l.Data)
+	for _, f := range k.forks {
+		f.append(f.alter(l.Data))
+	}
 	k.high[l.Source] = max(k.high[l.Source], l.SourceSeq)
 	return nil
 }
 
-// sign signs a checkpoint of the current tree. The caller holds mu or is
-// the constructor.
+func (v *logView) append(leaf []byte) {
+	v.index[tlog.LeafHash(leaf)] = v.tree.Append(leaf)
+	v.data = append(v.data, leaf)
+}
+
+// sign signs a checkpoint of each view. The caller holds mu or is the
+// constructor.
 func (k *logKeeper) sign() error {
-	size := k.tree.Size()
-	root, err := k.tree.Root(size)
-	if err != nil {
-		return err
+	for _, v := range append([]*logView{k.main}, mapValues(k.forks)...) {
+		size := v.tree.Size()
+		root, err := v.tree.Root(size)
+		if err != nil {
+			return err
+		}
+		if v.checkpoint, err = tlog.Sign(k.origin, size, root, k.signer); err != nil {
+			return fmt.Errorf("failed to sign checkpoint: %w", err)
+		}
 	}
-	cp, err := tlog.Sign(k.origin, size, root, k.signer)
-	if err != nil {
-		return fmt.Errorf("failed to sign checkpoint: %w", err)
-	}
-	k.checkpoint = cp
 	return nil
+}
+
+func mapValues(m map[string]*logView) []*logView {
+	var out []*logView
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// viewOf returns the view of the log shown to party. The caller holds mu.
+func (k *logKeeper) viewOf(party string) *logView {
+	if f := k.forks[party]; f != nil {
+		return f
+	}
+	return k.main
 }
 
 // run integrates new records every interval until ctx ends.
@@ -195,42 +231,43 @@ func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, error) {
 // errNotLogged means a leaf is not (yet) in the log.
 var errNotLogged = errors.New("not in the log yet")
 
-// proof returns the latest checkpoint and, for a leaf in it, its index and
-// inclusion proof.
-func (k *logKeeper) proof(leafData []byte) (cp []byte, index uint64, p [][32]byte, err error) {
+// proof returns the latest checkpoint shown to party and, for a leaf in it,
+// its index and inclusion proof.
+func (k *logKeeper) proof(party string, leafData []byte) (cp []byte, index uint64, p [][32]byte, err error) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	index, ok := k.index[tlog.LeafHash(leafData)]
+	v := k.viewOf(party)
+	index, ok := v.index[tlog.LeafHash(leafData)]
 	if !ok {
 		return nil, 0, nil, errNotLogged
 	}
-	size := k.tree.Size()
-	p, err = k.tree.InclusionProof(index, size)
-	return k.checkpoint, index, p, err
+	p, err = v.tree.InclusionProof(index, v.tree.Size())
+	return v.checkpoint, index, p, err
 }
 
 // consistency returns a proof that the tree of size m is a prefix of the
-// tree of size n.
-func (k *logKeeper) consistency(m, n uint64) ([][32]byte, error) {
+// tree of size n, in the view shown to party.
+func (k *logKeeper) consistency(party string, m, n uint64) ([][32]byte, error) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return k.tree.ConsistencyProof(m, n)
+	return k.viewOf(party).tree.ConsistencyProof(m, n)
 }
 
-// leaves returns the leaf data of up to count leaves from start.
-func (k *logKeeper) leaves(start, count uint64) [][]byte {
+// leaves returns the leaf data of up to count leaves from start, in the
+// view shown to party.
+func (k *logKeeper) leaves(party string, start, count uint64) [][]byte {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	var out [][]byte
-	for i := start; i < k.tree.Size() && uint64(len(out)) < count; i++ {
-		out = append(out, k.data[i])
+	data := k.viewOf(party).data
+	if start >= uint64(len(data)) {
+		return nil
 	}
-	return out
+	return slices.Clone(data[start:min(uint64(len(data)), start+count)])
 }
 
-// latest returns the latest signed checkpoint.
-func (k *logKeeper) latest() []byte {
+// latest returns the latest signed checkpoint shown to party.
+func (k *logKeeper) latest(party string) []byte {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return k.checkpoint
+	return k.viewOf(party).checkpoint
 }

@@ -54,20 +54,20 @@ func TestLogReplay(t *testing.T) {
 	if err := k1.integrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if k1.tree.Size() != 4 {
-		t.Fatalf("two envelopes made %d leaves, want 4", k1.tree.Size())
+	if k1.main.tree.Size() != 4 {
+		t.Fatalf("two envelopes made %d leaves, want 4", k1.main.tree.Size())
 	}
-	root1, _ := k1.tree.Root(4)
+	root1, _ := k1.main.tree.Root(4)
 	k2 := keeper()
-	root2, _ := k2.tree.Root(k2.tree.Size())
-	if k2.tree.Size() != 4 || root2 != root1 || string(k2.latest()) == "" {
-		t.Fatalf("replay gave size %d", k2.tree.Size())
+	root2, _ := k2.main.tree.Root(k2.main.tree.Size())
+	if k2.main.tree.Size() != 4 || root2 != root1 || string(k2.latest("")) == "" {
+		t.Fatalf("replay gave size %d", k2.main.tree.Size())
 	}
-	if err := k2.integrate(ctx); err != nil || k2.tree.Size() != 4 {
-		t.Fatalf("records were logged twice: size %d, %v", k2.tree.Size(), err)
+	if err := k2.integrate(ctx); err != nil || k2.main.tree.Size() != 4 {
+		t.Fatalf("records were logged twice: size %d, %v", k2.main.tree.Size(), err)
 	}
 	post()
-	if err := k2.integrate(ctx); err != nil || k2.tree.Size() != 6 {
-		t.Fatalf("a new envelope: size %d, %v", k2.tree.Size(), err)
+	if err := k2.integrate(ctx); err != nil || k2.main.tree.Size() != 6 {
+		t.Fatalf("a new envelope: size %d, %v", k2.main.tree.Size(), err)
 	}
 }

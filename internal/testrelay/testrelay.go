@@ -33,6 +33,7 @@ type World struct {
 	Base  string // temporary folder holding the relay and the parties
 	Dir   *relay.Dir
 	Store *store.Store
+	Relay *relay.Relay
 	URL   string
 	Admin *client.Admin
 
@@ -73,6 +74,7 @@ func Start(t testing.TB, o Options) *World {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.Relay = rl
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
