@@ -265,6 +265,21 @@ func (k *logKeeper) leaves(party string, start, count uint64) [][]byte {
 	return slices.Clone(data[start:min(uint64(len(data)), start+count)])
 }
 
+// tile returns a C2SP tlog-tiles hash tile or entry bundle of the true
+// history.
+func (k *logKeeper) tile(entries bool, level int, n uint64, width int) ([]byte, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if !entries {
+		return k.main.tree.HashTile(level, n, width)
+	}
+	first := n * tlog.TileWidth
+	if first+uint64(width) > uint64(len(k.main.data)) {
+		return nil, errNotLogged
+	}
+	return tlog.EntryBundle(k.main.data[first : first+uint64(width)]), nil
+}
+
 // latest returns the latest signed checkpoint shown to party.
 func (k *logKeeper) latest(party string) []byte {
 	k.mu.RLock()

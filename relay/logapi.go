@@ -10,10 +10,17 @@ import (
 	"brieftraeger/tlog"
 )
 
-func (r *Relay) logCheckpoint(w http.ResponseWriter, _ *http.Request, c *caller) error {
+// logCheckpoint serves the latest checkpoint to any TLS client, as C2SP
+// tlog-tiles has it at <prefix>/checkpoint: the view of the caller's party
+// if it names itself as a device, else the relay's.
+func (r *Relay) logCheckpoint(w http.ResponseWriter, req *http.Request) {
+	party := ""
+	if c, err := r.authenticate(req.Context(), req); err == nil {
+		party = c.party
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write(r.logs.latest(c.party))
-	return nil
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(r.logs.latest(party))
 }
 
 // logProof answers the inclusion proof of a leaf, given as hex leaf data,
@@ -34,6 +41,26 @@ func (r *Relay) logProof(w http.ResponseWriter, req *http.Request, c *caller) er
 	}
 	writeJSON(w, http.StatusOK, api.LogProof{Checkpoint: cp, Index: index, Proof: tlog.MarshalProof(p)})
 	return nil
+}
+
+// logTile serves the log's hash tiles and entry bundles in the C2SP
+// tlog-tiles layout (the checkpoint is at /v1/log/checkpoint).
+func (r *Relay) logTile(w http.ResponseWriter, req *http.Request) {
+	entries, level, n, width, err := tlog.ParseTilePath("tile/" + req.PathValue("path"))
+	if err != nil {
+		r.writeError(w, req, fail(http.StatusBadRequest, api.CodeMalformed, "%v", err))
+		return
+	}
+	data, err := r.logs.tile(entries, level, n, width)
+	if err != nil {
+		r.writeError(w, req, fail(http.StatusNotFound, api.CodeNotFound, "no such tile"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if width == tlog.TileWidth {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	}
+	w.Write(data)
 }
 
 // logLeaves answers the leaf data of a range of leaves, for auditors.

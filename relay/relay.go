@@ -120,10 +120,13 @@ func (r *Relay) routes() {
 	r.mux.HandleFunc("GET "+api.PathReceipts, r.device(r.receipts))
 	r.mux.HandleFunc("GET "+api.PathRosters+"{party}", r.device(r.getRoster))
 	r.mux.HandleFunc("GET "+api.PathRosters+"{party}"+api.PathRosterChain, r.device(r.getRosterChain))
-	r.mux.HandleFunc("GET "+api.PathLogCheckpoint, r.device(r.logCheckpoint))
+	r.mux.HandleFunc("GET "+api.PathLogCheckpoint, r.logCheckpoint)
 	r.mux.HandleFunc("GET "+api.PathLogProof, r.device(r.logProof))
 	r.mux.HandleFunc("GET "+api.PathLogConsistency, r.device(r.logConsistency))
 	r.mux.HandleFunc("GET "+api.PathLogLeaves, r.device(r.logLeaves))
+	// The log in the C2SP tlog-tiles layout under the prefix /v1/log/,
+	// readable by any TLS client: it holds hashes only.
+	r.mux.HandleFunc("GET "+api.PathLogTiles+"{path...}", r.logTile)
 	r.mux.HandleFunc("PUT "+api.PathParties+"/{party}", r.admin(r.putRoster))
 	r.mux.HandleFunc("POST "+api.PathChannels, r.admin(r.openChannel))
 	r.mux.HandleFunc("GET "+api.PathChannels, r.admin(r.listChannels))

@@ -93,6 +93,7 @@ const (
 	PathLogProof       = "/v1/log/proof"       // GET ?leaf=HEX: LogProof of that leaf against the latest checkpoint
 	PathLogConsistency = "/v1/log/consistency" // GET ?from=M&to=N: LogProof with the consistency proof
 	PathLogLeaves      = "/v1/log/leaves"      // GET ?start=S&count=C: LogLeaves, at most MaxLogLeaves
+	PathLogTiles       = "/v1/log/tile/"       // GET: C2SP tlog-tiles hash tiles and entry bundles (prefix /v1/log)
 )
 
 // MaxLogLeaves bounds the leaves in one answer of PathLogLeaves.
