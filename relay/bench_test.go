@@ -18,8 +18,8 @@ import (
 	"brieftraeger/envelope"
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
-	"brieftraeger/internal/testrelay"
 	"brieftraeger/internal/tlspin"
+	"brieftraeger/relay"
 	"brieftraeger/tlog"
 )
 
@@ -114,7 +114,8 @@ func BenchmarkIngest(b *testing.B) {
 	payload := make([]byte, size)
 	// The same relay with its log integration held off, to show what the
 	// log costs.
-	nolog := newWorldWith(b, testrelay.Options{MaxEnvelopeBytes: 1 << 20, LogInterval: time.Hour})
+	nolog := newWorld(b, 1<<20)
+	relay.PauseLog(nolog.Relay, true)
 	nks := nolog.Keys(nolog.wash)
 	for _, c := range ingestClients {
 		b.Run(fmt.Sprintf("relay-https/c=%d", c), func(b *testing.B) {

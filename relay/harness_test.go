@@ -18,12 +18,7 @@ type world struct {
 
 func newWorld(t testing.TB, maxEnvelope int64) *world {
 	t.Helper()
-	return newWorldWith(t, testrelay.Options{MaxEnvelopeBytes: maxEnvelope})
-}
-
-func newWorldWith(t testing.TB, o testrelay.Options) *world {
-	t.Helper()
-	w := &world{World: testrelay.Start(t, o), t: t}
+	w := &world{World: testrelay.Start(t, testrelay.Options{MaxEnvelopeBytes: maxEnvelope}), t: t}
 	w.wash, w.teh, w.mos = w.Party("washington"), w.Party("tehran"), w.Party("moscow")
 	w.Connect(w.wash, w.teh)
 	w.Pin(w.mos, w.teh)

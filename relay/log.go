@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -51,6 +52,8 @@ type logKeeper struct {
 	main  *logView
 	high  map[string]uint64   // record stream -> highest sequence in the log
 	forks map[string]*logView // test-only equivocation: another history for one party (export_test.go)
+
+	paused atomic.Bool // test-only: integration held off (export_test.go)
 }
 
 // logView is one history of the log: its tree, the index of its leaves and
@@ -153,6 +156,9 @@ func (k *logKeeper) run(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if k.paused.Load() {
+			continue
 		}
 		if err := k.integrate(ctx); err != nil && ctx.Err() == nil {
 			k.log.Error("log integration failed", "err", err)
