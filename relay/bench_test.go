@@ -35,7 +35,7 @@ var ingestClients = []int{16, 256}
 // envelopes returns n framed envelopes from washington to tehran that share
 // one sealed ciphertext but each have their own letter id and signature:
 // the relay cannot open letters, so only the framing matters to it.
-func envelopes(b *testing.B, w *world, ks *identity.Keystore, n int) [][]byte {
+func envelopes(b testing.TB, w *world, ks *identity.Keystore, n int) [][]byte {
 	base := seal(b, w.wash, ks, "tehran", bytes.Repeat([]byte("x"), 1024), nil)
 	out := make([][]byte, n)
 	for i := range out {
@@ -49,7 +49,7 @@ func envelopes(b *testing.B, w *world, ks *identity.Keystore, n int) [][]byte {
 	return out
 }
 
-func (w *world) deviceClient(b *testing.B, ks *identity.Keystore) *http.Client {
+func (w *world) deviceClient(b testing.TB, ks *identity.Keystore) *http.Client {
 	conf, err := tlspin.ClientTLSConfig(ks.Sign, w.Dir.Descriptor.TLSSHA256)
 	if err != nil {
 		b.Fatal(err)
