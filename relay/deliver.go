@@ -114,6 +114,7 @@ func (r *Relay) postReceipt(w http.ResponseWriter, req *http.Request, c *caller)
 	} else if err != nil {
 		return err
 	}
+	r.metrics.receiptFiled(rc.Kind, s.Precedence, s.Time, r.cfg.Now())
 	r.log.Info("receipt filed", "id", s.ID, "kind", rc.Kind, "by", c.party+"/"+c.device.Name)
 	writeJSON(w, http.StatusCreated, api.ReceiptEntry{Seq: stored.Seq, Receipt: stored.Receipt})
 	return nil
@@ -175,6 +176,7 @@ func (r *Relay) events(w http.ResponseWriter, req *http.Request, c *caller) erro
 		return err
 	}
 	defer cancel()
+	defer r.metrics.openStream()()
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")

@@ -33,8 +33,11 @@ func logIdentity(relayName string, key ed25519.PrivateKey) (origin, vkey string,
 // log and signs a checkpoint, when Config.LogInterval is zero.
 const DefaultLogInterval = 50 * time.Millisecond
 
-// logBatch bounds the records read from each stream per integration.
-const logBatch = 500
+// logBatch bounds the records read from each stream per integration. An
+// envelope makes two leaves, so one integration makes at most 4*logBatch
+// leaves: one atomic append, which never splits an envelope from its
+// posted receipt.
+const logBatch = 200
 
 // logKeeper keeps the relay's log: it turns every stored envelope (and its
 // posted receipt), every filed receipt and every admitted roster into a
@@ -175,28 +178,19 @@ func (k *logKeeper) integrate(ctx context.Context) error {
 	if err != nil || len(leaves) == 0 {
 		return err
 	}
-	for len(leaves) > 0 {
-		n := min(len(leaves), store.MaxCommitBatch)
-		first, err := k.store.AppendLog(ctx, leaves[:n])
-		if err != nil {
-			return err
-		}
-		k.mu.Lock()
-		for i := range leaves[:n] {
-			leaves[i].Index = first + uint64(i)
-			if err := k.add(leaves[i]); err != nil {
-				k.mu.Unlock()
-				return err
-			}
-		}
-		err = k.sign()
-		k.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		leaves = leaves[n:]
+	first, err := k.store.AppendLog(ctx, leaves)
+	if err != nil {
+		return err
 	}
-	return nil
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for i := range leaves {
+		leaves[i].Index = first + uint64(i)
+		if err := k.add(leaves[i]); err != nil {
+			return err
+		}
+	}
+	return k.sign()
 }
 
 // pending returns the leaves of the records stored since the last
@@ -291,4 +285,11 @@ func (k *logKeeper) latest(party string) []byte {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.viewOf(party).checkpoint
+}
+
+// size returns the tree size of the true history.
+func (k *logKeeper) size() uint64 {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.main.tree.Size()
 }

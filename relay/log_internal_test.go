@@ -71,3 +71,12 @@ func TestLogReplay(t *testing.T) {
 		t.Fatalf("a new envelope: size %d, %v", k2.main.tree.Size(), err)
 	}
 }
+
+// TestLogBatchFitsOneAppend checks that one integration's leaves always fit
+// in one atomic append, so an envelope is never split from its posted
+// receipt across two appends.
+func TestLogBatchFitsOneAppend(t *testing.T) {
+	if 4*logBatch > store.MaxCommitBatch {
+		t.Fatalf("4*logBatch = %d leaves, more than one append of %d", 4*logBatch, store.MaxCommitBatch)
+	}
+}

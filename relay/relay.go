@@ -53,6 +53,8 @@ type Relay struct {
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed by StopStreams
+
+	metrics *metrics // served by GET /metrics
 }
 
 // StopStreams ends every open event stream, so that a graceful shutdown
@@ -80,7 +82,8 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Relay{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stop: make(chan struct{}), rosters: map[string]*identity.Roster{}}
+	r := &Relay{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stop: make(chan struct{}), rosters: map[string]*identity.Roster{},
+		metrics: newMetrics()}
 	var err error
 	if r.logs, err = newLogKeeper(context.Background(), cfg.Store, cfg.Name, cfg.LogKey, r.postedReceipt, r.log); err != nil {
 		return nil, err
@@ -127,6 +130,10 @@ func (r *Relay) routes() {
 	// The log in the C2SP tlog-tiles layout under the prefix /v1/log/,
 	// readable by any TLS client: it holds hashes only.
 	r.mux.HandleFunc("GET "+api.PathLogTiles+"{path...}", r.logTile)
+	// Operations: metrics and probes, readable by any TLS client.
+	r.mux.HandleFunc("GET /metrics", r.serveMetrics)
+	r.mux.HandleFunc("GET /healthz", r.healthz)
+	r.mux.HandleFunc("GET /readyz", r.readyz)
 	r.mux.HandleFunc("PUT "+api.PathParties+"/{party}", r.admin(r.putRoster))
 	r.mux.HandleFunc("POST "+api.PathChannels, r.admin(r.openChannel))
 	r.mux.HandleFunc("GET "+api.PathChannels, r.admin(r.listChannels))
@@ -160,6 +167,7 @@ func (r *Relay) writeError(w http.ResponseWriter, req *http.Request, err error) 
 	} else {
 		r.log.Info("request refused", "path", req.URL.Path, "code", ae.code, "err", ae.msg)
 	}
+	r.metrics.refusal(ae.code)
 	writeJSON(w, ae.status, api.Error{Code: ae.code, Message: ae.msg})
 }
 
