@@ -15,6 +15,7 @@
 //	sent/ID.json           each letter sent, with every receipt collected
 //	receipts-refused.json  receipts set aside by CollectReceipts
 //	log.json               the latest checkpoint of the relay's log this device accepted
+//	heartbeats.json        per channel: the last heartbeat sent, delivered (with its round trip) and received
 //	archive/ID/            each letter opened: letter.json, body.txt, files/
 //	tmp/                   spooled ciphertext and letters being opened
 //	lock                   the folder lock (flock), shared by all processes
@@ -48,6 +49,14 @@
 // *InconsistentLogError, an alarm; log.json is then left unchanged.
 // log.json is written under the folder lock, and only if no other process
 // changed it while the relay was asked.
+//
+// A heartbeat (heartbeat.go) is an ordinary letter, precedence IMMEDIATE,
+// subject "heartbeat", with a HeartbeatMediaType part {"sent_at",
+// "interval_s"}. SendHeartbeat records it in heartbeats.json; Receive
+// records an opened one (NoteHeartbeat); Status fills in round trips
+// (sealing to the delivered receipt's time) from receipts CollectReceipts
+// recorded, and judges each channel green, amber or red at the party's
+// clock. heartbeats.json is changed under the folder lock.
 //
 // An opened letter is staged in tmp/, its files, its files/ folder and the
 // stage folder are synced, and only then is the stage renamed into

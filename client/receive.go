@@ -77,6 +77,9 @@ func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := p.NoteHeartbeat(rec); err != nil {
+		return rec, err
+	}
 	if err := p.fileReceipt(ctx, rec, envelope.Delivered); err != nil {
 		return rec, err
 	}

@@ -275,7 +275,13 @@ func warnGaps(e *env, p *client.Party, from string) {
 	}
 }
 
+// printLetter prints an opened letter; a heartbeat takes one line.
 func printLetter(e *env, p *client.Party, rec *client.Received) {
+	if hb, err := p.HeartbeatOf(rec); err == nil && hb != nil {
+		fmt.Fprintf(e.stdout, "heartbeat %s  from %s/%s  seq %d  sent %s  every %s\n", rec.ID, rec.From, rec.Device, rec.Seq,
+			hb.SentAt.Local().Format("15:04:05.000"), hb.Interval())
+		return
+	}
 	fmt.Fprintf(e.stdout, "letter %s  %s  from %s/%s  seq %d\nsubject: %s\ndate:    %s\nsignature verified against the roster of %s; delivered receipt sent\n\n",
 		rec.ID, rec.Precedence, rec.From, rec.Device, rec.Seq, printable(rec.Subject, false), rec.Created.Local().Format(time.RFC1123), rec.From)
 	dir := p.LetterDir(rec.ID)
@@ -287,7 +293,7 @@ func printLetter(e *env, p *client.Party, rec *client.Received) {
 		}
 	}
 	for _, part := range rec.Parts[1:] {
-		if part.MediaType == client.GossipMediaType {
+		if part.MediaType == client.GossipMediaType || part.MediaType == client.HeartbeatMediaType {
 			continue // the sender's view of the relay's log, checked by CheckGossip
 		}
 		fmt.Fprintf(e.stdout, "attachment: %s (%s, %d bytes) %s\n", printable(part.Name, false), printable(part.MediaType, false),

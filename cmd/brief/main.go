@@ -39,6 +39,8 @@ func commands() []command {
 		{"read", "fetch, open and verify letters, and send delivered receipts", cmdRead},
 		{"ack", "send the acknowledged receipt for a letter you read", cmdAck},
 		{"receipts", "collect and verify receipts for letters you sent", cmdReceipts},
+		{"status", "show each channel's light from its heartbeats: green, amber or red", cmdStatus},
+		{"watch", "stay connected: read letters as they come, send heartbeats, raise alarms", cmdWatch},
 		{"log", "check the relay's log: its checkpoint and your sent letters' records", cmdLog},
 		{"audit", "fetch the whole log, recompute it, and look up every local record", cmdAudit},
 		{"help", "show help for a command", nil},

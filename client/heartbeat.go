@@ -1,0 +1,337 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"brieftraeger/envelope"
+	"brieftraeger/letter"
+)
+
+// HeartbeatMediaType is the media type of the part that makes a letter a
+// heartbeat: a small JSON object {"sent_at": RFC 3339 time, "interval_s":
+// seconds between heartbeats}. A heartbeat is otherwise an ordinary sealed,
+// signed letter (precedence IMMEDIATE, subject "heartbeat"): it takes a
+// sequence number, is logged by the relay, and is archived and receipted
+// like any letter.
+const HeartbeatMediaType = "application/vnd.brieftraeger.heartbeat"
+
+// HeartbeatSubject is the subject of every heartbeat letter.
+const HeartbeatSubject = "heartbeat"
+
+// DefaultHeartbeatInterval is the interval Status assumes for a channel
+// when none is given and none was recorded.
+const DefaultHeartbeatInterval = 60 * time.Second
+
+// heartbeatName is the file name of the heartbeat part.
+const heartbeatName = "heartbeat.json"
+
+// maxPendingHeartbeats bounds how many sent heartbeats without a delivered
+// receipt are remembered per channel for their round trip.
+const maxPendingHeartbeats = 16
+
+// The lights of a channel.
+const (
+	Green = "green" // a heartbeat each way within one interval
+	Amber = "amber" // a heartbeat each way within three intervals, but not within one
+	Red   = "red"   // a direction silent for three intervals, or the relay unreachable
+)
+
+// Heartbeat is the content of a heartbeat part.
+type Heartbeat struct {
+	SentAt    time.Time `json:"sent_at"`
+	IntervalS float64   `json:"interval_s"`
+}
+
+// Interval returns the sender's heartbeat interval.
+func (h Heartbeat) Interval() time.Duration {
+	return time.Duration(h.IntervalS * float64(time.Second))
+}
+
+// HeartbeatSent is a heartbeat this device sent, with its round trip once
+// its delivered receipt is collected.
+type HeartbeatSent struct {
+	ID          string        `json:"id"`
+	SealedAt    time.Time     `json:"sealed_at"`
+	Interval    time.Duration `json:"interval_ns"`
+	DeliveredAt *time.Time    `json:"delivered_at,omitempty"` // the delivered receipt's time
+}
+
+// RTT returns the round trip: from sealing to the delivered receipt's
+// time, or zero if the receipt has not been collected.
+func (h *HeartbeatSent) RTT() time.Duration {
+	if h == nil || h.DeliveredAt == nil {
+		return 0
+	}
+	return h.DeliveredAt.Sub(h.SealedAt)
+}
+
+// HeartbeatReceived is a heartbeat this device opened.
+type HeartbeatReceived struct {
+	ID       string        `json:"id"`
+	SentAt   time.Time     `json:"sent_at"`   // the sender's clock
+	OpenedAt time.Time     `json:"opened_at"` // this device's clock
+	Interval time.Duration `json:"interval_ns"`
+}
+
+// channelHeartbeats is one channel's entry in heartbeats.json.
+type channelHeartbeats struct {
+	Sent      *HeartbeatSent     `json:"sent,omitempty"`      // newest heartbeat sent
+	Delivered *HeartbeatSent     `json:"delivered,omitempty"` // newest heartbeat with a delivered receipt: the last round trip known
+	Received  *HeartbeatReceived `json:"received,omitempty"`  // newest heartbeat opened
+	Pending   []*HeartbeatSent   `json:"pending,omitempty"`   // sent, delivered receipt not yet seen
+}
+
+func (p *Party) heartbeatsPath() string { return filepath.Join(p.dir, "heartbeats.json") }
+
+func (p *Party) loadHeartbeats() (map[string]*channelHeartbeats, error) {
+	m := map[string]*channelHeartbeats{}
+	err := readJSONFile(p.heartbeatsPath(), &m)
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	if m == nil {
+		m = map[string]*channelHeartbeats{}
+	}
+	return m, err
+}
+
+// updateHeartbeats changes the entry of one channel in heartbeats.json
+// under the folder lock.
+func (p *Party) updateHeartbeats(party string, fn func(*channelHeartbeats)) error {
+	unlock, err := p.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	m, err := p.loadHeartbeats()
+	if err != nil {
+		return err
+	}
+	c := m[party]
+	if c == nil {
+		c = &channelHeartbeats{}
+		m[party] = c
+	}
+	fn(c)
+	if err := writeJSONFile(p.heartbeatsPath(), m); err != nil {
+		return fmt.Errorf("failed to save heartbeats: %w", err)
+	}
+	return nil
+}
+
+// SendHeartbeat sends a heartbeat to party, telling it the interval at
+// which this device sends them, and records it in heartbeats.json.
+func (p *Party) SendHeartbeat(ctx context.Context, to string, interval time.Duration) (*SentLetter, error) {
+	data, err := json.Marshal(Heartbeat{SentAt: p.now(), IntervalS: interval.Seconds()})
+	if err != nil {
+		return nil, err
+	}
+	part := letter.Attachment{Name: heartbeatName, MediaType: HeartbeatMediaType, Size: int64(len(data)),
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+	sent, _, err := p.Send(ctx, Outgoing{To: to, Subject: HeartbeatSubject, Precedence: envelope.Immediate,
+		Body: []byte("heartbeat\n"), Attachments: []letter.Attachment{part}})
+	if err != nil {
+		return nil, err
+	}
+	hb := &HeartbeatSent{ID: sent.ID, SealedAt: sent.SealedAt, Interval: interval}
+	err = p.updateHeartbeats(to, func(c *channelHeartbeats) {
+		c.Sent = hb
+		c.Pending = append(c.Pending, hb)
+		if n := len(c.Pending) - maxPendingHeartbeats; n > 0 {
+			c.Pending = slices.Delete(c.Pending, 0, n)
+		}
+	})
+	if err != nil {
+		return sent, fmt.Errorf("heartbeat posted but not recorded: %w", err)
+	}
+	return sent, nil
+}
+
+// HeartbeatOf returns the heartbeat an opened letter carries, or nil if it
+// is not a heartbeat.
+func (p *Party) HeartbeatOf(rec *Received) (*Heartbeat, error) {
+	for _, part := range rec.Parts {
+		if part.MediaType != HeartbeatMediaType {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(p.LetterDir(rec.ID), part.Path))
+		if err != nil {
+			return nil, fmt.Errorf("failed to read the heartbeat in letter %s: %w", rec.ID, err)
+		}
+		var hb Heartbeat
+		if err := json.Unmarshal(data, &hb); err != nil {
+			return nil, fmt.Errorf("letter %s: bad heartbeat: %w", rec.ID, err)
+		}
+		return &hb, nil
+	}
+	return nil, nil
+}
+
+// NoteHeartbeat records an opened letter in heartbeats.json if it is a
+// heartbeat newer than the one recorded for its sender; it returns the
+// heartbeat, or nil if the letter is not one. Receive calls it.
+func (p *Party) NoteHeartbeat(rec *Received) (*Heartbeat, error) {
+	hb, err := p.HeartbeatOf(rec)
+	if err != nil || hb == nil {
+		return hb, err
+	}
+	got := &HeartbeatReceived{ID: rec.ID, SentAt: hb.SentAt, OpenedAt: rec.OpenedAt, Interval: hb.Interval()}
+	return hb, p.updateHeartbeats(rec.From, func(c *channelHeartbeats) {
+		if c.Received == nil || c.Received.SentAt.Before(got.SentAt) {
+			c.Received = got
+		}
+	})
+}
+
+// noteRoundTrips looks up the sent records of the pending heartbeats of a
+// channel for delivered receipts (collected by CollectReceipts), moves the
+// newest delivered one to Delivered, and drops the delivered ones from
+// Pending.
+func (p *Party) noteRoundTrips(party string) error {
+	m, err := p.loadHeartbeats()
+	if err != nil || m[party] == nil || len(m[party].Pending) == 0 {
+		return err
+	}
+	delivered := map[string]time.Time{}
+	for _, hb := range m[party].Pending {
+		s, err := p.Sent(hb.ID)
+		if err != nil {
+			continue
+		}
+		for _, raw := range s.Receipts {
+			if rc, err := envelope.ParseReceipt(raw); err == nil && rc.Kind == envelope.Delivered {
+				delivered[hb.ID] = rc.Time
+			}
+		}
+	}
+	if len(delivered) == 0 {
+		return nil
+	}
+	return p.updateHeartbeats(party, func(c *channelHeartbeats) {
+		c.Pending = slices.DeleteFunc(c.Pending, func(hb *HeartbeatSent) bool {
+			at, ok := delivered[hb.ID]
+			if !ok {
+				return false
+			}
+			hb.DeliveredAt = &at
+			if c.Delivered == nil || c.Delivered.SealedAt.Before(hb.SealedAt) {
+				c.Delivered = hb
+			}
+			return true
+		})
+	})
+}
+
+// Contacts lists the parties pinned in contacts/, by name.
+func (p *Party) Contacts() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(p.dir, "contacts"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if party, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() && !strings.HasPrefix(party, ".") {
+			out = append(out, party)
+		}
+	}
+	return out, nil
+}
+
+// ChannelStatus is the state of one channel, as this device sees it.
+type ChannelStatus struct {
+	Channel  string        `json:"channel"` // the other party
+	Light    string        `json:"light"`   // Green, Amber or Red
+	Interval time.Duration `json:"interval_ns"`
+	// LastSent is the newest heartbeat sent; LastDelivered the newest
+	// whose delivered receipt was collected, with the round trip (RTT).
+	LastSent      *HeartbeatSent `json:"last_sent,omitempty"`
+	LastDelivered *HeartbeatSent `json:"last_delivered,omitempty"`
+	RTTMillis     *float64       `json:"rtt_ms,omitempty"`
+	// LastReceived is the newest heartbeat opened from the other party.
+	LastReceived *HeartbeatReceived `json:"last_received,omitempty"`
+	RelayError   string             `json:"relay_error,omitempty"`
+}
+
+// Status returns the light of each channel (each pinned contact), from the
+// heartbeats recorded in heartbeats.json, at the party's clock. Outbound,
+// a heartbeat counts from its sealing once its delivered receipt has been
+// collected (CollectReceipts); inbound, from the time it was opened. A
+// heartbeat is within one interval if it is no older than 1.5 intervals
+// (the slack absorbs the two sides' timers being out of phase). The relay
+// is asked for the mailbox once: if it cannot be reached, every channel is
+// red. interval 0 means, per channel, the interval of the last heartbeat
+// sent, else DefaultHeartbeatInterval.
+func (p *Party) Status(ctx context.Context, interval time.Duration) ([]ChannelStatus, error) {
+	contacts, err := p.Contacts()
+	if err != nil {
+		return nil, err
+	}
+	var relayErr string
+	if _, err := p.Mailbox(ctx); err != nil {
+		relayErr = err.Error()
+	}
+	now := p.now()
+	var out []ChannelStatus
+	for _, party := range contacts {
+		if err := p.noteRoundTrips(party); err != nil {
+			return nil, err
+		}
+		m, err := p.loadHeartbeats()
+		if err != nil {
+			return nil, err
+		}
+		c := m[party]
+		if c == nil {
+			c = &channelHeartbeats{}
+		}
+		st := ChannelStatus{Channel: party, Interval: interval, LastSent: c.Sent, LastDelivered: c.Delivered,
+			LastReceived: c.Received, RelayError: relayErr}
+		if st.Interval <= 0 && c.Sent != nil {
+			st.Interval = c.Sent.Interval
+		}
+		if st.Interval <= 0 {
+			st.Interval = DefaultHeartbeatInterval
+		}
+		if c.Delivered != nil {
+			ms := float64(c.Delivered.RTT()) / float64(time.Millisecond)
+			st.RTTMillis = &ms
+		}
+		var lastOut, lastIn time.Time
+		if c.Delivered != nil {
+			lastOut = c.Delivered.SealedAt
+		}
+		if c.Received != nil {
+			lastIn = c.Received.OpenedAt
+		}
+		st.Light = light(now, lastOut, lastIn, st.Interval, relayErr != "")
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// light is the light of a channel whose newest heartbeats each way are out
+// and in (zero: none).
+func light(now, out, in time.Time, interval time.Duration, relayDown bool) string {
+	within := func(t time.Time, d time.Duration) bool { return !t.IsZero() && now.Sub(t) <= d }
+	switch {
+	case relayDown:
+		return Red
+	case within(out, interval*3/2) && within(in, interval*3/2):
+		return Green
+	case within(out, 3*interval) && within(in, 3*interval):
+		return Amber
+	}
+	return Red
+}
