@@ -18,6 +18,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	fs := newPartyFlags(e, "status", "status [--dir DIR] [--json] [--interval DURATION] [--wait DURATION]")
 	interval := fs.Duration("interval", 0, "the heartbeat `interval` the lights are judged by; 0: the one 'brief watch' last sent with, else 60s")
 	wait := fs.Duration("wait", 0, "poll until every channel is green, failing after `duration`")
+	dl := fs.String("deadlines", "", "delivery `deadlines` other than the defaults (FLASH=10m,IMMEDIATE=30m,PRIORITY=3h,ROUTINE=6h), e.g. FLASH=5m")
 	p, err := fs.load(e, args)
 	if err != nil {
 		return err
@@ -26,6 +27,11 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("", "status takes no arguments")
 	}
+	deadlines, err := client.ParseDeadlines(*dl)
+	if err != nil {
+		return err
+	}
+	defer warnOverdue(e, p, deadlines)
 	deadline := time.Now().Add(*wait)
 	for {
 		// Fresh receipts give the round trips; a relay that cannot be
@@ -54,6 +60,20 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// warnOverdue prints a warning for each sent letter past its delivery
+// deadline without a delivered receipt.
+func warnOverdue(e *env, p *client.Party, d client.Deadlines) []client.Overdue {
+	late, err := p.OverdueLetters(d)
+	if err != nil {
+		report(e.stderr, err)
+	}
+	for _, o := range late {
+		fmt.Fprintf(e.stderr, "brief: warning: letter %s to %s (%s) is overdue: sealed %s, due %s, not delivered\n",
+			o.ID, o.To, o.Precedence, o.SealedAt.Local().Format(time.DateTime), o.Due.Local().Format(time.DateTime))
+	}
+	return late
 }
 
 func allGreen(st []client.ChannelStatus) bool {
@@ -112,7 +132,8 @@ BRIEF_PASSPHRASE from an EnvironmentFile.`
 func cmdWatch(ctx context.Context, e *env, args []string) error {
 	fs := newPartyFlags(e, "watch", watchUsage)
 	interval := fs.Duration("interval", client.DefaultHeartbeatInterval, "send heartbeats and judge the lights every `duration`")
-	alarm := fs.String("alarm", "", "run `command` with /bin/sh -c when a channel's light changes")
+	alarm := fs.String("alarm", "", "run `command` with /bin/sh -c when a channel's light changes or a letter becomes overdue")
+	dl := fs.String("deadlines", "", "delivery `deadlines` other than the defaults (FLASH=10m,IMMEDIATE=30m,PRIORITY=3h,ROUTINE=6h)")
 	p, err := fs.load(e, args)
 	if err != nil {
 		return err
@@ -120,6 +141,10 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 	defer p.Close()
 	if fs.NArg() > 0 || *interval <= 0 {
 		return usagef("brief watch --interval 60s", "watch takes no arguments and a positive --interval")
+	}
+	deadlines, err := client.ParseDeadlines(*dl)
+	if err != nil {
+		return err
 	}
 	// The follower and the heartbeat loop print from two goroutines.
 	var mu sync.Mutex
@@ -141,11 +166,11 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 			}
 		}
 	}()
-	lights := map[string]string{}
+	ws := &watchState{lights: map[string]string{}, overdue: map[string]bool{}, deadlines: deadlines}
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()
 	for {
-		watchTick(ctx, we, p, *interval, *alarm, *fs.asJSON, lights)
+		watchTick(ctx, we, p, *interval, *alarm, *fs.asJSON, ws)
 		select {
 		case <-ctx.Done():
 			wg.Wait()
@@ -159,7 +184,15 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 // reports each change of a channel's light. Each relay call is bounded by
 // the interval, so that a hung relay shows as red instead of stopping the
 // watch.
-func watchTick(ctx context.Context, e *env, p *client.Party, interval time.Duration, alarm string, asJSON bool, lights map[string]string) {
+// watchState is what the watch loop remembers between ticks.
+type watchState struct {
+	lights    map[string]string // channel -> last light reported
+	overdue   map[string]bool   // letters already reported overdue
+	deadlines client.Deadlines
+}
+
+func watchTick(ctx context.Context, e *env, p *client.Party, interval time.Duration, alarm string, asJSON bool, ws *watchState) {
+	lights := ws.lights
 	tctx, cancel := context.WithTimeout(ctx, interval)
 	defer cancel()
 	if _, err := p.CollectReceipts(tctx); err != nil && ctx.Err() == nil {
@@ -204,12 +237,27 @@ func watchTick(ctx context.Context, e *env, p *client.Party, interval time.Durat
 			runAlarm(ctx, e, alarm, s.Channel, s.Light, prev)
 		}
 	}
+	late, err := p.OverdueLetters(ws.deadlines)
+	if err != nil {
+		report(e.stderr, err)
+	}
+	for _, o := range late {
+		if ws.overdue[o.ID] {
+			continue
+		}
+		ws.overdue[o.ID] = true
+		fmt.Fprintf(e.stdout, "letter %s to %s  %s  OVERDUE (due %s)\n", o.ID, o.To, o.Precedence, o.Due.Local().Format(time.DateTime))
+		if alarm != "" {
+			runAlarm(ctx, e, alarm, o.To, "overdue", "", "BRIEF_LETTER="+o.ID)
+		}
+	}
 }
 
 // runAlarm runs the alarm hook and reports its failure.
-func runAlarm(ctx context.Context, e *env, cmd, channel, light, prev string) {
+func runAlarm(ctx context.Context, e *env, cmd, channel, light, prev string, extra ...string) {
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
 	c.Env = append(os.Environ(), "BRIEF_CHANNEL="+channel, "BRIEF_LIGHT="+light, "BRIEF_PREVIOUS_LIGHT="+prev)
+	c.Env = append(c.Env, extra...)
 	c.Stdout, c.Stderr = e.stderr, e.stderr
 	if err := c.Run(); err != nil && ctx.Err() == nil {
 		report(e.stderr, fmt.Errorf("alarm hook for %s (%s): %w", channel, light, err))
