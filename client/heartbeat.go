@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"brieftraeger/envelope"
+	lightpkg "brieftraeger/internal/light"
 	"brieftraeger/letter"
 )
 
@@ -41,9 +42,9 @@ const maxPendingHeartbeats = 16
 
 // The lights of a channel.
 const (
-	Green = "green" // a heartbeat each way within one interval
-	Amber = "amber" // a heartbeat each way within three intervals, but not within one
-	Red   = "red"   // a direction silent for three intervals, or the relay unreachable
+	Green = lightpkg.Green // a heartbeat each way within 1.5 intervals
+	Amber = lightpkg.Amber // a heartbeat each way within 3 intervals, but not green
+	Red   = lightpkg.Red   // a direction silent for 3 intervals, or the relay unreachable
 )
 
 // Heartbeat is the content of a heartbeat part.
@@ -322,16 +323,10 @@ func (p *Party) Status(ctx context.Context, interval time.Duration) ([]ChannelSt
 }
 
 // light is the light of a channel whose newest heartbeats each way are out
-// and in (zero: none).
+// and in (zero: none): see package light; red if the relay is unreachable.
 func light(now, out, in time.Time, interval time.Duration, relayDown bool) string {
-	within := func(t time.Time, d time.Duration) bool { return !t.IsZero() && now.Sub(t) <= d }
-	switch {
-	case relayDown:
+	if relayDown {
 		return Red
-	case within(out, interval*3/2) && within(in, interval*3/2):
-		return Green
-	case within(out, 3*interval) && within(in, 3*interval):
-		return Amber
 	}
-	return Red
+	return lightpkg.Judge(now, out, in, interval)
 }

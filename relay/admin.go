@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
+	"brieftraeger/internal/light"
 	"brieftraeger/store"
 )
 
@@ -90,9 +92,25 @@ func (r *Relay) listChannels(w http.ResponseWriter, req *http.Request) {
 		r.writeError(w, req, err)
 		return
 	}
+	interval := time.Minute
+	if q := req.URL.Query().Get("interval"); q != "" {
+		if interval, err = time.ParseDuration(q); err != nil || interval <= 0 {
+			r.writeError(w, req, fail(http.StatusBadRequest, api.CodeMalformed, "interval must be a positive duration"))
+			return
+		}
+	}
 	out := make([]api.Channel, 0, len(list))
 	for _, c := range list {
-		out = append(out, api.Channel{A: c[0], B: c[1]})
+		ch := api.Channel{A: c[0], B: c[1]}
+		ab, ba := r.metrics.lastLetter(c[0], c[1]), r.metrics.lastLetter(c[1], c[0])
+		if !ab.IsZero() {
+			ch.LastAB = &ab
+		}
+		if !ba.IsZero() {
+			ch.LastBA = &ba
+		}
+		ch.Light = light.Judge(r.cfg.Now(), ab, ba, interval)
+		out = append(out, ch)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -39,10 +39,13 @@ type metrics struct {
 
 	refusedMu sync.Mutex
 	refused   map[string]uint64 // refusals by API error code
+
+	lastMu sync.Mutex
+	last   map[[2]string]time.Time // (from, to) -> newest envelope stored since the relay started
 }
 
 func newMetrics() *metrics {
-	m := &metrics{refused: map[string]uint64{}}
+	m := &metrics{refused: map[string]uint64{}, last: map[[2]string]time.Time{}}
 	// Known codes start at zero so that rate() sees their first refusal.
 	for _, c := range []string{api.CodeMalformed, api.CodeTooLarge, api.CodeUnknownParty, api.CodeNoChannel,
 		api.CodeNotOnRoster, api.CodeBadSignature, api.CodeReplay, api.CodeEpoch, api.CodeNotFound,
@@ -52,11 +55,25 @@ func newMetrics() *metrics {
 	return m
 }
 
-// letterPosted counts a newly stored envelope (not a repost).
-func (m *metrics) letterPosted(p envelope.Precedence) {
+// letterPosted counts a newly stored envelope (not a repost) and notes
+// when the channel last carried one in that direction.
+func (m *metrics) letterPosted(p envelope.Precedence, from, to string, at time.Time) {
 	if p.Valid() {
 		m.posted[p].Add(1)
 	}
+	m.lastMu.Lock()
+	if at.After(m.last[[2]string{from, to}]) {
+		m.last[[2]string{from, to}] = at
+	}
+	m.lastMu.Unlock()
+}
+
+// lastLetter returns when the newest envelope from one party to the other
+// was stored since the relay started (zero: none).
+func (m *metrics) lastLetter(from, to string) time.Time {
+	m.lastMu.Lock()
+	defer m.lastMu.Unlock()
+	return m.last[[2]string{from, to}]
 }
 
 // receiptFiled counts a newly filed receipt of kind for the stored
@@ -139,6 +156,20 @@ func (m *metrics) write(w io.Writer, logLeaves uint64) {
 	fmt.Fprintf(w, "brief_log_leaves %d\n", logLeaves)
 	family("brief_event_streams", "gauge", "Open server-sent event streams.")
 	fmt.Fprintf(w, "brief_event_streams %d\n", m.streams.Load())
+
+	family("brief_channel_last_letter_timestamp_seconds", "gauge",
+		"When the newest envelope (letters and heartbeats alike) went from one party to the other, since the relay started.")
+	m.lastMu.Lock()
+	keys := make([][2]string, 0, len(m.last))
+	for k := range m.last {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0]+" "+a[1], b[0]+" "+b[1]) })
+	for _, k := range keys {
+		fmt.Fprintf(w, "brief_channel_last_letter_timestamp_seconds{from=\"%s\",to=\"%s\"} %s\n",
+			escapeLabel(k[0]), escapeLabel(k[1]), formatFloat(float64(m.last[k].UnixMilli())/1000))
+	}
+	m.lastMu.Unlock()
 }
 
 func formatFloat(f float64) string {

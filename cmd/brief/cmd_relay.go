@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"brieftraeger/client"
 	"brieftraeger/identity"
@@ -175,7 +176,16 @@ func relayChannels(ctx context.Context, e *env, args []string) error {
 		return printJSON(e.stdout, list)
 	}
 	for _, c := range list {
-		fmt.Fprintf(e.stdout, "%s <-> %s\n", c.A, c.B)
+		fmt.Fprintf(e.stdout, "%s <-> %s  %s  last %s->%s %s, %s->%s %s\n", c.A, c.B, strings.ToUpper(c.Light),
+			c.A, c.B, clock(c.LastAB), c.B, c.A, clock(c.LastBA))
 	}
+	fmt.Fprintln(e.stdout, "(the relay's view since it started: envelopes each way, judged at a 60 s interval)")
 	return nil
+}
+
+func clock(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.Local().Format("15:04:05")
 }

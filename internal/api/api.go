@@ -4,6 +4,8 @@
 // envelope and identity; the HTTP API is documented in docs/PROTOCOL.md.
 package api
 
+import "time"
+
 // Descriptor is the public description of a relay that the operator hands
 // to each party out of band: its name, the SHA-256 of its TLS certificate
 // (which clients pin) and its receipt-signing key. It is relay.json in the
@@ -59,10 +61,16 @@ type ReceiptEntry struct {
 	Receipt []byte `json:"receipt"` // signed receipt bytes (base64 in JSON)
 }
 
-// Channel is one open channel, in POST and GET /v1/admin/channels.
+// Channel is one open channel, in POST and GET /v1/admin/channels. GET
+// adds what the relay saw of it since it started: the newest envelope each
+// way (letters and heartbeats alike; the relay cannot tell them apart) and
+// the light those make at the interval asked for (?interval=, default 60s).
 type Channel struct {
-	A string `json:"a"`
-	B string `json:"b"`
+	A      string     `json:"a"`
+	B      string     `json:"b"`
+	LastAB *time.Time `json:"last_a_to_b,omitempty"`
+	LastBA *time.Time `json:"last_b_to_a,omitempty"`
+	Light  string     `json:"light,omitempty"`
 }
 
 // Error is the JSON body of every error answer.
