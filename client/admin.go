@@ -64,3 +64,14 @@ func (a *Admin) Channels(ctx context.Context) ([]api.Channel, error) {
 	}
 	return out, nil
 }
+
+// Metrics fetches the relay's metrics in the Prometheus text format; only
+// the admin key may read them.
+func (a *Admin) Metrics(ctx context.Context) ([]byte, error) {
+	resp, err := doRequest(ctx, a.http, a.url, http.MethodGet, "/metrics", nil, 0, nil)
+	if err != nil {
+		return nil, fmt.Errorf("failed to fetch metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+}

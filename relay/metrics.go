@@ -184,9 +184,9 @@ func escapeLabel(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 }
 
-// serveMetrics answers GET /metrics. Like the log tiles it needs no device
-// authentication: any TLS client may read it (the listener still asks for
-// a client certificate, of any key).
+// serveMetrics answers GET /metrics, to the operator's admin key only: the
+// per-channel times are metadata the parties' traffic must not leak to
+// anyone else.
 func (r *Relay) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", metricsContentType)
 	w.Header().Set("Cache-Control", "no-store")

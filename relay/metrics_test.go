@@ -19,6 +19,12 @@ import (
 func (w *world) anyClient() *http.Client {
 	w.t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)
+	return w.clientWith(key)
+}
+
+// clientWith is a TLS client with the given key.
+func (w *world) clientWith(key ed25519.PrivateKey) *http.Client {
+	w.t.Helper()
 	conf, err := tlspin.ClientTLSConfig(key, w.Dir.Descriptor.TLSSHA256)
 	if err != nil {
 		w.t.Fatal(err)
@@ -101,7 +107,10 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("malformed post: %d %q", st, answer)
 	}
 
-	c := w.anyClient()
+	if status, _, _ := get(t, w.anyClient(), w.URL+"/metrics"); status != http.StatusForbidden {
+		t.Fatalf("GET /metrics without the admin key: %d", status)
+	}
+	c := w.clientWith(w.Dir.AdminKey)
 	var m map[string]float64
 	// The log integrates every 50 ms: wait for three rosters, the
 	// envelope, its posted receipt and the delivered receipt.

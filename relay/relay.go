@@ -130,8 +130,9 @@ func (r *Relay) routes() {
 	// The log in the C2SP tlog-tiles layout under the prefix /v1/log/,
 	// readable by any TLS client: it holds hashes only.
 	r.mux.HandleFunc("GET "+api.PathLogTiles+"{path...}", r.logTile)
-	// Operations: metrics and probes, readable by any TLS client.
-	r.mux.HandleFunc("GET /metrics", r.serveMetrics)
+	// Operations: probes for any TLS client; metrics name parties and
+	// their traffic times, so only the operator's admin key reads them.
+	r.mux.HandleFunc("GET /metrics", r.admin(r.serveMetrics))
 	r.mux.HandleFunc("GET /healthz", r.healthz)
 	r.mux.HandleFunc("GET /readyz", r.readyz)
 	r.mux.HandleFunc("PUT "+api.PathParties+"/{party}", r.admin(r.putRoster))

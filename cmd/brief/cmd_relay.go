@@ -18,6 +18,7 @@ import (
 func cmdRelay(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "relay", args, map[string]func(context.Context, *env, []string) error{
 		"init": relayInit, "run": relayRun, "admit": relayAdmit, "channel": relayChannel, "channels": relayChannels,
+		"metrics": relayMetrics,
 	})
 }
 
@@ -181,6 +182,22 @@ func relayChannels(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, "(the relay's view since it started: envelopes each way, judged at a 60 s interval)")
 	return nil
+}
+
+func relayMetrics(ctx context.Context, e *env, args []string) error {
+	a, rest, _, err := adminClient(e, "relay metrics", "relay metrics --dir DIR [--url URL]", args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return usagef("", "relay metrics takes no arguments")
+	}
+	m, err := a.Metrics(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(m)
+	return err
 }
 
 func clock(t *time.Time) string {
