@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,18 @@ func TestOperatorSeesTheLight(t *testing.T) {
 	}
 	if got := lightNow(); got != light.Green {
 		t.Fatalf("after a letter each way: %s", got)
+	}
+	// The metrics show one letter waiting for each party, and when each
+	// direction last carried one.
+	m, err := w.Admin.Metrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`brief_mailbox_pending{party="tehran"} 1`, `brief_mailbox_pending{party="washington"} 1`,
+		`brief_channel_last_letter_timestamp_seconds{from="tehran",to="washington"} `} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 	w.SetNow(time.Now().Add(2 * time.Minute))
 	if got := lightNow(); got != light.Amber {

@@ -115,7 +115,7 @@ const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // write writes every metric in the text exposition format; logLeaves is
 // the tree size of the log's true history.
-func (m *metrics) write(w io.Writer, logLeaves uint64) {
+func (m *metrics) write(w io.Writer, logLeaves uint64, pending map[string]int) {
 	family := func(name, typ, help string) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
@@ -157,6 +157,16 @@ func (m *metrics) write(w io.Writer, logLeaves uint64) {
 	family("brief_event_streams", "gauge", "Open server-sent event streams.")
 	fmt.Fprintf(w, "brief_event_streams %d\n", m.streams.Load())
 
+	family("brief_mailbox_pending", "gauge", "Envelopes waiting for delivery, by recipient party.")
+	parties := make([]string, 0, len(pending))
+	for p := range pending {
+		parties = append(parties, p)
+	}
+	slices.Sort(parties)
+	for _, p := range parties {
+		fmt.Fprintf(w, "brief_mailbox_pending{party=\"%s\"} %d\n", escapeLabel(p), pending[p])
+	}
+
 	family("brief_channel_last_letter_timestamp_seconds", "gauge",
 		"When the newest envelope (letters and heartbeats alike) went from one party to the other, since the relay started.")
 	m.lastMu.Lock()
@@ -187,8 +197,12 @@ func escapeLabel(s string) string {
 // serveMetrics answers GET /metrics, to the operator's admin key only: the
 // per-channel times are metadata the parties' traffic must not leak to
 // anyone else.
-func (r *Relay) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+func (r *Relay) serveMetrics(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Type", metricsContentType)
 	w.Header().Set("Cache-Control", "no-store")
-	r.metrics.write(w, r.logs.size())
+	pending, err := r.cfg.Store.PendingCounts(req.Context())
+	if err != nil {
+		r.log.Warn("metrics: failed to count pending envelopes", "err", err)
+	}
+	r.metrics.write(w, r.logs.size(), pending)
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -526,4 +527,26 @@ func (s *Store) MailCount(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("failed to read mail stream: %w", err)
 	}
 	return info.State.Msgs, nil
+}
+
+// PendingCounts returns, for each party with envelopes waiting, how many
+// wait: the mailbox entries by recipient, from the BOX stream's subject
+// counts (no message is read).
+func (s *Store) PendingCounts(ctx context.Context) (map[string]int, error) {
+	ctx, done, err := s.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	info, err := s.box.Info(ctx, jetstream.WithSubjectFilter("box.>"))
+	if err != nil {
+		return nil, fmt.Errorf("failed to count pending envelopes: %w", err)
+	}
+	out := map[string]int{}
+	for subj, n := range info.State.Subjects {
+		if parts := strings.SplitN(subj, ".", 3); len(parts) == 3 {
+			out[parts[1]] += int(n)
+		}
+	}
+	return out, nil
 }
