@@ -39,7 +39,7 @@ func (p *Party) Audit(ctx context.Context, progress func(done, total uint64)) (*
 	}
 	rep := &AuditReport{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root[:]), Missing: []string{}}
 	var tree tlog.Tree
-	have := make(map[[32]byte]bool, cp.Size)
+	have := make(map[[32]byte]bool, min(cp.Size, 1<<20))
 	for tree.Size() < cp.Size {
 		var page api.LogLeaves
 		path := api.PathLogLeaves + "?start=" + strconv.FormatUint(tree.Size(), 10) + "&count=" + strconv.Itoa(api.MaxLogLeaves)

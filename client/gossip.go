@@ -97,7 +97,7 @@ func (p *Party) compareView(ctx context.Context, note []byte) error {
 		_, err := p.acceptLog(ctx, func() ([]byte, error) { return note, nil })
 		return err
 	}
-	proof, err := p.fetchConsistency(ctx, theirs.Size, ours.Size)
+	proof, err := p.proveConsistency(ctx, theirs, ours)
 	if err != nil {
 		return err
 	}

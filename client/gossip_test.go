@@ -126,3 +126,21 @@ func TestGossipNeedsSenderCosignature(t *testing.T) {
 		t.Fatal("a view with a broken cosignature was accepted")
 	}
 }
+
+// TestGossipRelayRefusesProof gives washington a view the relay cannot
+// prove (a signed checkpoint larger than its log): when tehran opens
+// washington's next letter, the relay can only refuse the consistency
+// proof, and that refusal is an alarm, not an ordinary error.
+func TestGossipRelayRefusesProof(t *testing.T) {
+	w, wash, teh := pair(t)
+	sentAndLogged(t, wash, teh)
+	cur := waitLogSize(t, teh, 1)
+	var root [32]byte
+	rand.Read(root[:])
+	writeLog(t, wash, w.Dir.Descriptor.LogOrigin, forge(t, w, cur.Size+100, root))
+	_, err := sendAndOpen(t, wash, teh)
+	var alarm *client.InconsistentLogError
+	if !errors.As(err, &alarm) || !errors.Is(err, tlog.ErrInconsistent) {
+		t.Fatalf("a refused proof is not an alarm: %v", err)
+	}
+}

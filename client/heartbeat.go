@@ -188,7 +188,9 @@ func (p *Party) NoteHeartbeat(rec *Received) (*Heartbeat, error) {
 	}
 	got := &HeartbeatReceived{ID: rec.ID, SentAt: hb.SentAt, OpenedAt: rec.OpenedAt, Interval: hb.Interval()}
 	return hb, p.updateHeartbeats(rec.From, func(c *channelHeartbeats) {
-		if c.Received == nil || c.Received.SentAt.Before(got.SentAt) {
+		// By the time this device opened it: a sender's clock, or a
+		// crafted sent_at, must not freeze the light.
+		if c.Received == nil || !got.OpenedAt.Before(c.Received.OpenedAt) {
 			c.Received = got
 		}
 	})

@@ -167,7 +167,7 @@ func (p *Party) acceptLog(ctx context.Context, fetch func() ([]byte, error)) (*t
 		}
 		var consistency [][32]byte
 		if old != nil && old.Size > 0 && cp.Size > old.Size {
-			if consistency, err = p.fetchConsistency(ctx, old.Size, cp.Size); err != nil {
+			if consistency, err = p.proveConsistency(ctx, old, cp); err != nil {
 				return nil, err
 			}
 		}
@@ -213,6 +213,20 @@ func (p *Party) saveLog(old, cp *tlog.Checkpoint, origin string, v note.Verifier
 		return false, fmt.Errorf("failed to save log.json: %w", err)
 	}
 	return true, nil
+}
+
+// proveConsistency asks the relay for the consistency proof between two
+// checkpoints it signed. A relay that answers with a refusal, rather than
+// a proof, cannot show the two consistent: that is an alarm, not an
+// ordinary error (a network failure stays one).
+func (p *Party) proveConsistency(ctx context.Context, older, newer *tlog.Checkpoint) ([][32]byte, error) {
+	proof, err := p.fetchConsistency(ctx, older.Size, newer.Size)
+	var refused *RelayError
+	if errors.As(err, &refused) {
+		return nil, &InconsistentLogError{Relay: p.relay.Name, Accepted: older.Note, Offered: newer.Note,
+			Err: fmt.Errorf("%w: the relay refused to prove size %d consistent with size %d: %v", tlog.ErrInconsistent, older.Size, newer.Size, err)}
+	}
+	return proof, err
 }
 
 // fetchConsistency asks the relay for the consistency proof from tree size

@@ -77,11 +77,12 @@ func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := p.NoteHeartbeat(rec); err != nil {
-		return rec, err
-	}
 	if err := p.fileReceipt(ctx, rec, envelope.Delivered); err != nil {
 		return rec, err
+	}
+	if _, err := p.NoteHeartbeat(rec); err != nil {
+		// The letter is received; only the light's record of it failed.
+		p.log.Warn("failed to record heartbeat", "letter", rec.ID, "err", err)
 	}
 	return rec, nil
 }

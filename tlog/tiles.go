@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -72,6 +73,9 @@ func ParseTilePath(path string) (entries bool, level int, n uint64, width int, e
 			return false, 0, 0, 0, bad
 		}
 		n = n*1000 + d
+	}
+	if n > math.MaxUint64/TileWidth/TileWidth {
+		return false, 0, 0, 0, bad // the tile's first index would not fit
 	}
 	return entries, level, n, width, nil
 }

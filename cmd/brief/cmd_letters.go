@@ -159,7 +159,7 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 		if fs.NArg() > 0 {
 			return usagef("", "read --follow takes no letter ids")
 		}
-		return readFollow(ctx, e, p, *fs.asJSON)
+		return readFollow(ctx, e, p, *fs.asJSON, nil)
 	}
 	ids := fs.Args()
 	if len(ids) == 0 {
@@ -210,7 +210,8 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 
 // readFollow reads what waits, then each letter the relay pushes, until
 // ctx ends. A letter that fails its checks is reported and skipped.
-func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool) error {
+// onAlarm, if not nil, is called with each alarm about the relay's log.
+func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool, onAlarm func(from string, err error)) error {
 	seen := map[string]bool{}
 	read := func(id string) *client.Received {
 		if seen[id] {
@@ -223,6 +224,10 @@ func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool) error
 		if err == nil {
 			if gerr := p.CheckGossip(context.WithoutCancel(ctx), rec); gerr != nil {
 				report(e.stderr, gerr)
+				var alarm *client.InconsistentLogError
+				if onAlarm != nil && errors.As(gerr, &alarm) {
+					onAlarm(rec.From, gerr)
+				}
 			}
 		}
 		switch {

@@ -59,8 +59,19 @@ func cmdLog(ctx context.Context, e *env, args []string) error {
 		cp = kept // the proofs may have moved it on
 	}
 	v := logView{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root[:]), Letters: reps}
+	// After --wait, a record still missing means the relay keeps it out of
+	// its log: a script must be able to tell.
+	var missing error
+	for _, r := range reps {
+		if *wait > 0 && !r.AllLogged() {
+			missing = fmt.Errorf("letter %s: not every record is in the relay's log after %s", r.ID, *wait)
+		}
+	}
 	if *fs.asJSON {
-		return printJSON(e.stdout, v)
+		if err := printJSON(e.stdout, v); err != nil {
+			return err
+		}
+		return missing
 	}
 	fmt.Fprintf(e.stdout, "log %s: size %d, root %s (signature and consistency verified)\n", v.Origin, v.Size, v.Root)
 	for _, r := range reps {
@@ -73,5 +84,5 @@ func cmdLog(ctx context.Context, e *env, args []string) error {
 			}
 		}
 	}
-	return nil
+	return missing
 }

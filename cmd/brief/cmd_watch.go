@@ -154,7 +154,11 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 	go func() {
 		defer wg.Done()
 		for {
-			err := readFollow(ctx, we, p, *fs.asJSON)
+			err := readFollow(ctx, we, p, *fs.asJSON, func(from string, err error) {
+				if *alarm != "" {
+					runAlarm(ctx, we, *alarm, from, "log-inconsistent", "", "BRIEF_ALARM="+err.Error())
+				}
+			})
 			if ctx.Err() != nil {
 				return
 			}
@@ -255,7 +259,11 @@ func watchTick(ctx context.Context, e *env, p *client.Party, interval time.Durat
 
 // runAlarm runs the alarm hook and reports its failure.
 func runAlarm(ctx context.Context, e *env, cmd, channel, light, prev string, extra ...string) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
+	// A hook that leaves a child holding its output must not stall the watch.
+	c.WaitDelay = 5 * time.Second
 	c.Env = append(os.Environ(), "BRIEF_CHANNEL="+channel, "BRIEF_LIGHT="+light, "BRIEF_PREVIOUS_LIGHT="+prev)
 	c.Env = append(c.Env, extra...)
 	c.Stdout, c.Stderr = e.stderr, e.stderr
