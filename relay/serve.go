@@ -22,8 +22,14 @@ type Options struct {
 	Listen           string // default "127.0.0.1:8443"; port 0 picks a free port
 	MaxEnvelopeBytes int64  // default DefaultMaxEnvelopeBytes
 	NoSync           bool   // unsafe: skip fsync before acknowledging; benchmarks only
-	Logger           *slog.Logger
-	Now              func() time.Time
+	// NATSURL, if set, is an existing NATS server or cluster with JetStream
+	// to keep the relay's state in, instead of the embedded server; its
+	// own configuration decides durability. Replicas sets the streams'
+	// replica count there (default 1; 3 for a cluster).
+	NATSURL  string
+	Replicas int
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// Ready, if set, is called with the address once the relay listens.
 	Ready func(addr string)
 }
@@ -38,7 +44,7 @@ func Serve(ctx context.Context, d *Dir, opts Options) error {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	st, err := store.Open(ctx, store.Config{Dir: d.StoreDir(), BodyHash: envelope.NewDigest, NoSync: opts.NoSync, MaxBodyBytes: opts.MaxEnvelopeBytes, Logger: opts.Logger})
+	st, err := store.Open(ctx, store.Config{Dir: d.StoreDir(), URL: opts.NATSURL, Replicas: opts.Replicas, BodyHash: envelope.NewDigest, NoSync: opts.NoSync, MaxBodyBytes: opts.MaxEnvelopeBytes, Logger: opts.Logger})
 	if err != nil {
 		return fmt.Errorf("failed to open relay store: %w", err)
 	}

@@ -72,9 +72,17 @@ var (
 
 // Config configures Open. Its zero value (except Dir) is safe: fsync before every ack.
 type Config struct {
-	// Dir is the data folder for JetStream; required. Reopening the same Dir
-	// sees all previous data.
+	// Dir is the data folder for JetStream; required unless URL is set.
+	// Reopening the same Dir sees all previous data.
 	Dir string
+	// URL, if set, is an existing NATS server or cluster with JetStream to
+	// use instead of an embedded server; Dir and NoSync are then unused
+	// (durability is the external servers' configuration, their
+	// sync_interval). Only one relay process may use a URL's streams.
+	URL string
+	// Replicas is the number of replicas of every stream and bucket;
+	// default 1. A cluster uses 3.
+	Replicas int
 	// NoSync, if true, does NOT fsync on every write (JetStream's default
 	// 2-minute SyncInterval applies). Unsafe; for benchmarks only.
 	NoSync bool
@@ -165,8 +173,11 @@ type Store struct {
 // it in process, creates or updates the streams and buckets, and repairs the
 // mailbox after an unclean shutdown (see the package documentation).
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	if cfg.Dir == "" {
-		return nil, fmt.Errorf("%w: config needs a data folder (Dir)", ErrInvalid)
+	if cfg.Dir == "" && cfg.URL == "" {
+		return nil, fmt.Errorf("%w: config needs a data folder (Dir) or a NATS URL", ErrInvalid)
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
 	}
 	if cfg.DedupWindow == 0 {
 		cfg.DedupWindow = DefaultDedupWindow
@@ -190,6 +201,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 	switch {
+	case cfg.Replicas < 1 || cfg.Replicas > 5:
+		return nil, fmt.Errorf("%w: Replicas must be between 1 and 5", ErrInvalid)
 	case cfg.DedupWindow < 0:
 		return nil, fmt.Errorf("%w: negative DedupWindow", ErrInvalid)
 	case cfg.InlineLimit < 0 || cfg.InlineLimit > MaxInlineLimit:
@@ -208,37 +221,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 
-	ns, err := server.NewServer(&server.Options{
-		ServerName:         "brieftraeger-store",
-		DontListen:         true,
-		JetStream:          true,
-		StoreDir:           cfg.Dir,
-		SyncAlways:         !cfg.NoSync,
-		JetStreamMaxMemory: 256 << 20, // only ephemeral scan consumers live in memory
-		// JetStreamMaxStore stays 0: the server takes 75% of the free disk.
-		MaxPayload: int32(max(1<<20, cfg.InlineLimit+MaxHeaderBytes+64<<10)),
-		NoLog:      true,
-		NoSigs:     true,
-	})
+	ns, nc, err := connect(cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("failed to configure nats server: %w", err)
-	}
-	ns.SetLoggerV2(serverLog{log.With("component", "nats-server")}, false, false, false)
-	ns.Start()
-	var nc *nats.Conn
-	abort := func(err error) (*Store, error) {
-		if nc != nil {
-			nc.Close()
-		}
-		ns.Shutdown()
-		ns.WaitForShutdown()
 		return nil, err
 	}
-	if !ns.ReadyForConnections(30 * time.Second) {
-		return abort(errors.New("failed to start nats server: not ready after 30s"))
-	}
-	if nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("brieftraeger-store")); err != nil {
-		return abort(fmt.Errorf("failed to connect to nats server: %w", err))
+	abort := func(err error) (*Store, error) {
+		nc.Close()
+		if ns != nil {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		}
+		return nil, err
 	}
 	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(commitTimeout))
 	if err != nil {
@@ -258,15 +251,57 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.boxQ = newCommitter(nc, cfg.CommitWindow, cfg.CommitMin, cfg.CommitBatch)
 	s.bg.Add(1)
 	go s.checkpointLoop()
-	log.Info("store opened", "dir", cfg.Dir, "sync", !cfg.NoSync, "mail_seq", s.mailSeq.Load(), "receipt_seq", s.rcptSeq.Load())
+	log.Info("store opened", "dir", cfg.Dir, "url", cfg.URL, "sync", !cfg.NoSync, "replicas", cfg.Replicas,
+		"mail_seq", s.mailSeq.Load(), "receipt_seq", s.rcptSeq.Load())
 	return s, nil
+}
+
+// connect starts the embedded server in cfg.Dir and connects to it in
+// process, or, if cfg.URL is set, connects to that NATS server (ns is then
+// nil).
+func connect(cfg Config, log *slog.Logger) (*server.Server, *nats.Conn, error) {
+	if cfg.URL != "" {
+		nc, err := nats.Connect(cfg.URL, nats.Name("brieftraeger-store"), nats.MaxReconnects(-1))
+		if err != nil {
+			return nil, nil, fmt.Errorf("failed to connect to nats at %s: %w", cfg.URL, err)
+		}
+		return nil, nc, nil
+	}
+	ns, err := server.NewServer(&server.Options{
+		ServerName:         "brieftraeger-store",
+		DontListen:         true,
+		JetStream:          true,
+		StoreDir:           cfg.Dir,
+		SyncAlways:         !cfg.NoSync,
+		JetStreamMaxMemory: 256 << 20, // only ephemeral scan consumers live in memory
+		// JetStreamMaxStore stays 0: the server takes 75% of the free disk.
+		MaxPayload: int32(max(1<<20, cfg.InlineLimit+MaxHeaderBytes+64<<10)),
+		NoLog:      true,
+		NoSigs:     true,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to configure nats server: %w", err)
+	}
+	ns.SetLoggerV2(serverLog{log.With("component", "nats-server")}, false, false, false)
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, nil, errors.New("failed to start nats server: not ready after 30s")
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("brieftraeger-store"))
+	if err != nil {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, nil, fmt.Errorf("failed to connect to nats server: %w", err)
+	}
+	return ns, nc, nil
 }
 
 // setup creates or updates every stream and bucket and repairs BOX.
 func (s *Store) setup(ctx context.Context) error {
 	records := func(name string, subjects []string, dedup time.Duration) jetstream.StreamConfig {
 		return jetstream.StreamConfig{
-			Name: name, Subjects: subjects, Storage: jetstream.FileStorage,
+			Name: name, Subjects: subjects, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
 			Duplicates: dedup, AllowDirect: true, DenyDelete: true, DenyPurge: true,
 		}
 	}
@@ -284,7 +319,7 @@ func (s *Store) setup(ctx context.Context) error {
 		{&s.receipts, records(streamReceipts, []string{"rcpt.*.*.*"}, s.cfg.DedupWindow)},
 		{&s.leaves, batched(records(streamLog, []string{subjectLog}, 0))},
 		{&s.box, batched(jetstream.StreamConfig{
-			Name: streamBox, Subjects: []string{"box.*.*.*"}, Storage: jetstream.FileStorage, AllowDirect: true,
+			Name: streamBox, Subjects: []string{"box.*.*.*"}, Storage: jetstream.FileStorage, AllowDirect: true, Replicas: s.cfg.Replicas,
 		})},
 	}
 	for _, x := range streams {
@@ -293,17 +328,17 @@ func (s *Store) setup(ctx context.Context) error {
 		}
 	}
 	if s.channels, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: bucketChannels, Storage: jetstream.FileStorage,
+		Bucket: bucketChannels, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
 	}); err != nil {
 		return fmt.Errorf("failed to open bucket %s: %w", bucketChannels, err)
 	}
 	if s.meta, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: bucketMeta, Storage: jetstream.FileStorage,
+		Bucket: bucketMeta, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
 	}); err != nil {
 		return fmt.Errorf("failed to open bucket %s: %w", bucketMeta, err)
 	}
 	if s.bodies, err = s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: bucketBodies, Storage: jetstream.FileStorage,
+		Bucket: bucketBodies, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
 	}); err != nil {
 		return fmt.Errorf("failed to open object store %s: %w", bucketBodies, err)
 	}
@@ -352,8 +387,10 @@ func (s *Store) Close() error {
 	case <-time.After(10 * time.Second):
 		s.nc.Close()
 	}
-	s.ns.Shutdown()
-	s.ns.WaitForShutdown()
+	if s.ns != nil {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+	}
 	s.log.Info("store closed")
 	return err
 }

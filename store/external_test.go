@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// externalServer starts a real nats-server with JetStream listening on
+// 127.0.0.1, as an operator's existing NATS would be, and returns its URL.
+func externalServer(t *testing.T) string {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), SyncAlways: true, NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	return ns.ClientURL()
+}
+
+// TestExternalNATS uses an existing NATS server over TCP instead of the
+// embedded one: posts are stored, found and kept across reopening.
+func TestExternalNATS(t *testing.T) {
+	url := externalServer(t)
+	ctx := context.Background()
+	s, err := Open(ctx, Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPost(1, "alice", "bob", 0, []byte("over tcp"))
+	mustPost(t, s, p)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(ctx, Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got, err := s2.Lookup(ctx, p.ID); err != nil || got.To != "bob" {
+		t.Fatalf("after reopening: %v %+v", err, got)
+	}
+	if pending, err := s2.Pending(ctx, "bob"); err != nil || len(pending) != 1 {
+		t.Fatalf("pending after reopening: %v %d", err, len(pending))
+	}
+	if _, err := s2.Post(ctx, p); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("repost: %v", err)
+	}
+	if _, err := Open(ctx, Config{URL: url, Replicas: 9}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("9 replicas: %v", err)
+	}
+	if _, err := Open(ctx, Config{URL: "nats://127.0.0.1:1"}); err == nil {
+		t.Fatal("connected to nothing")
+	}
+}
