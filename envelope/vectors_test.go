@@ -6,92 +6,27 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"brieftraeger/identity"
+	"brieftraeger/internal/testvec"
 )
 
-// The vectors in ../testdata/vectors are rebuilt from their inputs and
-// compared with the files; -update rewrites the files instead:
-//
-//	go test ./envelope -run Vectors -update
-var update = flag.Bool("update", false, "rewrite ../testdata/vectors from the generators in the tests")
+// The shared vector helpers (internal/testvec), under the names these tests use.
+var update = testvec.Update
 
-const vectorDir = "../testdata/vectors"
+const vectorDir = testvec.Dir
 
-// hexBytes is a byte string that JSON carries as lowercase hex.
-type hexBytes []byte
+type hexBytes = testvec.HexBytes
 
-func (h hexBytes) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(h)), nil }
-
-func (h *hexBytes) UnmarshalText(b []byte) error {
-	d, err := hex.DecodeString(string(b))
-	*h = d
-	return err
-}
-
-// testSeed is the fixed Ed25519 seed named label, as in the identity tests
-// and keys.json: SHA-256("brieftraeger test seed " || label).
-func testSeed(label string) hexBytes {
-	s := sha256.Sum256([]byte("brieftraeger test seed " + label))
-	return s[:]
-}
-
-func testKey(label string) ed25519.PrivateKey { return ed25519.NewKeyFromSeed(testSeed(label)) }
-
-func testPub(label string) ed25519.PublicKey { return testKey(label).Public().(ed25519.PublicKey) }
-
-// testBytes returns n bytes that stand in for ciphertext:
-// SHA-256(label || counter) blocks, counter a big-endian uint32 from 0.
-func testBytes(label string, n int) hexBytes {
-	var out []byte
-	for i := uint32(0); len(out) < n; i++ {
-		h := sha256.Sum256(binary.BigEndian.AppendUint32([]byte(label), i))
-		out = append(out, h[:]...)
-	}
-	return out[:n]
-}
-
-func syncVectors(t testing.TB, name string, gen any) {
-	t.Helper()
-	want, err := json.MarshalIndent(gen, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = append(want, '\n')
-	path := filepath.Join(vectorDir, name)
-	if *update {
-		if err := os.WriteFile(path, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from what the generator builds from the same inputs; "+
-			"if the layout change is intended, run go test -update and update docs/PROTOCOL.md", path)
-	}
-}
-
-func readVectors(t testing.TB, name string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-}
+func testSeed(label string) hexBytes                    { return testvec.Seed(label) }
+func testKey(label string) ed25519.PrivateKey           { return testvec.Key(label) }
+func testPub(label string) ed25519.PublicKey            { return testvec.Pub(label) }
+func readVectors(t testing.TB, name string, v any) bool { return testvec.Read(t, name, v) }
+func syncVectors(t testing.TB, name string, gen any)    { testvec.Sync(t, name, gen) }
+func testBytes(label string, n int) hexBytes            { return testvec.Bytes(label, n) }
 
 // Independent encoders written from docs/PROTOCOL.md.
 
