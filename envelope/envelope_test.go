@@ -10,6 +10,8 @@ import (
 	"testing/iotest"
 
 	"brieftraeger/identity"
+
+	"brieftraeger/internal/testvec"
 )
 
 func testHeader() *Header {
@@ -22,7 +24,7 @@ func testHeader() *Header {
 func signedHeader(t testing.TB) *Header {
 	t.Helper()
 	h := testHeader()
-	if err := h.Sign(testKey("washington-laptop")); err != nil {
+	if err := h.Sign(testvec.Key("washington-laptop")); err != nil {
 		t.Fatal(err)
 	}
 	return h
@@ -37,10 +39,10 @@ func TestHeaderRoundTrip(t *testing.T) {
 	if !headerEqual(got, h) {
 		t.Fatalf("round trip changed the header:\n got %+v\nwant %+v", got, h)
 	}
-	if err := got.Verify(testPub("washington-laptop")); err != nil {
+	if err := got.Verify(testvec.Pub("washington-laptop")); err != nil {
 		t.Fatal(err)
 	}
-	if err := got.Verify(testPub("tehran-laptop")); err == nil || !strings.Contains(err.Error(), "bad signature") {
+	if err := got.Verify(testvec.Pub("tehran-laptop")); err == nil || !strings.Contains(err.Error(), "bad signature") {
 		t.Fatalf("other key: %v", err)
 	}
 	raw := bytes.Clone(h.Raw)
@@ -55,7 +57,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 // by Parse or by Verify, and the envelope hash must change.
 func TestHeaderTamper(t *testing.T) {
 	h := signedHeader(t)
-	pub := testPub("washington-laptop")
+	pub := testvec.Pub("washington-laptop")
 	for i := range h.Raw {
 		for bit := range 8 {
 			bad := bytes.Clone(h.Raw)
@@ -80,7 +82,7 @@ func TestHeaderTamper(t *testing.T) {
 	// A signature under another context does not verify.
 	body := h.Raw[:len(h.Raw)-64]
 	for _, ctx := range []string{ContextReceipt, ContextEnvelopeHash, identity.ContextRoster, "brieftraeger/v1 letter-header"} {
-		forged := append(bytes.Clone(body), identity.Sign(testKey("washington-laptop"), ctx, body)...)
+		forged := append(bytes.Clone(body), identity.Sign(testvec.Key("washington-laptop"), ctx, body)...)
 		p, err := Parse(forged)
 		if err != nil {
 			t.Fatal(err)
@@ -103,7 +105,7 @@ func TestHeaderSignRefuses(t *testing.T) {
 	} {
 		h := testHeader()
 		edit(h)
-		if err := h.Sign(testKey("washington-laptop")); err == nil {
+		if err := h.Sign(testvec.Key("washington-laptop")); err == nil {
 			t.Errorf("%s: signed", name)
 		}
 		if h.Raw != nil || h.Sig != nil {
@@ -116,7 +118,7 @@ func TestParseRefuses(t *testing.T) {
 	h := signedHeader(t)
 	body := h.Raw[:len(h.Raw)-64]
 	resign := func(b []byte) []byte {
-		return append(b, identity.Sign(testKey("washington-laptop"), ContextEnvelope, b)...)
+		return append(b, identity.Sign(testvec.Key("washington-laptop"), ContextEnvelope, b)...)
 	}
 	for name, raw := range map[string][]byte{
 		"empty":         nil,
@@ -140,17 +142,17 @@ func TestParseRefuses(t *testing.T) {
 // TestVerifyUnsigned checks that Verify on a header that was never signed
 // or parsed reports an error instead of panicking.
 func TestVerifyUnsigned(t *testing.T) {
-	if err := testHeader().Verify(testPub("washington-laptop")); err == nil {
+	if err := testHeader().Verify(testvec.Pub("washington-laptop")); err == nil {
 		t.Fatal("unsigned header verified")
 	}
-	if err := (&Receipt{}).Verify(testPub("washington-laptop")); err == nil {
+	if err := (&Receipt{}).Verify(testvec.Pub("washington-laptop")); err == nil {
 		t.Fatal("unsigned receipt verified")
 	}
 }
 
 func TestFraming(t *testing.T) {
 	h := signedHeader(t)
-	ct := testBytes("ct", 77)
+	ct := testvec.Bytes("ct", 77)
 	var buf bytes.Buffer
 	if err := WriteHeader(&buf, h); err != nil {
 		t.Fatal(err)
@@ -202,13 +204,13 @@ type errWriter struct{}
 func (errWriter) Write([]byte) (int, error) { return 0, errors.New("broken") }
 
 func TestCiphertextDigest(t *testing.T) {
-	ct := testBytes("digest", 100_000)
+	ct := testvec.Bytes("digest", 100_000)
 	want := identity.Hash(ContextCiphertext, ct)
 	d := NewDigest()
 	for c := range slicesChunk(ct, 4093) {
 		d.Write(c)
 	}
-	if got := d.Sum(nil); !bytes.Equal(got, want[:]) || !bytes.Equal(got, specHash(ContextCiphertext, ct)) {
+	if got := d.Sum(nil); !bytes.Equal(got, want[:]) || !bytes.Equal(got, testvec.SpecHash(ContextCiphertext, ct)) {
 		t.Fatal("streamed digest differs from Hash(ContextCiphertext, ct)")
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"testing"
+
+	"brieftraeger/internal/testvec"
 )
 
 func readDoc(t testing.TB) string {
@@ -20,7 +22,7 @@ func readDoc(t testing.TB) string {
 // envelope stream. Whatever parses must re-encode to exactly the input.
 func FuzzParseEnvelope(f *testing.F) {
 	var vf envelopeFile
-	readVectors(f, "envelope.json", &vf)
+	testvec.Read(f, "envelope.json", &vf)
 	for _, v := range vf.Vectors {
 		f.Add([]byte(v.Encoding))
 		f.Add([]byte(v.Stream))
@@ -47,7 +49,7 @@ func FuzzParseEnvelope(f *testing.F) {
 			if err != nil || !headerEqual(h, h2) {
 				t.Fatalf("re-parse differs: %v", err)
 			}
-			h.Verify(testPub("washington-laptop"))
+			h.Verify(testvec.Pub("washington-laptop"))
 		}
 		r := bytes.NewReader(data)
 		h, err := ReadHeader(r)
@@ -73,7 +75,7 @@ func FuzzParseEnvelope(f *testing.F) {
 // parses must re-encode to exactly the input.
 func FuzzParseReceipt(f *testing.F) {
 	var vf receiptFile
-	readVectors(f, "receipt.json", &vf)
+	testvec.Read(f, "receipt.json", &vf)
 	for _, v := range vf.Vectors {
 		f.Add([]byte(v.Encoding))
 	}
@@ -104,7 +106,7 @@ func FuzzParseReceipt(f *testing.F) {
 		if r.Kind < Posted || r.Kind > Acknowledged {
 			t.Fatalf("parsed kind %d", r.Kind)
 		}
-		r.Verify(testPub("relay-bern"))
+		r.Verify(testvec.Pub("relay-bern"))
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"brieftraeger/identity"
+
+	"brieftraeger/internal/testvec"
 )
 
 func testReceipt(kind Kind) *Receipt {
@@ -22,7 +24,7 @@ func testReceipt(kind Kind) *Receipt {
 func TestReceiptRoundTrip(t *testing.T) {
 	for _, k := range []Kind{Posted, Delivered, Acknowledged} {
 		r := testReceipt(k)
-		if err := r.Sign(testKey("k")); err != nil {
+		if err := r.Sign(testvec.Key("k")); err != nil {
 			t.Fatal(err)
 		}
 		got, err := ParseReceipt(r.Raw)
@@ -32,17 +34,17 @@ func TestReceiptRoundTrip(t *testing.T) {
 		if !receiptEqual(got, r) {
 			t.Fatalf("%v: round trip changed the receipt:\n got %+v\nwant %+v", k, got, r)
 		}
-		if err := got.Verify(testPub("k")); err != nil {
+		if err := got.Verify(testvec.Pub("k")); err != nil {
 			t.Fatal(err)
 		}
-		if err := got.Verify(testPub("j")); err == nil || !strings.Contains(err.Error(), "bad signature") {
+		if err := got.Verify(testvec.Pub("j")); err == nil || !strings.Contains(err.Error(), "bad signature") {
 			t.Fatalf("other key: %v", err)
 		}
 	}
 	// Time has millisecond precision.
 	r := testReceipt(Delivered)
 	r.Time = r.Time.Add(999 * time.Microsecond)
-	if err := r.Sign(testKey("k")); err != nil {
+	if err := r.Sign(testvec.Key("k")); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := ParseReceipt(r.Raw)
@@ -56,31 +58,31 @@ func TestReceiptRoundTrip(t *testing.T) {
 func TestReceiptTamper(t *testing.T) {
 	for _, k := range []Kind{Posted, Delivered, Acknowledged} {
 		r := testReceipt(k)
-		if err := r.Sign(testKey("k")); err != nil {
+		if err := r.Sign(testvec.Key("k")); err != nil {
 			t.Fatal(err)
 		}
 		for i := range r.Raw {
 			for bit := range 8 {
 				bad := bytes.Clone(r.Raw)
 				bad[i] ^= 1 << bit
-				if p, err := ParseReceipt(bad); err == nil && p.Verify(testPub("k")) == nil {
+				if p, err := ParseReceipt(bad); err == nil && p.Verify(testvec.Pub("k")) == nil {
 					t.Fatalf("%v: bit %d of byte %d flipped: receipt still verifies", k, bit, i)
 				}
 			}
 		}
 		for _, bad := range [][]byte{r.Raw[:len(r.Raw)-1], append(bytes.Clone(r.Raw), 0), nil, r.Sig} {
-			if p, err := ParseReceipt(bad); err == nil && p.Verify(testPub("k")) == nil {
+			if p, err := ParseReceipt(bad); err == nil && p.Verify(testvec.Pub("k")) == nil {
 				t.Fatalf("%v: %d-byte variant verified", k, len(bad))
 			}
 		}
 		// The same body signed under another context does not verify.
 		body := r.Raw[:len(r.Raw)-64]
 		for _, ctx := range []string{ContextEnvelope, identity.ContextRoster} {
-			p, err := ParseReceipt(append(bytes.Clone(body), identity.Sign(testKey("k"), ctx, body)...))
+			p, err := ParseReceipt(append(bytes.Clone(body), identity.Sign(testvec.Key("k"), ctx, body)...))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Verify(testPub("k")) == nil {
+			if p.Verify(testvec.Pub("k")) == nil {
 				t.Fatalf("signature under %q verified", ctx)
 			}
 		}
@@ -101,13 +103,13 @@ func TestReceiptSignRefuses(t *testing.T) {
 	} {
 		r := testReceipt(Delivered)
 		edit(r)
-		if err := r.Sign(testKey("k")); err == nil {
+		if err := r.Sign(testvec.Key("k")); err == nil {
 			t.Errorf("%s: signed", name)
 		}
 	}
 	r := testReceipt(Delivered)
 	r.Time = time.UnixMilli(1 << 50)
-	if err := r.Sign(testKey("k")); err != nil {
+	if err := r.Sign(testvec.Key("k")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ParseReceipt(r.Raw); err != nil {
@@ -117,11 +119,11 @@ func TestReceiptSignRefuses(t *testing.T) {
 
 func TestParseReceiptRefuses(t *testing.T) {
 	r := testReceipt(Delivered)
-	if err := r.Sign(testKey("k")); err != nil {
+	if err := r.Sign(testvec.Key("k")); err != nil {
 		t.Fatal(err)
 	}
 	body := r.Raw[:len(r.Raw)-64]
-	resign := func(b []byte) []byte { return append(b, identity.Sign(testKey("k"), ContextReceipt, b)...) }
+	resign := func(b []byte) []byte { return append(b, identity.Sign(testvec.Key("k"), ContextReceipt, b)...) }
 	for name, raw := range map[string][]byte{
 		"empty":         nil,
 		"too long":      append(bytes.Clone(r.Raw), make([]byte, MaxReceiptLen)...),

@@ -3,7 +3,6 @@ package envelope
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"slices"
@@ -13,20 +12,6 @@ import (
 	"brieftraeger/identity"
 	"brieftraeger/internal/testvec"
 )
-
-// The shared vector helpers (internal/testvec), under the names these tests use.
-var update = testvec.Update
-
-const vectorDir = testvec.Dir
-
-type hexBytes = testvec.HexBytes
-
-func testSeed(label string) hexBytes                    { return testvec.Seed(label) }
-func testKey(label string) ed25519.PrivateKey           { return testvec.Key(label) }
-func testPub(label string) ed25519.PublicKey            { return testvec.Pub(label) }
-func readVectors(t testing.TB, name string, v any) bool { return testvec.Read(t, name, v) }
-func syncVectors(t testing.TB, name string, gen any)    { testvec.Sync(t, name, gen) }
-func testBytes(label string, n int) hexBytes            { return testvec.Bytes(label, n) }
 
 // Independent encoders written from docs/PROTOCOL.md.
 
@@ -53,15 +38,6 @@ func specReceiptBody(r *Receipt) []byte {
 	return binary.BigEndian.AppendUint64(b, r.Seq)
 }
 
-func specSign(key ed25519.PrivateKey, context string, msg []byte) []byte {
-	return ed25519.Sign(key, append([]byte(context+"\n"), msg...))
-}
-
-func specHash(context string, data []byte) []byte {
-	h := sha256.Sum256(append([]byte(context+"\n"), data...))
-	return h[:]
-}
-
 // ---- envelopes ----
 
 type envelopeFile struct {
@@ -71,31 +47,31 @@ type envelopeFile struct {
 }
 
 type envelopeVector struct {
-	Name           string   `json:"name"`
-	DeviceSeed     hexBytes `json:"device_seed"`
-	DeviceKey      hexBytes `json:"device_key"`
-	ID             hexBytes `json:"id"`
-	From           string   `json:"from"`
-	Device         string   `json:"device"`
-	To             string   `json:"to"`
-	Epoch          uint32   `json:"epoch"`
-	Precedence     uint8    `json:"precedence"`
-	PrecedenceName string   `json:"precedence_name"`
-	Ciphertext     hexBytes `json:"ciphertext"`
-	Size           uint64   `json:"size"`
-	Digest         hexBytes `json:"digest"`
-	Encoding       hexBytes `json:"encoding"`
-	Signature      hexBytes `json:"signature"`
-	Hash           hexBytes `json:"hash"`
-	Stream         hexBytes `json:"stream"`
+	Name           string           `json:"name"`
+	DeviceSeed     testvec.HexBytes `json:"device_seed"`
+	DeviceKey      testvec.HexBytes `json:"device_key"`
+	ID             testvec.HexBytes `json:"id"`
+	From           string           `json:"from"`
+	Device         string           `json:"device"`
+	To             string           `json:"to"`
+	Epoch          uint32           `json:"epoch"`
+	Precedence     uint8            `json:"precedence"`
+	PrecedenceName string           `json:"precedence_name"`
+	Ciphertext     testvec.HexBytes `json:"ciphertext"`
+	Size           uint64           `json:"size"`
+	Digest         testvec.HexBytes `json:"digest"`
+	Encoding       testvec.HexBytes `json:"encoding"`
+	Signature      testvec.HexBytes `json:"signature"`
+	Hash           testvec.HexBytes `json:"hash"`
+	Stream         testvec.HexBytes `json:"stream"`
 }
 
 // invalidEncoding must be refused by the parser: some carry a valid
 // signature over a body that breaks a rule.
 type invalidEncoding struct {
-	Name     string   `json:"name"`
-	Comment  string   `json:"comment"`
-	Encoding hexBytes `json:"encoding"`
+	Name     string           `json:"name"`
+	Comment  string           `json:"comment"`
+	Encoding testvec.HexBytes `json:"encoding"`
 }
 
 func (v *envelopeVector) header() *Header {
@@ -129,28 +105,28 @@ func genEnvelopeVectors(t testing.TB) envelopeFile {
 		"SHA-256(label || uint32 counter) blocks. digest = SHA-256(\"brieftraeger/v1 ciphertext\\n\" || ciphertext); " +
 		"encoding = signed header (body || signature); hash = SHA-256(\"brieftraeger/v1 envelope-hash\\n\" || encoding); " +
 		"stream = uint16 length || encoding || ciphertext."}
-	id := func(s string) hexBytes { b, _ := hex.DecodeString(s); return b }
+	id := func(s string) testvec.HexBytes { b, _ := hex.DecodeString(s); return b }
 	for _, v := range []envelopeVector{
-		{Name: "flash", DeviceSeed: testSeed("washington-laptop"), ID: id("000102030405060708090a0b0c0d0e0f"),
+		{Name: "flash", DeviceSeed: testvec.Seed("washington-laptop"), ID: id("000102030405060708090a0b0c0d0e0f"),
 			From: "washington", Device: "laptop", To: "tehran", Epoch: 7, Precedence: uint8(Flash),
-			Ciphertext: testBytes("flash", 300)},
-		{Name: "routine-reply", DeviceSeed: testSeed("tehran-laptop"), ID: id("f0e1d2c3b4a5968778695a4b3c2d1e0f"),
+			Ciphertext: testvec.Bytes("flash", 300)},
+		{Name: "routine-reply", DeviceSeed: testvec.Seed("tehran-laptop"), ID: id("f0e1d2c3b4a5968778695a4b3c2d1e0f"),
 			From: "tehran", Device: "laptop", To: "washington", Epoch: 3, Precedence: uint8(Routine),
-			Ciphertext: testBytes("routine-reply", 97)},
-		{Name: "longest-names", DeviceSeed: testSeed("washington-duty"), ID: id("ffffffffffffffffffffffffffffffff"),
+			Ciphertext: testvec.Bytes("routine-reply", 97)},
+		{Name: "longest-names", DeviceSeed: testvec.Seed("washington-duty"), ID: id("ffffffffffffffffffffffffffffffff"),
 			From: "a234567890123456789012345678901z", Device: "duty-officer-0123456789-abcdefgh", To: "0-tehran-ministry-of-foreign-aff",
-			Epoch: 0xffffffff, Precedence: uint8(Priority), Ciphertext: hexBytes{}},
+			Epoch: 0xffffffff, Precedence: uint8(Priority), Ciphertext: testvec.HexBytes{}},
 	} {
-		v.DeviceKey = hexBytes(ed25519.NewKeyFromSeed(v.DeviceSeed).Public().(ed25519.PublicKey))
+		v.DeviceKey = testvec.HexBytes(ed25519.NewKeyFromSeed(v.DeviceSeed).Public().(ed25519.PublicKey))
 		v.sign(t)
 		f.Vectors = append(f.Vectors, v)
 	}
 
 	// Invalid headers, signed so that only the rule they break refuses them.
 	base := f.Vectors[0]
-	body := func(edit func(b []byte) []byte) hexBytes {
+	body := func(edit func(b []byte) []byte) testvec.HexBytes {
 		b := edit(bytes.Clone(base.Encoding[:len(base.Encoding)-64]))
-		return append(b, specSign(testKey("washington-laptop"), ContextEnvelope, b)...)
+		return append(b, testvec.SpecSign(testvec.Key("washington-laptop"), ContextEnvelope, b)...)
 	}
 	precOff := 1 + 16 + 1 + len(base.From) + 1 + len(base.Device) + 1 + len(base.To) + 4
 	f.Invalid = []invalidEncoding{
@@ -165,12 +141,12 @@ func genEnvelopeVectors(t testing.TB) envelopeFile {
 }
 
 func TestEnvelopeVectors(t *testing.T) {
-	syncVectors(t, "envelope.json", genEnvelopeVectors(t))
-	if *update {
+	testvec.Sync(t, "envelope.json", genEnvelopeVectors(t))
+	if *testvec.Update {
 		return
 	}
 	var f envelopeFile
-	readVectors(t, "envelope.json", &f)
+	testvec.Read(t, "envelope.json", &f)
 	if len(f.Vectors) == 0 {
 		t.Fatal("no vectors")
 	}
@@ -180,13 +156,13 @@ func TestEnvelopeVectors(t *testing.T) {
 		if !bytes.Equal(v.Encoding, append(slices.Clip(body), v.Signature...)) {
 			t.Errorf("%s: encoding is not body || signature per docs/PROTOCOL.md", v.Name)
 		}
-		if !bytes.Equal(specSign(ed25519.NewKeyFromSeed(v.DeviceSeed), ContextEnvelope, body), v.Signature) {
+		if !bytes.Equal(testvec.SpecSign(ed25519.NewKeyFromSeed(v.DeviceSeed), ContextEnvelope, body), v.Signature) {
 			t.Errorf("%s: signature is not Ed25519 over context || \"\\n\" || body", v.Name)
 		}
-		if !bytes.Equal(specHash(ContextCiphertext, v.Ciphertext), v.Digest) || uint64(len(v.Ciphertext)) != v.Size {
+		if !bytes.Equal(testvec.SpecHash(ContextCiphertext, v.Ciphertext), v.Digest) || uint64(len(v.Ciphertext)) != v.Size {
 			t.Errorf("%s: digest or size mismatch", v.Name)
 		}
-		if !bytes.Equal(specHash(ContextEnvelopeHash, v.Encoding), v.Hash) {
+		if !bytes.Equal(testvec.SpecHash(ContextEnvelopeHash, v.Encoding), v.Hash) {
 			t.Errorf("%s: hash mismatch", v.Name)
 		}
 		stream := binary.BigEndian.AppendUint16(nil, uint16(len(v.Encoding)))
@@ -243,7 +219,7 @@ func headerEqual(a, b *Header) bool {
 // each changed input changes the encoding and breaks the file's signature.
 func TestEnvelopeVectorsDetectChanges(t *testing.T) {
 	var f envelopeFile
-	readVectors(t, "envelope.json", &f)
+	testvec.Read(t, "envelope.json", &f)
 	for _, v := range f.Vectors {
 		for name, edit := range map[string]func(h *Header){
 			"id":         func(h *Header) { h.ID[15] ^= 1 },
@@ -280,20 +256,20 @@ type receiptFile struct {
 }
 
 type receiptVector struct {
-	Name       string   `json:"name"`
-	Comment    string   `json:"comment"`
-	SignerSeed hexBytes `json:"signer_seed"`
-	SignerKey  hexBytes `json:"signer_key"`
-	Kind       uint8    `json:"kind"`
-	KindName   string   `json:"kind_name"`
-	ID         hexBytes `json:"id"`
-	Envelope   hexBytes `json:"envelope"`
-	Party      string   `json:"party"`
-	Signer     string   `json:"signer"`
-	TimeMs     int64    `json:"time_ms"`
-	Seq        uint64   `json:"seq"`
-	Encoding   hexBytes `json:"encoding"`
-	Signature  hexBytes `json:"signature"`
+	Name       string           `json:"name"`
+	Comment    string           `json:"comment"`
+	SignerSeed testvec.HexBytes `json:"signer_seed"`
+	SignerKey  testvec.HexBytes `json:"signer_key"`
+	Kind       uint8            `json:"kind"`
+	KindName   string           `json:"kind_name"`
+	ID         testvec.HexBytes `json:"id"`
+	Envelope   testvec.HexBytes `json:"envelope"`
+	Party      string           `json:"party"`
+	Signer     string           `json:"signer"`
+	TimeMs     int64            `json:"time_ms"`
+	Seq        uint64           `json:"seq"`
+	Encoding   testvec.HexBytes `json:"encoding"`
+	Signature  testvec.HexBytes `json:"signature"`
 }
 
 func (v *receiptVector) receipt() *Receipt {
@@ -314,10 +290,10 @@ func (v *receiptVector) sign(t testing.TB) {
 
 func genReceiptVectors(t testing.TB) receiptFile {
 	var ef envelopeFile
-	if *update {
+	if *testvec.Update {
 		ef = genEnvelopeVectors(t)
 	} else {
-		readVectors(t, "envelope.json", &ef)
+		testvec.Read(t, "envelope.json", &ef)
 	}
 	env := ef.Vectors[0]
 	f := receiptFile{Comment: "Receipts for envelope vector \"" + env.Name + "\" (docs/PROTOCOL.md, section Receipt). " +
@@ -326,21 +302,21 @@ func genReceiptVectors(t testing.TB) receiptFile {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
 	for _, v := range []receiptVector{
 		{Name: "posted", Comment: "signed by the relay key; party is the relay's name, signer is \"relay\", seq is the relay's mail sequence number",
-			SignerSeed: testSeed("relay-bern"), Kind: uint8(Posted), Party: "bern", Signer: RelaySigner, TimeMs: t0 + 17, Seq: 42},
+			SignerSeed: testvec.Seed("relay-bern"), Kind: uint8(Posted), Party: "bern", Signer: RelaySigner, TimeMs: t0 + 17, Seq: 42},
 		{Name: "delivered", Comment: "signed by the receiving device after it opened and verified the letter; seq 0",
-			SignerSeed: testSeed("tehran-laptop"), Kind: uint8(Delivered), Party: "tehran", Signer: "laptop", TimeMs: t0 + 61_250},
+			SignerSeed: testvec.Seed("tehran-laptop"), Kind: uint8(Delivered), Party: "tehran", Signer: "laptop", TimeMs: t0 + 61_250},
 		{Name: "acknowledged", Comment: "signed by the receiving device on a person's word; seq 0",
-			SignerSeed: testSeed("tehran-laptop"), Kind: uint8(Acknowledged), Party: "tehran", Signer: "laptop", TimeMs: t0 + 3_600_999},
+			SignerSeed: testvec.Seed("tehran-laptop"), Kind: uint8(Acknowledged), Party: "tehran", Signer: "laptop", TimeMs: t0 + 3_600_999},
 	} {
-		v.SignerKey = hexBytes(ed25519.NewKeyFromSeed(v.SignerSeed).Public().(ed25519.PublicKey))
+		v.SignerKey = testvec.HexBytes(ed25519.NewKeyFromSeed(v.SignerSeed).Public().(ed25519.PublicKey))
 		v.ID, v.Envelope = env.ID, env.Hash
 		v.sign(t)
 		f.Vectors = append(f.Vectors, v)
 	}
 	base := f.Vectors[1]
-	body := func(edit func(b []byte) []byte) hexBytes {
+	body := func(edit func(b []byte) []byte) testvec.HexBytes {
 		b := edit(bytes.Clone(base.Encoding[:len(base.Encoding)-64]))
-		return append(b, specSign(testKey("tehran-laptop"), ContextReceipt, b)...)
+		return append(b, testvec.SpecSign(testvec.Key("tehran-laptop"), ContextReceipt, b)...)
 	}
 	timeOff := 2 + 16 + 32 + 1 + len(base.Party) + 1 + len(base.Signer)
 	f.Invalid = []invalidEncoding{
@@ -362,14 +338,14 @@ func genReceiptVectors(t testing.TB) receiptFile {
 }
 
 func TestReceiptVectors(t *testing.T) {
-	syncVectors(t, "receipt.json", genReceiptVectors(t))
-	if *update {
+	testvec.Sync(t, "receipt.json", genReceiptVectors(t))
+	if *testvec.Update {
 		return
 	}
 	var f receiptFile
-	readVectors(t, "receipt.json", &f)
+	testvec.Read(t, "receipt.json", &f)
 	var ef envelopeFile
-	readVectors(t, "envelope.json", &ef)
+	testvec.Read(t, "envelope.json", &ef)
 	env, err := Parse(ef.Vectors[0].Encoding)
 	if err != nil {
 		t.Fatal(err)
@@ -380,7 +356,7 @@ func TestReceiptVectors(t *testing.T) {
 		if !bytes.Equal(v.Encoding, append(slices.Clip(body), v.Signature...)) {
 			t.Errorf("%s: encoding is not body || signature per docs/PROTOCOL.md", v.Name)
 		}
-		if !bytes.Equal(specSign(ed25519.NewKeyFromSeed(v.SignerSeed), ContextReceipt, body), v.Signature) {
+		if !bytes.Equal(testvec.SpecSign(ed25519.NewKeyFromSeed(v.SignerSeed), ContextReceipt, body), v.Signature) {
 			t.Errorf("%s: signature is not Ed25519 over context || \"\\n\" || body", v.Name)
 		}
 		w := v
@@ -408,11 +384,11 @@ func TestReceiptVectors(t *testing.T) {
 		}
 		switch got.Kind {
 		case Posted:
-			if got.Signer != RelaySigner || got.Seq == 0 || !bytes.Equal(v.SignerKey, testPub("relay-bern")) {
+			if got.Signer != RelaySigner || got.Seq == 0 || !bytes.Equal(v.SignerKey, testvec.Pub("relay-bern")) {
 				t.Errorf("%s: posted receipt not made by the relay", v.Name)
 			}
 		default:
-			if got.Party != env.To || got.Seq != 0 || !bytes.Equal(v.SignerKey, testPub(env.To+"-"+got.Signer)) {
+			if got.Party != env.To || got.Seq != 0 || !bytes.Equal(v.SignerKey, testvec.Pub(env.To+"-"+got.Signer)) {
 				t.Errorf("%s: receipt not made by a device of the recipient", v.Name)
 			}
 		}
@@ -432,7 +408,7 @@ func receiptEqual(a, b *Receipt) bool {
 
 func TestReceiptVectorsDetectChanges(t *testing.T) {
 	var f receiptFile
-	readVectors(t, "receipt.json", &f)
+	testvec.Read(t, "receipt.json", &f)
 	for _, v := range f.Vectors {
 		for name, edit := range map[string]func(r *Receipt){
 			"kind":     func(r *Receipt) { r.Kind = r.Kind%3 + 1 },
@@ -484,12 +460,12 @@ func genPaddingVectors() paddingFile {
 }
 
 func TestPaddingVectors(t *testing.T) {
-	syncVectors(t, "padding.json", genPaddingVectors())
-	if *update {
+	testvec.Sync(t, "padding.json", genPaddingVectors())
+	if *testvec.Update {
 		return
 	}
 	var f paddingFile
-	readVectors(t, "padding.json", &f)
+	testvec.Read(t, "padding.json", &f)
 	for _, v := range f.Vectors {
 		if got := PaddedSize(v.N); got != v.Padded || specPadme(v.N) != v.Padded {
 			t.Errorf("PaddedSize(%d) = %d, spec %d, file %d", v.N, got, specPadme(v.N), v.Padded)

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
+	"brieftraeger/internal/testvec"
 )
 
 func newDevices(t testing.TB, names ...string) ([]Device, []*age.HybridIdentity) {
@@ -17,7 +19,7 @@ func newDevices(t testing.TB, names ...string) ([]Device, []*age.HybridIdentity)
 		if err != nil {
 			t.Fatal(err)
 		}
-		devs = append(devs, Device{Name: n, Key: testPub(n), Recipient: id.Recipient().String()})
+		devs = append(devs, Device{Name: n, Key: testvec.Pub(n), Recipient: id.Recipient().String()})
 		ids = append(ids, id)
 	}
 	return devs, ids

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"testing"
+
+	"brieftraeger/internal/testvec"
 )
 
 // FuzzParseRoster parses arbitrary bytes as a signed roster. Whatever
@@ -11,7 +13,7 @@ import (
 // accepts must carry a valid signature by its own root.
 func FuzzParseRoster(f *testing.F) {
 	var vf rosterFile
-	readVectors(f, "roster.json", &vf)
+	testvec.Read(f, "roster.json", &vf)
 	for _, v := range vf.Vectors {
 		f.Add([]byte(v.Encoding))
 	}
@@ -21,7 +23,7 @@ func FuzzParseRoster(f *testing.F) {
 	// A small roster (one device, one epoch) gives the fuzzer less to
 	// chew through than the vectors do.
 	small := testRoster(f, "w", "root-a", 1, nil)
-	if err := small.Sign(testKey("root-a")); err != nil {
+	if err := small.Sign(testvec.Key("root-a")); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(small.Raw)
@@ -68,7 +70,7 @@ func FuzzParseRoster(f *testing.F) {
 // decode again to the same keys.
 func FuzzDecodeKeystore(f *testing.F) {
 	var vf keystoreFile
-	readVectors(f, "keystore.json", &vf)
+	testvec.Read(f, "keystore.json", &vf)
 	for _, v := range vf.Vectors {
 		f.Add([]byte(v.Plaintext))
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
+	"brieftraeger/internal/testvec"
 )
 
 // testWorkFactor keeps scrypt fast in tests.
@@ -127,7 +129,7 @@ func TestDecodeKeystore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, sign := testSeed("root"), testSeed("sign")
+	root, sign := testvec.Seed("root"), testvec.Seed("sign")
 	good := specKeystore("washington", "laptop", root, sign, id.String())
 	ks, err := decodeKeystore(good)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"brieftraeger/internal/testvec"
 )
 
 func newRecipient(t testing.TB) string {
@@ -27,8 +29,8 @@ var testNotAfter = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 // epoch, rooted at the key labelled root.
 func testRoster(t testing.TB, party, root string, serial uint64, prev *Roster) *Roster {
 	t.Helper()
-	r := &Roster{Party: party, Serial: serial, Root: testPub(root),
-		Devices: []Device{{Name: "laptop", Key: testPub(party + "-laptop"), Recipient: newRecipient(t)}},
+	r := &Roster{Party: party, Serial: serial, Root: testvec.Pub(root),
+		Devices: []Device{{Name: "laptop", Key: testvec.Pub(party + "-laptop"), Recipient: newRecipient(t)}},
 		Epochs:  []Epoch{{Number: uint32(serial), Recipient: newRecipient(t), NotAfter: testNotAfter}},
 	}
 	if prev != nil {
@@ -39,7 +41,7 @@ func testRoster(t testing.TB, party, root string, serial uint64, prev *Roster) *
 
 func signed(t testing.TB, r *Roster, signer string) *Roster {
 	t.Helper()
-	if err := r.Sign(testKey(signer)); err != nil {
+	if err := r.Sign(testvec.Key(signer)); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -112,7 +114,7 @@ func TestRosterChain(t *testing.T) {
 	gap := signed(t, testRoster(t, "washington", "root-b", 4, r2), "root-b")
 	restart := signed(t, testRoster(t, "washington", "mallory", 1, nil), "mallory")
 	other := signed(t, testRoster(t, "tehran", "root-b", 3, r2), "root-b")
-	pinned := testPub("root-a")
+	pinned := testvec.Pub("root-a")
 
 	for _, c := range []struct {
 		name   string
@@ -123,9 +125,9 @@ func TestRosterChain(t *testing.T) {
 		{"full chain", pinned, []*Roster{r1, r2, r3}, true},
 		{"first version only", pinned, []*Roster{r1}, true},
 		{"prefix", pinned, []*Roster{r1, r2}, true},
-		{"not the pinned root", testPub("root-b"), []*Roster{r1, r2, r3}, false},
+		{"not the pinned root", testvec.Pub("root-b"), []*Roster{r1, r2, r3}, false},
 		{"starts at serial 2", pinned, []*Roster{r2, r3}, false},
-		{"starts at serial 2 under its signer", testPub("root-b"), []*Roster{r2, r3}, false},
+		{"starts at serial 2 under its signer", testvec.Pub("root-b"), []*Roster{r2, r3}, false},
 		{"serial gap", pinned, []*Roster{r1, r2, gap}, false},
 		{"skips a version", pinned, []*Roster{r1, r3}, false},
 		{"wrong prev", pinned, []*Roster{r1, r2, r3prev1}, false},
@@ -170,12 +172,12 @@ func TestRosterSignRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := func() *Roster {
-		return &Roster{Party: "washington", Serial: 1, Root: testPub("root-a"),
-			Devices: []Device{{Name: "laptop", Key: testPub("laptop"), Recipient: rc}},
+		return &Roster{Party: "washington", Serial: 1, Root: testvec.Pub("root-a"),
+			Devices: []Device{{Name: "laptop", Key: testvec.Pub("laptop"), Recipient: rc}},
 			Epochs:  []Epoch{{Number: 1, Recipient: rc, NotAfter: testNotAfter}},
 		}
 	}
-	if err := base().Sign(testKey("root-a")); err != nil {
+	if err := base().Sign(testvec.Key("root-a")); err != nil {
 		t.Fatalf("base roster: %v", err)
 	}
 	for _, c := range []struct {
@@ -192,7 +194,7 @@ func TestRosterSignRefuses(t *testing.T) {
 		{"no devices", func(r *Roster) { r.Devices = nil }},
 		{"too many devices", func(r *Roster) {
 			for i := range MaxDevices {
-				r.Devices = append(r.Devices, Device{Name: "d" + strings.Repeat("x", i%20) + string(rune('a'+i%26)), Key: testPub("x"), Recipient: rc})
+				r.Devices = append(r.Devices, Device{Name: "d" + strings.Repeat("x", i%20) + string(rune('a'+i%26)), Key: testvec.Pub("x"), Recipient: rc})
 			}
 		}},
 		{"duplicate device", func(r *Roster) { r.Devices = append(r.Devices, r.Devices[0]) }},
@@ -218,7 +220,7 @@ func TestRosterSignRefuses(t *testing.T) {
 	} {
 		r := base()
 		c.edit(r)
-		if err := r.Sign(testKey("root-a")); err == nil {
+		if err := r.Sign(testvec.Key("root-a")); err == nil {
 			t.Errorf("%s: Sign accepted the roster", c.name)
 		}
 		if r.Raw != nil {
@@ -228,7 +230,7 @@ func TestRosterSignRefuses(t *testing.T) {
 	// The latest expiry that Sign takes is one that ParseRoster takes.
 	r := base()
 	r.Epochs[0].NotAfter = time.Unix(1<<40, 0)
-	if err := r.Sign(testKey("root-a")); err != nil {
+	if err := r.Sign(testvec.Key("root-a")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ParseRoster(r.Raw, nil); err != nil {
@@ -301,7 +303,7 @@ func TestCheckName(t *testing.T) {
 }
 
 func TestPublicKeyText(t *testing.T) {
-	pub := testPub("washington-root-1")
+	pub := testvec.Pub("washington-root-1")
 	s := EncodePublicKey(pub)
 	if len(s) != 44 {
 		t.Fatalf("text form %q is not 44 characters", s)
@@ -331,34 +333,34 @@ func TestPublicKeyText(t *testing.T) {
 }
 
 func TestFingerprint(t *testing.T) {
-	a, b := Fingerprint(testPub("a")), Fingerprint(testPub("b"))
+	a, b := Fingerprint(testvec.Pub("a")), Fingerprint(testvec.Pub("b"))
 	if a == b {
 		t.Fatal("different keys, same fingerprint")
 	}
 	if len(a) != 39 || strings.Count(a, ":") != 7 || strings.ToLower(a) != a {
 		t.Fatalf("fingerprint %q is not 8 groups of 4 lowercase hex digits", a)
 	}
-	h := Hash(ContextFingerprint, testPub("a"))
+	h := Hash(ContextFingerprint, testvec.Pub("a"))
 	if strings.ReplaceAll(a, ":", "") != hex.EncodeToString(h[:16]) {
 		t.Fatal("fingerprint is not the first 16 bytes of the key hash")
 	}
 }
 
 func TestSignVerifyContext(t *testing.T) {
-	key := testKey("k")
-	pub := testPub("k")
+	key := testvec.Key("k")
+	pub := testvec.Pub("k")
 	msg := []byte("message")
 	sig := Sign(key, ContextRoster, msg)
 	if !Verify(pub, ContextRoster, msg, sig) {
 		t.Fatal("signature does not verify")
 	}
-	if !bytes.Equal(sig, specSign(key, ContextRoster, msg)) {
+	if !bytes.Equal(sig, testvec.SpecSign(key, ContextRoster, msg)) {
 		t.Fatal("Sign is not Ed25519 over context || \"\\n\" || msg")
 	}
 	for name, ok := range map[string]bool{
 		"other context":      Verify(pub, ContextRosterHash, msg, sig),
 		"context moved":      Verify(pub, ContextRoster+"\nmes", []byte("sage"), sig),
-		"other key":          Verify(testPub("j"), ContextRoster, msg, sig),
+		"other key":          Verify(testvec.Pub("j"), ContextRoster, msg, sig),
 		"other message":      Verify(pub, ContextRoster, []byte("messagf"), sig),
 		"short signature":    Verify(pub, ContextRoster, msg, sig[:63]),
 		"short key":          Verify(pub[:31], ContextRoster, msg, sig),
@@ -372,7 +374,7 @@ func TestSignVerifyContext(t *testing.T) {
 	if h := Hash(ContextRosterHash, []byte("a"), []byte("b")); h != Hash(ContextRosterHash, []byte("ab")) {
 		t.Fatal("Hash does not concatenate its data")
 	}
-	if h := Hash(ContextRosterHash, msg); !bytes.Equal(h[:], specHash(ContextRosterHash, msg)) {
+	if h := Hash(ContextRosterHash, msg); !bytes.Equal(h[:], testvec.SpecHash(ContextRosterHash, msg)) {
 		t.Fatal("Hash is not SHA-256 over context || \"\\n\" || data")
 	}
 }

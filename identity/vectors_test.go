@@ -3,7 +3,6 @@ package identity
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -16,19 +15,6 @@ import (
 
 	"brieftraeger/internal/testvec"
 )
-
-// The shared vector helpers (internal/testvec), under the names these tests use.
-var update = testvec.Update
-
-const vectorDir = testvec.Dir
-
-type hexBytes = testvec.HexBytes
-
-func testSeed(label string) hexBytes                    { return testvec.Seed(label) }
-func testKey(label string) ed25519.PrivateKey           { return testvec.Key(label) }
-func testPub(label string) ed25519.PublicKey            { return testvec.Pub(label) }
-func readVectors(t testing.TB, name string, v any) bool { return testvec.Read(t, name, v) }
-func syncVectors(t testing.TB, name string, gen any)    { testvec.Sync(t, name, gen) }
 
 // ageKeyFile holds age hybrid identities generated once. Age keys cannot be
 // derived from a seed through age's API, so the vectors that need them use
@@ -45,7 +31,7 @@ const ageKeyFileName = "age-keys.json"
 func testAgeKeys(t testing.TB, names ...string) map[string]*age.HybridIdentity {
 	t.Helper()
 	var f ageKeyFile
-	readVectors(t, ageKeyFileName, &f)
+	testvec.Read(t, ageKeyFileName, &f)
 	if f.Identities == nil {
 		f.Identities = map[string]string{}
 	}
@@ -54,7 +40,7 @@ func testAgeKeys(t testing.TB, names ...string) map[string]*age.HybridIdentity {
 	for _, n := range names {
 		s, ok := f.Identities[n]
 		if !ok {
-			if !*update {
+			if !*testvec.Update {
 				t.Fatalf("%s has no identity %q; run go test ./identity -update", ageKeyFileName, n)
 			}
 			id, err := age.GenerateHybridIdentity()
@@ -74,7 +60,7 @@ func testAgeKeys(t testing.TB, names ...string) map[string]*age.HybridIdentity {
 		f.Comment = "Test-only age hybrid (ML-KEM-768 + X25519) identities, generated once with " +
 			"age.GenerateHybridIdentity because age keys cannot be derived from a fixed seed. " +
 			"They are public: never use them for anything but tests."
-		syncVectors(t, ageKeyFileName, f)
+		testvec.Sync(t, ageKeyFileName, f)
 	}
 	return out
 }
@@ -118,17 +104,6 @@ func specKeystore(party, device string, rootSeed, signSeed []byte, ageKey string
 	return specStr16(b, ageKey)
 }
 
-// specSign and specHash follow the document's rule literally:
-// Ed25519(key, context || "\n" || msg) and SHA-256(context || "\n" || data).
-func specSign(key ed25519.PrivateKey, context string, msg []byte) []byte {
-	return ed25519.Sign(key, append([]byte(context+"\n"), msg...))
-}
-
-func specHash(context string, data []byte) []byte {
-	h := sha256.Sum256(append([]byte(context+"\n"), data...))
-	return h[:]
-}
-
 // ---- rosters ----
 
 type rosterFile struct {
@@ -138,25 +113,25 @@ type rosterFile struct {
 }
 
 type rosterVector struct {
-	Name       string         `json:"name"`
-	Comment    string         `json:"comment"`
-	SignerSeed hexBytes       `json:"signer_seed"`
-	Signer     hexBytes       `json:"signer"`
-	Party      string         `json:"party"`
-	Serial     uint64         `json:"serial"`
-	Root       hexBytes       `json:"root"`
-	Prev       hexBytes       `json:"prev"`
-	Devices    []deviceVector `json:"devices"`
-	Epochs     []epochVector  `json:"epochs"`
-	Encoding   hexBytes       `json:"encoding"`
-	Signature  hexBytes       `json:"signature"`
-	Hash       hexBytes       `json:"hash"`
+	Name       string           `json:"name"`
+	Comment    string           `json:"comment"`
+	SignerSeed testvec.HexBytes `json:"signer_seed"`
+	Signer     testvec.HexBytes `json:"signer"`
+	Party      string           `json:"party"`
+	Serial     uint64           `json:"serial"`
+	Root       testvec.HexBytes `json:"root"`
+	Prev       testvec.HexBytes `json:"prev"`
+	Devices    []deviceVector   `json:"devices"`
+	Epochs     []epochVector    `json:"epochs"`
+	Encoding   testvec.HexBytes `json:"encoding"`
+	Signature  testvec.HexBytes `json:"signature"`
+	Hash       testvec.HexBytes `json:"hash"`
 }
 
 type deviceVector struct {
-	Name      string   `json:"name"`
-	Key       hexBytes `json:"key"`
-	Recipient string   `json:"recipient"`
+	Name      string           `json:"name"`
+	Key       testvec.HexBytes `json:"key"`
+	Recipient string           `json:"recipient"`
 }
 
 type epochVector struct {
@@ -168,10 +143,10 @@ type epochVector struct {
 // invalidRoster must be rejected by ParseRoster(encoding, after), where
 // after is the named valid vector (or none).
 type invalidRoster struct {
-	Name     string   `json:"name"`
-	Comment  string   `json:"comment"`
-	After    string   `json:"after"`
-	Encoding hexBytes `json:"encoding"`
+	Name     string           `json:"name"`
+	Comment  string           `json:"comment"`
+	After    string           `json:"after"`
+	Encoding testvec.HexBytes `json:"encoding"`
 }
 
 func (v *rosterVector) roster() *Roster {
@@ -202,8 +177,8 @@ var rosterAgeKeys = []string{"washington-laptop", "washington-duty", "washington
 func genRosterVectors(t testing.TB) rosterFile {
 	ids := testAgeKeys(t, rosterAgeKeys...)
 	rcpt := func(n string) string { return ids[n].Recipient().String() }
-	laptop := deviceVector{Name: "laptop", Key: hexBytes(testPub("washington-laptop")), Recipient: rcpt("washington-laptop")}
-	duty := deviceVector{Name: "duty-officer", Key: hexBytes(testPub("washington-duty")), Recipient: rcpt("washington-duty")}
+	laptop := deviceVector{Name: "laptop", Key: testvec.HexBytes(testvec.Pub("washington-laptop")), Recipient: rcpt("washington-laptop")}
+	duty := deviceVector{Name: "duty-officer", Key: testvec.HexBytes(testvec.Pub("washington-duty")), Recipient: rcpt("washington-duty")}
 	ep := func(n uint32, notAfter string) epochVector {
 		tm, err := time.Parse(time.RFC3339, notAfter)
 		if err != nil {
@@ -211,25 +186,25 @@ func genRosterVectors(t testing.TB) rosterFile {
 		}
 		return epochVector{Number: n, Recipient: rcpt("washington-epoch-" + string(rune('0'+n))), NotAfter: tm.Unix()}
 	}
-	signer := func(label string) (hexBytes, hexBytes) {
-		return testSeed(label), hexBytes(testPub(label))
+	signer := func(label string) (testvec.HexBytes, testvec.HexBytes) {
+		return testvec.Seed(label), testvec.HexBytes(testvec.Pub(label))
 	}
 	f := rosterFile{Comment: "Rosters of the party \"washington\", a chain of three versions with a root rotation " +
 		"at serial 2. See docs/PROTOCOL.md, section Roster. Seeds are SHA-256(\"brieftraeger test seed \" || label); " +
 		"age recipients come from age-keys.json. encoding is the signed roster (body || signature); " +
 		"hash is SHA-256(\"brieftraeger/v1 roster-hash\\n\" || encoding)."}
 	v1 := rosterVector{Name: "washington-1", Comment: "serial 1, self-signed by its root",
-		Party: "washington", Serial: 1, Root: hexBytes(testPub("washington-root-1")), Prev: make(hexBytes, 32),
+		Party: "washington", Serial: 1, Root: testvec.HexBytes(testvec.Pub("washington-root-1")), Prev: make(testvec.HexBytes, 32),
 		Devices: []deviceVector{laptop}, Epochs: []epochVector{ep(1, "2026-07-01T00:00:00Z")}}
 	v1.SignerSeed, v1.Signer = signer("washington-root-1")
 	v1.sign(t)
 	v2 := rosterVector{Name: "washington-2", Comment: "serial 2: adds a device and an epoch and rotates the root; signed by the root of serial 1",
-		Party: "washington", Serial: 2, Root: hexBytes(testPub("washington-root-2")), Prev: v1.Hash,
+		Party: "washington", Serial: 2, Root: testvec.HexBytes(testvec.Pub("washington-root-2")), Prev: v1.Hash,
 		Devices: []deviceVector{laptop, duty}, Epochs: []epochVector{ep(1, "2026-07-01T00:00:00Z"), ep(2, "2027-01-01T00:00:00Z")}}
 	v2.SignerSeed, v2.Signer = signer("washington-root-1")
 	v2.sign(t)
 	v3 := rosterVector{Name: "washington-3", Comment: "serial 3: removes the laptop, retires epoch 1, adds epoch 3; signed by the new root named in serial 2",
-		Party: "washington", Serial: 3, Root: hexBytes(testPub("washington-root-2")), Prev: v2.Hash,
+		Party: "washington", Serial: 3, Root: testvec.HexBytes(testvec.Pub("washington-root-2")), Prev: v2.Hash,
 		Devices: []deviceVector{duty}, Epochs: []epochVector{ep(2, "2027-01-01T00:00:00Z"), ep(3, "2027-07-01T00:00:00Z")}}
 	v3.SignerSeed, v3.Signer = signer("washington-root-2")
 	v3.sign(t)
@@ -249,7 +224,7 @@ func genRosterVectors(t testing.TB) rosterFile {
 	w.Serial = 4
 	bad("serial-gap", "serial 4 right after serial 2", "washington-2", w, "washington-root-2")
 	w = v1
-	w.Root = hexBytes(testPub("mallory-root"))
+	w.Root = testvec.HexBytes(testvec.Pub("mallory-root"))
 	bad("restart-at-serial-1", "a self-signed serial 1 under another root, offered after serial 2", "washington-2", w, "mallory-root")
 	w = v2
 	w.Party = "tehran"
@@ -258,12 +233,12 @@ func genRosterVectors(t testing.TB) rosterFile {
 }
 
 func TestRosterVectors(t *testing.T) {
-	syncVectors(t, "roster.json", genRosterVectors(t))
-	if *update {
+	testvec.Sync(t, "roster.json", genRosterVectors(t))
+	if *testvec.Update {
 		return
 	}
 	var f rosterFile
-	readVectors(t, "roster.json", &f)
+	testvec.Read(t, "roster.json", &f)
 	if len(f.Vectors) == 0 {
 		t.Fatal("no vectors")
 	}
@@ -279,10 +254,10 @@ func TestRosterVectors(t *testing.T) {
 		if !bytes.Equal(v.Encoding, append(slices.Clip(body), v.Signature...)) {
 			t.Errorf("%s: encoding is not body || signature per docs/PROTOCOL.md", v.Name)
 		}
-		if !bytes.Equal(specSign(ed25519.NewKeyFromSeed(v.SignerSeed), ContextRoster, body), v.Signature) {
+		if !bytes.Equal(testvec.SpecSign(ed25519.NewKeyFromSeed(v.SignerSeed), ContextRoster, body), v.Signature) {
 			t.Errorf("%s: signature is not Ed25519 over context || \"\\n\" || body", v.Name)
 		}
-		if !bytes.Equal(specHash(ContextRosterHash, v.Encoding), v.Hash) {
+		if !bytes.Equal(testvec.SpecHash(ContextRosterHash, v.Encoding), v.Hash) {
 			t.Errorf("%s: hash mismatch", v.Name)
 		}
 		// Rebuild from the inputs with the package's code.
@@ -336,7 +311,7 @@ func TestRosterVectors(t *testing.T) {
 // no longer verifies over the changed body.
 func TestRosterVectorsDetectChanges(t *testing.T) {
 	var f rosterFile
-	readVectors(t, "roster.json", &f)
+	testvec.Read(t, "roster.json", &f)
 	if len(f.Vectors) == 0 {
 		t.Skip("no vectors yet")
 	}
@@ -344,16 +319,16 @@ func TestRosterVectorsDetectChanges(t *testing.T) {
 	mutations := map[string]func(v *rosterVector){
 		"party":            func(v *rosterVector) { v.Party += "x" },
 		"serial":           func(v *rosterVector) { v.Serial += 2; v.Prev[0] ^= 1 },
-		"root":             func(v *rosterVector) { v.Root = hexBytes(testPub("other")) },
-		"prev":             func(v *rosterVector) { v.Prev = hexBytes(specHash("x", nil)); v.Serial = 9 },
+		"root":             func(v *rosterVector) { v.Root = testvec.HexBytes(testvec.Pub("other")) },
+		"prev":             func(v *rosterVector) { v.Prev = testvec.HexBytes(testvec.SpecHash("x", nil)); v.Serial = 9 },
 		"device name":      func(v *rosterVector) { v.Devices[0].Name = "other" },
-		"device key":       func(v *rosterVector) { v.Devices[0].Key = hexBytes(testPub("other")) },
+		"device key":       func(v *rosterVector) { v.Devices[0].Key = testvec.HexBytes(testvec.Pub("other")) },
 		"device recipient": func(v *rosterVector) { v.Devices[0].Recipient = v.Epochs[0].Recipient },
 		"epoch number":     func(v *rosterVector) { v.Epochs[len(v.Epochs)-1].Number += 10 },
 		"epoch recipient":  func(v *rosterVector) { v.Epochs[0].Recipient = other },
 		"epoch not_after":  func(v *rosterVector) { v.Epochs[0].NotAfter++ },
 		"device added": func(v *rosterVector) {
-			v.Devices = append(v.Devices, deviceVector{"extra", hexBytes(testPub("x")), other})
+			v.Devices = append(v.Devices, deviceVector{"extra", testvec.HexBytes(testvec.Pub("x")), other})
 		},
 	}
 	for _, v := range f.Vectors {
@@ -407,11 +382,11 @@ type keyFile struct {
 }
 
 type keyVector struct {
-	Label       string   `json:"label"`
-	Seed        hexBytes `json:"seed"`
-	PublicKey   hexBytes `json:"public_key"`
-	Text        string   `json:"text"`
-	Fingerprint string   `json:"fingerprint"`
+	Label       string           `json:"label"`
+	Seed        testvec.HexBytes `json:"seed"`
+	PublicKey   testvec.HexBytes `json:"public_key"`
+	Text        string           `json:"text"`
+	Fingerprint string           `json:"fingerprint"`
 }
 
 func genKeyVectors() keyFile {
@@ -420,20 +395,20 @@ func genKeyVectors() keyFile {
 		"SHA-256(\"brieftraeger/v1 key-fingerprint\\n\" || public key) in lowercase hex, groups of 4 joined by ':'."}
 	for _, l := range []string{"washington-root-1", "washington-root-2", "washington-laptop", "washington-duty",
 		"tehran-root-1", "tehran-laptop", "relay-bern", "mallory-root"} {
-		pub := testPub(l)
-		f.Keys = append(f.Keys, keyVector{Label: l, Seed: testSeed(l), PublicKey: hexBytes(pub),
+		pub := testvec.Pub(l)
+		f.Keys = append(f.Keys, keyVector{Label: l, Seed: testvec.Seed(l), PublicKey: testvec.HexBytes(pub),
 			Text: EncodePublicKey(pub), Fingerprint: Fingerprint(pub)})
 	}
 	return f
 }
 
 func TestKeyVectors(t *testing.T) {
-	syncVectors(t, "keys.json", genKeyVectors())
-	if *update {
+	testvec.Sync(t, "keys.json", genKeyVectors())
+	if *testvec.Update {
 		return
 	}
 	var f keyFile
-	readVectors(t, "keys.json", &f)
+	testvec.Read(t, "keys.json", &f)
 	for _, k := range f.Keys {
 		pub := ed25519.NewKeyFromSeed(k.Seed).Public().(ed25519.PublicKey)
 		if !bytes.Equal(pub, k.PublicKey) {
@@ -443,7 +418,7 @@ func TestKeyVectors(t *testing.T) {
 		if err != nil || !bytes.Equal(got, k.PublicKey) {
 			t.Errorf("%s: ParsePublicKey(%q) = %x, %v", k.Label, k.Text, got, err)
 		}
-		h := specHash(ContextFingerprint, k.PublicKey)
+		h := testvec.SpecHash(ContextFingerprint, k.PublicKey)
 		want := ""
 		for i := 0; i < 16; i += 2 {
 			if i > 0 {
@@ -465,16 +440,16 @@ type keystoreFile struct {
 }
 
 type keystoreVector struct {
-	Name        string   `json:"name"`
-	Party       string   `json:"party"`
-	Device      string   `json:"device"`
-	RootSeed    hexBytes `json:"root_seed"`
-	SignSeed    hexBytes `json:"sign_seed"`
-	AgeIdentity string   `json:"age_identity"`
-	Plaintext   hexBytes `json:"plaintext"`
-	Passphrase  string   `json:"passphrase"`
-	WorkFactor  int      `json:"work_factor"`
-	Sealed      hexBytes `json:"sealed"`
+	Name        string           `json:"name"`
+	Party       string           `json:"party"`
+	Device      string           `json:"device"`
+	RootSeed    testvec.HexBytes `json:"root_seed"`
+	SignSeed    testvec.HexBytes `json:"sign_seed"`
+	AgeIdentity string           `json:"age_identity"`
+	Plaintext   testvec.HexBytes `json:"plaintext"`
+	Passphrase  string           `json:"passphrase"`
+	WorkFactor  int              `json:"work_factor"`
+	Sealed      testvec.HexBytes `json:"sealed"`
 }
 
 func (v *keystoreVector) keystore(t testing.TB) *Keystore {
@@ -508,17 +483,17 @@ func decryptScrypt(sealed []byte, passphrase string) []byte {
 
 func genKeystoreVectors(t testing.TB) keystoreFile {
 	var old keystoreFile
-	readVectors(t, "keystore.json", &old)
+	testvec.Read(t, "keystore.json", &old)
 	ids := testAgeKeys(t, "washington-laptop", "washington-duty")
 	f := keystoreFile{Comment: "Keystores at rest: plaintext is the inner layout (docs/PROTOCOL.md, section Keystore); " +
 		"sealed is an age file with one scrypt stanza at work factor 10 whose payload is plaintext. " +
 		"Sealing is randomized, so sealed is kept from run to run while it still opens to plaintext."}
 	for _, v := range []keystoreVector{
-		{Name: "with-root", Party: "washington", Device: "laptop", RootSeed: testSeed("washington-root-1"),
-			SignSeed: testSeed("washington-laptop"), AgeIdentity: ids["washington-laptop"].String(),
+		{Name: "with-root", Party: "washington", Device: "laptop", RootSeed: testvec.Seed("washington-root-1"),
+			SignSeed: testvec.Seed("washington-laptop"), AgeIdentity: ids["washington-laptop"].String(),
 			Passphrase: "correct horse battery staple", WorkFactor: 10},
-		{Name: "without-root", Party: "washington", Device: "duty-officer", RootSeed: hexBytes{},
-			SignSeed: testSeed("washington-duty"), AgeIdentity: ids["washington-duty"].String(),
+		{Name: "without-root", Party: "washington", Device: "duty-officer", RootSeed: testvec.HexBytes{},
+			SignSeed: testvec.Seed("washington-duty"), AgeIdentity: ids["washington-duty"].String(),
 			Passphrase: "Tr0ub4dor&3", WorkFactor: 10},
 	} {
 		sealed, err := v.keystore(t).Seal(v.Passphrase, v.WorkFactor)
@@ -538,12 +513,12 @@ func genKeystoreVectors(t testing.TB) keystoreFile {
 }
 
 func TestKeystoreVectors(t *testing.T) {
-	syncVectors(t, "keystore.json", genKeystoreVectors(t))
-	if *update {
+	testvec.Sync(t, "keystore.json", genKeystoreVectors(t))
+	if *testvec.Update {
 		return
 	}
 	var f keystoreFile
-	readVectors(t, "keystore.json", &f)
+	testvec.Read(t, "keystore.json", &f)
 	for _, v := range f.Vectors {
 		want := specKeystore(v.Party, v.Device, v.RootSeed, v.SignSeed, v.AgeIdentity)
 		if !bytes.Equal(v.Plaintext, want) {
@@ -579,11 +554,11 @@ type epochFile struct {
 }
 
 type epochSealed struct {
-	Name           string        `json:"name"`
-	EpochIdentity  string        `json:"epoch_identity"`
-	EpochRecipient string        `json:"epoch_recipient"`
-	Devices        []epochDevice `json:"devices"`
-	Sealed         hexBytes      `json:"sealed"`
+	Name           string           `json:"name"`
+	EpochIdentity  string           `json:"epoch_identity"`
+	EpochRecipient string           `json:"epoch_recipient"`
+	Devices        []epochDevice    `json:"devices"`
+	Sealed         testvec.HexBytes `json:"sealed"`
 }
 
 type epochDevice struct {
@@ -606,7 +581,7 @@ func openAge(sealed []byte, id age.Identity) []byte {
 
 func genEpochVectors(t testing.TB) epochFile {
 	var old epochFile
-	readVectors(t, "epoch.json", &old)
+	testvec.Read(t, "epoch.json", &old)
 	ids := testAgeKeys(t, "washington-laptop", "washington-duty", "washington-epoch-2")
 	f := epochFile{Comment: "An epoch secret sealed to the devices of roster washington-2 (docs/PROTOCOL.md, section Epoch key sealing): " +
 		"an age file with one mlkem768x25519 stanza per device, in roster order, whose payload is the epoch identity string. " +
@@ -636,12 +611,12 @@ func genEpochVectors(t testing.TB) epochFile {
 }
 
 func TestEpochVectors(t *testing.T) {
-	syncVectors(t, "epoch.json", genEpochVectors(t))
-	if *update {
+	testvec.Sync(t, "epoch.json", genEpochVectors(t))
+	if *testvec.Update {
 		return
 	}
 	var f epochFile
-	readVectors(t, "epoch.json", &f)
+	testvec.Read(t, "epoch.json", &f)
 	for _, v := range f.Vectors {
 		for _, d := range v.Devices {
 			id, err := age.ParseHybridIdentity(d.Identity)

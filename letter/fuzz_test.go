@@ -9,18 +9,20 @@ import (
 	"filippo.io/age"
 
 	"brieftraeger/envelope"
+
+	"brieftraeger/internal/testvec"
 )
 
 // FuzzParseHeader parses arbitrary bytes as a letter header and trailer.
 // Whatever parses must re-encode to exactly the input.
 func FuzzParseHeader(f *testing.F) {
 	var lf letterFile
-	readVectors(f, "letter.json", &lf)
+	testvec.Read(f, "letter.json", &lf)
 	for _, v := range lf.Vectors {
 		f.Add([]byte(v.Encoding), []byte(v.Trailer))
 	}
 	h := testLetterHeader()
-	if err := h.sign(testKey("washington-laptop")); err != nil {
+	if err := h.sign(testvec.Key("washington-laptop")); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(h.Raw, h.Trailer())
@@ -56,7 +58,7 @@ func FuzzParseHeader(f *testing.F) {
 		if total > maxContentSize {
 			t.Fatalf("parts add up to %d bytes", total)
 		}
-		h.Verify(testPub("washington-laptop"))
+		h.Verify(testvec.Pub("washington-laptop"))
 	})
 }
 
@@ -75,7 +77,7 @@ func splitDigests(trailer []byte) [][]byte {
 // they are a letter sealed to the identity.
 func FuzzOpen(f *testing.F) {
 	var sf sealedFile
-	readVectors(f, "letter-sealed.json", &sf)
+	testvec.Read(f, "letter-sealed.json", &sf)
 	id, err := age.ParseHybridIdentity(sf.RecipientEpoch.Identity)
 	if err != nil {
 		f.Fatal(err)
@@ -102,7 +104,7 @@ func FuzzOpen(f *testing.F) {
 // exactly the canonical plaintext of the header and parts it yields.
 func FuzzOpenPlaintext(f *testing.F) {
 	var lf letterFile
-	readVectors(f, "letter.json", &lf)
+	testvec.Read(f, "letter.json", &lf)
 	for _, v := range lf.Vectors {
 		f.Add([]byte(v.Plaintext))
 	}
@@ -140,7 +142,7 @@ func FuzzOpenPlaintext(f *testing.F) {
 			if uint64(p.Len()) != h.Parts[i].Size {
 				t.Fatalf("part %d has %d bytes, header says %d", i, p.Len(), h.Parts[i].Size)
 			}
-			if !bytes.Equal(specHash(ContextPart, p.Bytes()), h.Parts[i].Digest[:]) {
+			if !bytes.Equal(testvec.SpecHash(ContextPart, p.Bytes()), h.Parts[i].Digest[:]) {
 				t.Fatalf("part %d does not match its digest", i)
 			}
 			want = append(want, p.Bytes()...)

@@ -18,6 +18,8 @@ import (
 
 	"brieftraeger/envelope"
 	"brieftraeger/identity"
+
+	"brieftraeger/internal/testvec"
 )
 
 func testLetterHeader() *Header {
@@ -32,7 +34,7 @@ func testLetterHeader() *Header {
 
 func TestHeaderRoundTrip(t *testing.T) {
 	h := testLetterHeader()
-	if err := h.sign(testKey("washington-laptop")); err != nil {
+	if err := h.sign(testvec.Key("washington-laptop")); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(h.Raw, specHeader(h)) {
@@ -40,7 +42,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 	}
 	digests := [][]byte{h.Parts[0].Digest[:], h.Parts[1].Digest[:]}
 	if !bytes.Equal(h.SignedMessage(), specSignedMessage(h.Raw, digests)) ||
-		!bytes.Equal(h.Sig, specSign(testKey("washington-laptop"), ContextLetter, specSignedMessage(h.Raw, digests))) ||
+		!bytes.Equal(h.Sig, testvec.SpecSign(testvec.Key("washington-laptop"), ContextLetter, specSignedMessage(h.Raw, digests))) ||
 		!bytes.Equal(h.Trailer(), specTrailer(digests, h.Sig)) {
 		t.Fatal("signed message, signature or trailer does not follow docs/PROTOCOL.md")
 	}
@@ -52,10 +54,10 @@ func TestHeaderRoundTrip(t *testing.T) {
 	if !headerEqual(got, h) {
 		t.Fatalf("round trip changed the header:\n got %+v\nwant %+v", got, h)
 	}
-	if err := got.Verify(testPub("washington-laptop")); err != nil {
+	if err := got.Verify(testvec.Pub("washington-laptop")); err != nil {
 		t.Fatal(err)
 	}
-	if err := got.Verify(testPub("tehran-laptop")); err == nil || !strings.Contains(err.Error(), "bad signature") {
+	if err := got.Verify(testvec.Pub("tehran-laptop")); err == nil || !strings.Contains(err.Error(), "bad signature") {
 		t.Fatalf("other key: %v", err)
 	}
 	// Without a trailer, the header parses with zero digests and no
@@ -64,7 +66,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bare.Sig != nil || bare.Parts[0].Digest != [32]byte{} || bare.Verify(testPub("washington-laptop")) == nil {
+	if bare.Sig != nil || bare.Parts[0].Digest != [32]byte{} || bare.Verify(testvec.Pub("washington-laptop")) == nil {
 		t.Fatal("a header without its trailer carries digests or verifies")
 	}
 }
@@ -74,10 +76,10 @@ func TestHeaderRoundTrip(t *testing.T) {
 // ParseHeader or by Verify.
 func TestHeaderTamper(t *testing.T) {
 	h := testLetterHeader()
-	if err := h.sign(testKey("washington-laptop")); err != nil {
+	if err := h.sign(testvec.Key("washington-laptop")); err != nil {
 		t.Fatal(err)
 	}
-	pub := testPub("washington-laptop")
+	pub := testvec.Pub("washington-laptop")
 	trailer := h.Trailer()
 	if p, err := ParseHeader(h.Raw, trailer); err != nil || p.Verify(pub) != nil {
 		t.Fatalf("untouched header: %v", err)
@@ -128,7 +130,7 @@ func TestHeaderTamper(t *testing.T) {
 		{"brieftraeger/v1 letter-header", h.SignedMessage()}, {"brieftraeger/v1 letter-header", oldMessage},
 		{ContextLetter, oldMessage}, {ContextLetter, h.SignedMessage()[4:]},
 	} {
-		sig := identity.Sign(testKey("washington-laptop"), c.ctx, c.msg)
+		sig := identity.Sign(testvec.Key("washington-laptop"), c.ctx, c.msg)
 		p, err := ParseHeader(h.Raw, append(trailer[:32*len(h.Parts):32*len(h.Parts)], sig...))
 		if err != nil {
 			t.Fatal(err)
@@ -171,7 +173,7 @@ func TestHeaderSignRefuses(t *testing.T) {
 	} {
 		h := testLetterHeader()
 		edit(h)
-		if err := h.sign(testKey("washington-laptop")); err == nil {
+		if err := h.sign(testvec.Key("washington-laptop")); err == nil {
 			t.Errorf("%s: signed", name)
 		}
 	}
@@ -190,14 +192,14 @@ func TestHeaderSignRefuses(t *testing.T) {
 	} {
 		h := testLetterHeader()
 		edit(h)
-		if err := h.sign(testKey("washington-laptop")); err != nil {
+		if err := h.sign(testvec.Key("washington-laptop")); err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
 		p, err := ParseHeader(h.Raw, h.Trailer())
 		if err != nil {
 			t.Errorf("%s: signed but does not parse: %v", name, err)
-		} else if err := p.Verify(testPub("washington-laptop")); err != nil {
+		} else if err := p.Verify(testvec.Pub("washington-laptop")); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -211,7 +213,7 @@ func addParts(h *Header, n int) {
 
 func TestParseHeaderRefuses(t *testing.T) {
 	h := testLetterHeader()
-	if err := h.sign(testKey("washington-laptop")); err != nil {
+	if err := h.sign(testvec.Key("washington-laptop")); err != nil {
 		t.Fatal(err)
 	}
 	big := append(bytes.Clone(h.Raw), make([]byte, MaxHeaderLen)...)
@@ -271,7 +273,7 @@ func TestOpenRefusesLyingPartSize(t *testing.T) {
 	h := testLetterHeader()
 	h.Parts[1] = PartInfo{Name: "huge.bin", MediaType: "application/octet-stream", Size: math.MaxUint64, Digest: identity.Hash(ContextPart)}
 	h.Raw = specHeader(h)
-	h.Sig = identity.Sign(testKey("washington-laptop"), ContextLetter, h.SignedMessage())
+	h.Sig = identity.Sign(testvec.Key("washington-laptop"), ContextLetter, h.SignedMessage())
 	pt := binary.BigEndian.AppendUint32([]byte(Magic), uint32(len(h.Raw)))
 	pt = append(append(append(pt, h.Raw...), "hello"...), h.Trailer()...)
 	n := int64(len(pt)) - 1 // what Open counted
@@ -281,7 +283,7 @@ func TestOpenRefusesLyingPartSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Open(bytes.NewReader(sealPlaintext(t, id, pt)), []age.Identity{id},
-		func(h *Header) error { return h.Verify(testPub("washington-laptop")) },
+		func(h *Header) error { return h.Verify(testvec.Pub("washington-laptop")) },
 		func(int, PartInfo) (io.Writer, error) { return io.Discard, nil })
 	if err == nil {
 		t.Fatal("a header with a part of 2^64-1 bytes opened")
@@ -300,7 +302,7 @@ func TestOpenVerifiesAfterContent(t *testing.T) {
 	refuse := errors.New("refused")
 	for name, check := range map[string]VerifyFunc{
 		"refuses":     func(*Header) error { return refuse },
-		"wrong key":   func(h *Header) error { return h.Verify(testPub("mallory")) },
+		"wrong key":   func(h *Header) error { return h.Verify(testvec.Pub("mallory")) },
 		"wrong id":    func(h *Header) error { e := *env; e.ID[0] ^= 1; return bindsTo(h, &e) },
 		"wrong from":  func(h *Header) error { e := *env; e.From = "bern"; return bindsTo(h, &e) },
 		"wrong dev":   func(h *Header) error { e := *env; e.Device = "duty-officer"; return bindsTo(h, &e) },
@@ -347,7 +349,7 @@ func TestOpenVerifiesAfterContent(t *testing.T) {
 // signed header and checks each of Open's refusals.
 func TestOpenRefusesBadPlaintexts(t *testing.T) {
 	var lf letterFile
-	readVectors(t, "letter.json", &lf)
+	testvec.Read(t, "letter.json", &lf)
 	v := lf.Vectors[0]
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -412,7 +414,7 @@ func TestOpenRefusesBadPlaintexts(t *testing.T) {
 // every one must be refused.
 func TestOpenTamperHeaderAndTrailer(t *testing.T) {
 	var lf letterFile
-	readVectors(t, "letter.json", &lf)
+	testvec.Read(t, "letter.json", &lf)
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)

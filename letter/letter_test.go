@@ -16,6 +16,8 @@ import (
 
 	"brieftraeger/envelope"
 	"brieftraeger/identity"
+
+	"brieftraeger/internal/testvec"
 )
 
 type fixture struct {
@@ -280,7 +282,7 @@ func TestLargePart(t *testing.T) {
 	f := newFixture(t)
 	sizes := []int{asyncThreshold - 1, asyncThreshold, 3*asyncThreshold + 12345}
 	for _, size := range sizes {
-		content := testBytes(fmt.Sprint("large ", size), size)
+		content := testvec.Bytes(fmt.Sprint("large ", size), size)
 		d := f.draft()
 		d.Attachments = append(d.Attachments, Attachment{Name: "large.bin", MediaType: "application/octet-stream",
 			Size: int64(size), Open: func() (io.ReadCloser, error) {
@@ -291,7 +293,7 @@ func TestLargePart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sh.Parts[2].Size != uint64(size) || !bytes.Equal(sh.Parts[2].Digest[:], specHash(ContextPart, content)) {
+		if sh.Parts[2].Size != uint64(size) || !bytes.Equal(sh.Parts[2].Digest[:], testvec.SpecHash(ContextPart, content)) {
 			t.Fatalf("%d bytes: size or digest in the header is wrong", size)
 		}
 		for name, id := range map[string]age.Identity{"recipient": f.to, "sender": f.self} {
@@ -333,8 +335,8 @@ func TestLargePart(t *testing.T) {
 // against SHA-256 over the context line and the content, whatever the
 // sizes of the writes, including writes larger than its buffers.
 func TestDigester(t *testing.T) {
-	content := testBytes("digester", 2<<20+3)
-	want := specHash(ContextPart, content)
+	content := testvec.Bytes("digester", 2<<20+3)
+	want := testvec.SpecHash(ContextPart, content)
 	for _, size := range []uint64{0, asyncThreshold - 1, asyncThreshold, uint64(len(content))} {
 		for _, chunk := range []int{1, 1000, 64 << 10, 64<<10 + 1, 1 << 20, len(content)} {
 			if chunk == 1 && size >= asyncThreshold {

@@ -3,7 +3,6 @@ package letter
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -20,20 +19,6 @@ import (
 	"brieftraeger/internal/testvec"
 )
 
-// The shared vector helpers (internal/testvec), under the names these tests use.
-var update = testvec.Update
-
-const vectorDir = testvec.Dir
-
-type hexBytes = testvec.HexBytes
-
-func testSeed(label string) hexBytes                    { return testvec.Seed(label) }
-func testKey(label string) ed25519.PrivateKey           { return testvec.Key(label) }
-func testPub(label string) ed25519.PublicKey            { return testvec.Pub(label) }
-func readVectors(t testing.TB, name string, v any) bool { return testvec.Read(t, name, v) }
-func syncVectors(t testing.TB, name string, gen any)    { testvec.Sync(t, name, gen) }
-func testBytes(label string, n int) hexBytes            { return testvec.Bytes(label, n) }
-
 // testAgeKeys returns fixed age identities from age-keys.json, adding
 // missing ones with -update.
 func testAgeKeys(t testing.TB, names ...string) map[string]*age.HybridIdentity {
@@ -42,7 +27,7 @@ func testAgeKeys(t testing.TB, names ...string) map[string]*age.HybridIdentity {
 		Comment    string            `json:"comment"`
 		Identities map[string]string `json:"identities"`
 	}
-	readVectors(t, "age-keys.json", &f)
+	testvec.Read(t, "age-keys.json", &f)
 	if f.Identities == nil {
 		f.Identities = map[string]string{}
 	}
@@ -50,7 +35,7 @@ func testAgeKeys(t testing.TB, names ...string) map[string]*age.HybridIdentity {
 	out := map[string]*age.HybridIdentity{}
 	for _, n := range names {
 		if _, ok := f.Identities[n]; !ok {
-			if !*update {
+			if !*testvec.Update {
 				t.Fatalf("age-keys.json has no identity %q; run go test ./letter -update", n)
 			}
 			id, err := age.GenerateHybridIdentity()
@@ -66,7 +51,7 @@ func testAgeKeys(t testing.TB, names ...string) map[string]*age.HybridIdentity {
 		out[n] = id
 	}
 	if changed {
-		syncVectors(t, "age-keys.json", f)
+		testvec.Sync(t, "age-keys.json", f)
 	}
 	return out
 }
@@ -128,15 +113,6 @@ func specPlaintext(raw []byte, parts [][]byte, trailer []byte) []byte {
 	return append(b, make([]byte, envelope.PaddedSize(int64(len(b)))-int64(len(b)))...)
 }
 
-func specSign(key ed25519.PrivateKey, context string, msg []byte) []byte {
-	return ed25519.Sign(key, append([]byte(context+"\n"), msg...))
-}
-
-func specHash(context string, data []byte) []byte {
-	h := sha256.Sum256(append([]byte(context+"\n"), data...))
-	return h[:]
-}
-
 // ---- letter headers and plaintexts ----
 
 type letterFile struct {
@@ -145,38 +121,38 @@ type letterFile struct {
 }
 
 type letterVector struct {
-	Name        string       `json:"name"`
-	Comment     string       `json:"comment"`
-	DeviceSeed  hexBytes     `json:"device_seed"`
-	DeviceKey   hexBytes     `json:"device_key"`
-	ID          hexBytes     `json:"id"`
-	From        string       `json:"from"`
-	Device      string       `json:"device"`
-	To          string       `json:"to"`
-	Office      string       `json:"office"`
-	Seq         uint64       `json:"seq"`
-	Epoch       uint32       `json:"epoch"`
-	SenderEpoch uint32       `json:"sender_epoch"`
-	CreatedMs   int64        `json:"created_ms"`
-	Precedence  uint8        `json:"precedence"`
-	Subject     string       `json:"subject"`
-	Thread      hexBytes     `json:"thread"`
-	ReplyTo     hexBytes     `json:"reply_to"`
-	Parts       []partVector `json:"parts"`
-	Encoding    hexBytes     `json:"encoding"`
-	Signed      hexBytes     `json:"signed_message"`
-	Signature   hexBytes     `json:"signature"`
-	Trailer     hexBytes     `json:"trailer"`
-	Unpadded    int64        `json:"unpadded_len"`
-	Plaintext   hexBytes     `json:"plaintext"`
+	Name        string           `json:"name"`
+	Comment     string           `json:"comment"`
+	DeviceSeed  testvec.HexBytes `json:"device_seed"`
+	DeviceKey   testvec.HexBytes `json:"device_key"`
+	ID          testvec.HexBytes `json:"id"`
+	From        string           `json:"from"`
+	Device      string           `json:"device"`
+	To          string           `json:"to"`
+	Office      string           `json:"office"`
+	Seq         uint64           `json:"seq"`
+	Epoch       uint32           `json:"epoch"`
+	SenderEpoch uint32           `json:"sender_epoch"`
+	CreatedMs   int64            `json:"created_ms"`
+	Precedence  uint8            `json:"precedence"`
+	Subject     string           `json:"subject"`
+	Thread      testvec.HexBytes `json:"thread"`
+	ReplyTo     testvec.HexBytes `json:"reply_to"`
+	Parts       []partVector     `json:"parts"`
+	Encoding    testvec.HexBytes `json:"encoding"`
+	Signed      testvec.HexBytes `json:"signed_message"`
+	Signature   testvec.HexBytes `json:"signature"`
+	Trailer     testvec.HexBytes `json:"trailer"`
+	Unpadded    int64            `json:"unpadded_len"`
+	Plaintext   testvec.HexBytes `json:"plaintext"`
 }
 
 type partVector struct {
-	Name      string   `json:"name"`
-	MediaType string   `json:"media_type"`
-	Content   hexBytes `json:"content"`
-	Size      uint64   `json:"size"`
-	Digest    hexBytes `json:"digest"`
+	Name      string           `json:"name"`
+	MediaType string           `json:"media_type"`
+	Content   testvec.HexBytes `json:"content"`
+	Size      uint64           `json:"size"`
+	Digest    testvec.HexBytes `json:"digest"`
 }
 
 func (v *letterVector) draft() *Draft {
@@ -213,7 +189,7 @@ func (v *letterVector) build(t testing.TB) *Header {
 		v.Parts[i].MediaType, v.Parts[i].Size, v.Parts[i].Digest = p.MediaType, p.Size, p.Digest[:]
 		n += int64(p.Size)
 	}
-	v.DeviceKey = hexBytes(ed25519.NewKeyFromSeed(v.DeviceSeed).Public().(ed25519.PublicKey))
+	v.DeviceKey = testvec.HexBytes(ed25519.NewKeyFromSeed(v.DeviceSeed).Public().(ed25519.PublicKey))
 	v.Encoding, v.Signed, v.Signature, v.Trailer = h.Raw, h.SignedMessage(), h.Sig, h.Trailer()
 	v.Unpadded, v.Plaintext = n, buf.Bytes()
 	return h
@@ -228,34 +204,34 @@ func genLetterVectors(t testing.TB) letterFile {
 		"signature = Ed25519 over \"brieftraeger/v1 letter-signature\\n\" || signed_message; trailer = digests || signature; " +
 		"plaintext = magic || uint32 len(encoding) || encoding || parts || trailer || zero padding to PaddedSize(unpadded_len). " +
 		"Attachment contents are SHA-256(label || uint32 counter) blocks."}
-	id := func(s string) hexBytes { b, _ := hex.DecodeString(s); return b }
-	pdf := append([]byte("%PDF-1.7\n"), testBytes("proposal.pdf", 200)...)
+	id := func(s string) testvec.HexBytes { b, _ := hex.DecodeString(s); return b }
+	pdf := append([]byte("%PDF-1.7\n"), testvec.Bytes("proposal.pdf", 200)...)
 	gen := []letterVector{
 		{Name: "proposal", Comment: "a FLASH letter to the party as a whole, with one attachment",
-			DeviceSeed: testSeed("washington-laptop"), ID: id("000102030405060708090a0b0c0d0e0f"),
+			DeviceSeed: testvec.Seed("washington-laptop"), ID: id("000102030405060708090a0b0c0d0e0f"),
 			From: "washington", Device: "laptop", To: "tehran", Seq: 1, Epoch: 7, SenderEpoch: 2,
 			CreatedMs: letterCreated, Precedence: uint8(envelope.Flash), Subject: "Proposal for talks",
-			Thread: hexBytes{}, ReplyTo: hexBytes{},
+			Thread: testvec.HexBytes{}, ReplyTo: testvec.HexBytes{},
 			Parts: []partVector{
 				{Content: []byte("The Government of the United States proposes talks in Geneva.\n")},
 				{Name: "proposal.pdf", MediaType: "application/pdf", Content: pdf},
 			}},
 		{Name: "reply", Comment: "a reply to an office, in a thread, with a body over 4096 bytes, a scan and an empty file",
-			DeviceSeed: testSeed("tehran-laptop"), ID: id("f0e1d2c3b4a5968778695a4b3c2d1e0f"),
+			DeviceSeed: testvec.Seed("tehran-laptop"), ID: id("f0e1d2c3b4a5968778695a4b3c2d1e0f"),
 			From: "tehran", Device: "laptop", To: "washington", Office: "secretary-of-state", Seq: 12,
 			Epoch: 2, SenderEpoch: 7, CreatedMs: letterCreated + 86_400_123, Precedence: uint8(envelope.Immediate),
 			Subject: "Antwort – Vorschläge für Genf", Thread: id("0f0e0d0c0b0a09080706050403020100"),
 			ReplyTo: id("000102030405060708090a0b0c0d0e0f"),
 			Parts: []partVector{
 				{Content: bytes.Repeat([]byte("Reply. "), 720)},
-				{Name: "scan-1.png", MediaType: "image/png", Content: testBytes("scan-1.png", 333)},
-				{Name: "empty.txt", MediaType: "text/plain", Content: hexBytes{}},
+				{Name: "scan-1.png", MediaType: "image/png", Content: testvec.Bytes("scan-1.png", 333)},
+				{Name: "empty.txt", MediaType: "text/plain", Content: testvec.HexBytes{}},
 			}},
 		{Name: "body-only", Comment: "ROUTINE, empty body and subject: the smallest letter",
-			DeviceSeed: testSeed("washington-duty"), ID: id("11111111111111111111111111111111"),
+			DeviceSeed: testvec.Seed("washington-duty"), ID: id("11111111111111111111111111111111"),
 			From: "washington", Device: "duty-officer", To: "tehran", Seq: 1 << 40, Epoch: 0xffffffff,
-			SenderEpoch: 0, CreatedMs: 1, Precedence: uint8(envelope.Routine), Thread: hexBytes{}, ReplyTo: hexBytes{},
-			Parts: []partVector{{Content: hexBytes{}}}},
+			SenderEpoch: 0, CreatedMs: 1, Precedence: uint8(envelope.Routine), Thread: testvec.HexBytes{}, ReplyTo: testvec.HexBytes{},
+			Parts: []partVector{{Content: testvec.HexBytes{}}}},
 	}
 	for _, v := range gen {
 		v.build(t)
@@ -289,12 +265,12 @@ func headerEqual(a, b *Header) bool {
 }
 
 func TestLetterVectors(t *testing.T) {
-	syncVectors(t, "letter.json", genLetterVectors(t))
-	if *update {
+	testvec.Sync(t, "letter.json", genLetterVectors(t))
+	if *testvec.Update {
 		return
 	}
 	var f letterFile
-	readVectors(t, "letter.json", &f)
+	testvec.Read(t, "letter.json", &f)
 	if len(f.Vectors) == 0 {
 		t.Fatal("no vectors")
 	}
@@ -302,7 +278,7 @@ func TestLetterVectors(t *testing.T) {
 		want := v.expectedHeader()
 		var contents, digests [][]byte
 		for i, p := range v.Parts {
-			if uint64(len(p.Content)) != p.Size || !bytes.Equal(specHash(ContextPart, p.Content), p.Digest) {
+			if uint64(len(p.Content)) != p.Size || !bytes.Equal(testvec.SpecHash(ContextPart, p.Content), p.Digest) {
 				t.Errorf("%s: part %d size or digest does not match its content", v.Name, i)
 			}
 			contents, digests = append(contents, p.Content), append(digests, p.Digest)
@@ -316,7 +292,7 @@ func TestLetterVectors(t *testing.T) {
 		if !bytes.Equal(specSignedMessage(v.Encoding, digests), v.Signed) {
 			t.Errorf("%s: signed_message is not uint32 len || encoding || digests", v.Name)
 		}
-		if !bytes.Equal(specSign(ed25519.NewKeyFromSeed(v.DeviceSeed), ContextLetter, v.Signed), v.Signature) {
+		if !bytes.Equal(testvec.SpecSign(ed25519.NewKeyFromSeed(v.DeviceSeed), ContextLetter, v.Signed), v.Signature) {
 			t.Errorf("%s: signature is not Ed25519 over context || \"\\n\" || signed_message", v.Name)
 		}
 		if !bytes.Equal(specTrailer(digests, v.Signature), v.Trailer) {
@@ -394,7 +370,7 @@ func TestLetterVectors(t *testing.T) {
 // through the digests for a changed digest) and breaks the file's signature.
 func TestLetterVectorsDetectChanges(t *testing.T) {
 	var f letterFile
-	readVectors(t, "letter.json", &f)
+	testvec.Read(t, "letter.json", &f)
 	for _, v := range f.Vectors {
 		for name, edit := range map[string]func(h *Header){
 			"id":           func(h *Header) { h.ID[3] ^= 1 },
@@ -456,13 +432,13 @@ func TestLetterVectorsDetectChanges(t *testing.T) {
 // ---- a sealed letter and its envelope ----
 
 type sealedFile struct {
-	Comment        string          `json:"comment"`
-	Letter         string          `json:"letter"`
-	RecipientEpoch sealedEpoch     `json:"recipient_epoch"`
-	SenderEpoch    sealedEpoch     `json:"sender_epoch"`
-	Sealed         hexBytes        `json:"sealed"`
-	Envelope       sealedEnvelope  `json:"envelope"`
-	Receipts       []sealedReceipt `json:"receipts"`
+	Comment        string           `json:"comment"`
+	Letter         string           `json:"letter"`
+	RecipientEpoch sealedEpoch      `json:"recipient_epoch"`
+	SenderEpoch    sealedEpoch      `json:"sender_epoch"`
+	Sealed         testvec.HexBytes `json:"sealed"`
+	Envelope       sealedEnvelope   `json:"envelope"`
+	Receipts       []sealedReceipt  `json:"receipts"`
 }
 
 type sealedEpoch struct {
@@ -473,17 +449,17 @@ type sealedEpoch struct {
 }
 
 type sealedEnvelope struct {
-	Size      uint64   `json:"size"`
-	Digest    hexBytes `json:"digest"`
-	Encoding  hexBytes `json:"encoding"`
-	Signature hexBytes `json:"signature"`
-	Hash      hexBytes `json:"hash"`
+	Size      uint64           `json:"size"`
+	Digest    testvec.HexBytes `json:"digest"`
+	Encoding  testvec.HexBytes `json:"encoding"`
+	Signature testvec.HexBytes `json:"signature"`
+	Hash      testvec.HexBytes `json:"hash"`
 }
 
 type sealedReceipt struct {
-	Kind      string   `json:"kind"`
-	SignerKey hexBytes `json:"signer_key"`
-	Encoding  hexBytes `json:"encoding"`
+	Kind      string           `json:"kind"`
+	SignerKey testvec.HexBytes `json:"signer_key"`
+	Encoding  testvec.HexBytes `json:"encoding"`
 }
 
 func (e sealedEpoch) epoch() identity.Epoch {
@@ -500,7 +476,7 @@ func decryptAll(sealed []byte, id age.Identity) ([]byte, error) {
 
 func genSealedVector(t testing.TB) sealedFile {
 	var old sealedFile
-	readVectors(t, "letter-sealed.json", &old)
+	testvec.Read(t, "letter-sealed.json", &old)
 	lf := genLetterVectors(t)
 	v := lf.Vectors[0]
 	ids := testAgeKeys(t, "tehran-epoch-7", "washington-epoch-2")
@@ -541,10 +517,10 @@ func genSealedVector(t testing.TB) sealedFile {
 		{envelope.Receipt{Kind: envelope.Delivered, Party: "tehran", Signer: "laptop", Time: time.UnixMilli(letterCreated + 1500)}, "tehran-laptop"},
 	} {
 		r.rc.ID, r.rc.Envelope = env.ID, hash
-		if err := r.rc.Sign(testKey(r.key)); err != nil {
+		if err := r.rc.Sign(testvec.Key(r.key)); err != nil {
 			t.Fatal(err)
 		}
-		f.Receipts = append(f.Receipts, sealedReceipt{Kind: r.rc.Kind.String(), SignerKey: hexBytes(testPub(r.key)), Encoding: r.rc.Raw})
+		f.Receipts = append(f.Receipts, sealedReceipt{Kind: r.rc.Kind.String(), SignerKey: testvec.HexBytes(testvec.Pub(r.key)), Encoding: r.rc.Raw})
 	}
 	return f
 }
@@ -569,14 +545,14 @@ func bindsTo(h *Header, env *envelope.Header) error {
 }
 
 func TestSealedLetterVector(t *testing.T) {
-	syncVectors(t, "letter-sealed.json", genSealedVector(t))
-	if *update {
+	testvec.Sync(t, "letter-sealed.json", genSealedVector(t))
+	if *testvec.Update {
 		return
 	}
 	var f sealedFile
-	readVectors(t, "letter-sealed.json", &f)
+	testvec.Read(t, "letter-sealed.json", &f)
 	var lf letterFile
-	readVectors(t, "letter.json", &lf)
+	testvec.Read(t, "letter.json", &lf)
 	i := slices.IndexFunc(lf.Vectors, func(v letterVector) bool { return v.Name == f.Letter })
 	if i < 0 {
 		t.Fatalf("no letter vector %q", f.Letter)
@@ -591,10 +567,10 @@ func TestSealedLetterVector(t *testing.T) {
 	if err := env.Verify(ed25519.PublicKey(v.DeviceKey)); err != nil {
 		t.Fatal(err)
 	}
-	if env.Size != uint64(len(f.Sealed)) || !bytes.Equal(env.Digest[:], specHash(envelope.ContextCiphertext, f.Sealed)) {
+	if env.Size != uint64(len(f.Sealed)) || !bytes.Equal(env.Digest[:], testvec.SpecHash(envelope.ContextCiphertext, f.Sealed)) {
 		t.Fatal("envelope does not bind the sealed bytes")
 	}
-	if h := env.Hash(); !bytes.Equal(h[:], f.Envelope.Hash) || !bytes.Equal(f.Envelope.Hash, specHash(envelope.ContextEnvelopeHash, f.Envelope.Encoding)) {
+	if h := env.Hash(); !bytes.Equal(h[:], f.Envelope.Hash) || !bytes.Equal(f.Envelope.Hash, testvec.SpecHash(envelope.ContextEnvelopeHash, f.Envelope.Encoding)) {
 		t.Fatal("envelope hash differs")
 	}
 	for _, fr := range f.Receipts {

@@ -114,3 +114,15 @@ func Sync(t testing.TB, name string, gen any) {
 			"if the layout change is intended, run go test -update and update docs/PROTOCOL.md", path)
 	}
 }
+
+// SpecSign signs as the protocol does, written again from docs/PROTOCOL.md
+// for the tests' independent encoders: Ed25519 over context || "\n" || msg.
+func SpecSign(key ed25519.PrivateKey, context string, msg []byte) []byte {
+	return ed25519.Sign(key, append([]byte(context+"\n"), msg...))
+}
+
+// SpecHash hashes as the protocol does: SHA-256(context || "\n" || data).
+func SpecHash(context string, data []byte) []byte {
+	h := sha256.Sum256(append([]byte(context+"\n"), data...))
+	return h[:]
+}
