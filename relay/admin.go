@@ -40,7 +40,7 @@ func (r *Relay) admitRoster(req *http.Request) error {
 	case bytes.Equal(cur, raw):
 		return nil
 	default:
-		if prev, err = parseStoredRoster(cur); err != nil {
+		if prev, err = identity.DecodeRoster(cur); err != nil {
 			return err
 		}
 	}

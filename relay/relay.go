@@ -195,7 +195,9 @@ func (r *Relay) roster(ctx context.Context, party string) (*identity.Roster, err
 	if cached != nil && bytes.Equal(cached.Raw, raw) {
 		return cached, nil
 	}
-	ros, err := parseStoredRoster(raw)
+	// Admitted rosters were verified against their predecessor when they
+	// were stored; here only their form is checked again.
+	ros, err := identity.DecodeRoster(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -205,9 +207,3 @@ func (r *Relay) roster(ctx context.Context, party string) (*identity.Roster, err
 	return ros, nil
 }
 
-// parseStoredRoster parses a roster the relay admitted earlier. It was
-// verified against its predecessor when it was admitted; here only its form
-// is checked again.
-func parseStoredRoster(raw []byte) (*identity.Roster, error) {
-	return identity.DecodeRoster(raw)
-}
