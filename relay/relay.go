@@ -206,4 +206,3 @@ func (r *Relay) roster(ctx context.Context, party string) (*identity.Roster, err
 	r.rosterMu.Unlock()
 	return ros, nil
 }
-
