@@ -42,7 +42,7 @@ func (p *Party) Audit(ctx context.Context, progress func(done, total uint64)) (*
 	have := make(map[[32]byte]bool, min(cp.Size, 1<<20))
 	for tree.Size() < cp.Size {
 		var page api.LogLeaves
-		path := api.PathLogLeaves + "?start=" + strconv.FormatUint(tree.Size(), 10) + "&count=" + strconv.Itoa(api.MaxLogLeaves)
+		path := api.PathLogLeaves + "?start=" + strconv.FormatUint(tree.Size(), 10) + "&count=" + strconv.Itoa(api.MaxLogLeaves) + "&min=" + strconv.FormatUint(cp.Size, 10)
 		if err := p.getJSON(ctx, path, &page); err != nil {
 			return nil, fmt.Errorf("failed to fetch log leaves: %w", err)
 		}

@@ -22,7 +22,7 @@ func BenchmarkAudit(b *testing.B) {
 			binary.BigEndian.PutUint64(raw[:], i)
 			leaves = append(leaves, store.LogLeaf{Data: tlog.LeafData(tlog.KindEnvelope, raw[:]), Source: store.LogMail, SourceSeq: 0})
 			if len(leaves) == cap(leaves) || i == size-1 {
-				if _, err := st.AppendLog(context.Background(), leaves); err != nil {
+				if _, err := st.AppendLog(context.Background(), i+1-uint64(len(leaves)), leaves); err != nil {
 					return err
 				}
 				leaves = leaves[:0]

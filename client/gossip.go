@@ -94,7 +94,7 @@ func (p *Party) compareView(ctx context.Context, note []byte) error {
 	if theirs.Size >= ours.Size {
 		// Their view is as new as ours or newer: accept it through the
 		// same checks as a checkpoint from the relay.
-		_, err := p.acceptLog(ctx, func() ([]byte, error) { return note, nil })
+		_, err := p.acceptLog(ctx, func(uint64) ([]byte, error) { return note, nil })
 		return err
 	}
 	proof, err := p.proveConsistency(ctx, theirs, ours)

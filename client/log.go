@@ -99,8 +99,8 @@ func (p *Party) LoggedCheckpoint() (*tlog.Checkpoint, error) {
 // that one, and keeps it in log.json. It returns the checkpoint now
 // accepted. An inconsistent log is an *InconsistentLogError.
 func (p *Party) SyncLog(ctx context.Context) (*tlog.Checkpoint, error) {
-	return p.acceptLog(ctx, func() ([]byte, error) {
-		b, err := p.getBytes(ctx, api.PathLogCheckpoint, tlog.MaxCheckpointSize)
+	return p.acceptLog(ctx, func(least uint64) ([]byte, error) {
+		b, err := p.getBytes(ctx, api.PathLogCheckpoint+"?min="+strconv.FormatUint(least, 10), tlog.MaxCheckpointSize)
 		if err != nil {
 			return nil, fmt.Errorf("failed to fetch the log checkpoint: %w", err)
 		}
@@ -118,9 +118,9 @@ func (p *Party) VerifyLogged(ctx context.Context, leafData []byte) (uint64, erro
 		return 0, err
 	}
 	var ans api.LogProof
-	cp, err := p.acceptLog(ctx, func() ([]byte, error) {
+	cp, err := p.acceptLog(ctx, func(least uint64) ([]byte, error) {
 		ans = api.LogProof{}
-		err := p.getJSON(ctx, api.PathLogProof+"?leaf="+hex.EncodeToString(leafData), &ans)
+		err := p.getJSON(ctx, api.PathLogProof+"?leaf="+hex.EncodeToString(leafData)+"&min="+strconv.FormatUint(least, 10), &ans)
 		var re *RelayError
 		if errors.As(err, &re) && re.Status == http.StatusNotFound {
 			return nil, fmt.Errorf("leaf %x: %w", leafData, ErrNotLogged)
@@ -147,7 +147,7 @@ func (p *Party) VerifyLogged(ctx context.Context, leafData []byte) (uint64, erro
 // asked without holding the folder lock; log.json is then written under
 // it, and only if no other process changed it meanwhile (else it starts
 // over).
-func (p *Party) acceptLog(ctx context.Context, fetch func() ([]byte, error)) (*tlog.Checkpoint, error) {
+func (p *Party) acceptLog(ctx context.Context, fetch func(least uint64) ([]byte, error)) (*tlog.Checkpoint, error) {
 	origin, v, err := p.logVerifier()
 	if err != nil {
 		return nil, err
@@ -157,7 +157,11 @@ func (p *Party) acceptLog(ctx context.Context, fetch func() ([]byte, error)) (*t
 		if err != nil {
 			return nil, err
 		}
-		msg, err := fetch()
+		var least uint64
+		if old != nil {
+			least = old.Size // a relay node that lags behind waits or answers 503
+		}
+		msg, err := fetch(least)
 		if err != nil {
 			return nil, err
 		}
@@ -222,7 +226,7 @@ func (p *Party) saveLog(old, cp *tlog.Checkpoint, origin string, v note.Verifier
 func (p *Party) proveConsistency(ctx context.Context, older, newer *tlog.Checkpoint) ([][32]byte, error) {
 	proof, err := p.fetchConsistency(ctx, older.Size, newer.Size)
 	var refused *RelayError
-	if errors.As(err, &refused) {
+	if errors.As(err, &refused) && refused.Status != http.StatusServiceUnavailable {
 		return nil, &InconsistentLogError{Relay: p.relay.Name, Accepted: older.Note, Offered: newer.Note,
 			Err: fmt.Errorf("%w: the relay refused to prove size %d consistent with size %d: %v", tlog.ErrInconsistent, older.Size, newer.Size, err)}
 	}

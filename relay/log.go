@@ -42,8 +42,12 @@ const logBatch = 200
 // logKeeper keeps the relay's log: it turns every stored envelope (and its
 // posted receipt), every filed receipt and every admitted roster into a
 // leaf, appends the leaves to the store's LOG stream, keeps the Merkle tree
-// of all leaves, and signs a checkpoint after each integration. Only the
-// run goroutine writes; HTTP handlers read under mu.
+// of all leaves, and signs a checkpoint after each integration. On a
+// cluster every node keeps the tree from LOG, and only the node that leads
+// the LOG stream integrates; each node signs checkpoints of its own tree,
+// which are the same bytes on every node for the same size (Ed25519
+// signatures are deterministic). The tree changes under mu; stepMu orders
+// the run goroutine and catchUp.
 type logKeeper struct {
 	store  *store.Store
 	signer note.Signer
@@ -56,6 +60,7 @@ type logKeeper struct {
 	high  map[string]uint64   // record stream -> highest sequence in the log
 	forks map[string]*logView // test-only equivocation: another history for one party (export_test.go)
 
+	stepMu sync.Mutex  // held while reading LOG or appending to it (step, catchUp)
 	paused atomic.Bool // test-only: integration held off (export_test.go)
 }
 
@@ -163,22 +168,113 @@ func (k *logKeeper) run(ctx context.Context, every time.Duration) {
 		if k.paused.Load() {
 			continue
 		}
-		if err := k.integrate(ctx); err != nil && ctx.Err() == nil {
+		if err := k.step(ctx); err != nil && ctx.Err() == nil {
 			k.log.Error("log integration failed", "err", err)
 		}
 	}
 }
 
+// step brings the tree up to date with LOG, where another relay node may
+// have appended, and then, on the node that writes the log, integrates the
+// records not yet in it.
+func (k *logKeeper) step(ctx context.Context) error {
+	k.stepMu.Lock()
+	defer k.stepMu.Unlock()
+	if err := k.follow(ctx); err != nil {
+		return err
+	}
+	if !k.store.LogWriter() {
+		return nil
+	}
+	return k.integrate(ctx)
+}
+
+// follow adds the leaves that LOG holds beyond the tree and signs a new
+// checkpoint if there were any. The caller holds stepMu.
+func (k *logKeeper) follow(ctx context.Context) error {
+	const page = 4 * logBatch
+	added := false
+	defer func() {
+		if added {
+			k.mu.Lock()
+			if err := k.sign(); err != nil {
+				k.log.Error("failed to sign checkpoint", "err", err)
+			}
+			k.mu.Unlock()
+		}
+	}()
+	for {
+		leaves, err := k.store.LogLeavesAfter(ctx, k.size(), page)
+		if err != nil {
+			return err
+		}
+		k.mu.Lock()
+		for _, l := range leaves {
+			if err := k.add(l); err != nil {
+				k.mu.Unlock()
+				return err
+			}
+			added = true
+		}
+		k.mu.Unlock()
+		if len(leaves) < page {
+			return nil
+		}
+	}
+}
+
+// catchUp waits, for at most catchUpWait, until the tree has at least
+// size leaves, reading LOG meanwhile: a node that has just lost the lead,
+// or follows it a few milliseconds behind, can then prove what a client
+// saw from another node. It returns at once if the log itself (as the
+// leader of the LOG stream reports it) is smaller than size: the node then
+// answers with what the log holds. It reports false if the node's tree is
+// still behind the log when the wait ends.
+func (k *logKeeper) catchUp(ctx context.Context, size uint64) bool {
+	if k.size() >= size {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	if total, err := k.store.LogSize(ctx); err == nil && total < size {
+		return true
+	}
+	for {
+		k.stepMu.Lock()
+		err := k.follow(ctx)
+		k.stepMu.Unlock()
+		if err == nil && k.size() >= size {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// catchUpWait bounds how long a log request waits for this node's tree to
+// reach the size it asks about.
+const catchUpWait = 3 * time.Second
+
 // integrate appends leaves for the records not yet in the log, then signs
-// a new checkpoint. A crash between the append and the tree update is
-// harmless: the tree is rebuilt from LOG at start, and integration resumes
-// after the highest record sequence found there.
+// a new checkpoint. The append succeeds only if LOG still holds exactly
+// the tree's leaves, so two nodes that both believe they write the log
+// cannot interleave (the loser follows on its next step). A crash between
+// the append and the tree update is harmless: the tree is rebuilt from LOG
+// at start, and integration resumes after the highest record sequence
+// found there. The caller holds stepMu.
 func (k *logKeeper) integrate(ctx context.Context) error {
 	leaves, err := k.pending(ctx)
 	if err != nil || len(leaves) == 0 {
 		return err
 	}
-	first, err := k.store.AppendLog(ctx, leaves)
+	first, err := k.store.AppendLog(ctx, k.size(), leaves)
+	if errors.Is(err, store.ErrLogMoved) {
+		k.log.Info("another node appended to the log first; following it")
+		return nil
+	}
 	if err != nil {
 		return err
 	}

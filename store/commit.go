@@ -34,6 +34,7 @@ const (
 // pays for itself from a few dozen messages on.
 type committer struct {
 	nc       *nats.Conn
+	timeout  time.Duration // for the batch's answer
 	window   time.Duration // < 0: never wait for announced messages
 	min, max int
 	prefix   string // batch ids are prefix + a counter
@@ -66,9 +67,9 @@ type commitRes struct {
 	err   error // the batch failed; see refused
 }
 
-func newCommitter(nc *nats.Conn, window time.Duration, least, most int) *committer {
+func newCommitter(nc *nats.Conn, timeout, window time.Duration, least, most int) *committer {
 	c := &committer{
-		nc: nc, window: window, min: least, max: most, prefix: rand.Text()[:16] + ".",
+		nc: nc, timeout: timeout, window: window, min: least, max: most, prefix: rand.Text()[:16] + ".",
 		q:    make(chan *commitReq, most),
 		wake: make(chan struct{}, 1),
 		quit: make(chan struct{}),
@@ -205,14 +206,14 @@ func (c *committer) send(batch []*commitReq) (uint64, error) {
 	for i, r := range batch {
 		msgs[i] = r.msg
 	}
-	return sendBatch(c.nc, c.prefix+strconv.FormatUint(c.n, 36), msgs)
+	return sendBatch(c.nc, c.prefix+strconv.FormatUint(c.n, 36), msgs, c.timeout)
 }
 
 // sendBatch publishes msgs as one JetStream atomic batch with the given id
 // and returns the stream sequence of its first message. The server stores
 // the messages of an atomic batch contiguously, all or none, and fsyncs
-// once for the batch.
-func sendBatch(nc *nats.Conn, id string, msgs []*nats.Msg) (uint64, error) {
+// once for the batch. It waits up to timeout for the answer.
+func sendBatch(nc *nats.Conn, id string, msgs []*nats.Msg, timeout time.Duration) (uint64, error) {
 	for i, m := range msgs {
 		m.Header.Set(hdrBatchID, id)
 		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
@@ -226,7 +227,7 @@ func sendBatch(nc *nats.Conn, id string, msgs []*nats.Msg) (uint64, error) {
 	}
 	last := msgs[len(msgs)-1]
 	last.Header.Set(hdrBatchCommit, "1")
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	m, err := nc.RequestMsgWithContext(ctx, last)
 	if err != nil {
@@ -263,7 +264,7 @@ func refused(err error) bool {
 // JetStream reports as a duplicate, or refuses because its subject is
 // taken (Nats-Expected-Last-Subject-Sequence: 0), comes back as a dup.
 func (s *Store) publishAlone(ctx context.Context, msg *nats.Msg) commitRes {
-	ack, err := s.js.PublishMsg(ctx, msg)
+	ack, err := s.publish(ctx, msg)
 	switch {
 	case err == nil:
 		return commitRes{seq: ack.Sequence, dup: ack.Duplicate}

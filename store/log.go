@@ -10,6 +10,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -41,9 +42,18 @@ type LogLeaf struct {
 	SourceSeq uint64 // the record's sequence in its stream
 }
 
-// AppendLog appends leaves in order as one atomic batch (one fsync) and
-// returns the index of the first. Only one process may append.
-func (s *Store) AppendLog(ctx context.Context, leaves []LogLeaf) (uint64, error) {
+// ErrLogMoved means the log was not the size an AppendLog call expected:
+// another relay node appended first. Nothing was appended; read the new
+// leaves (LogLeavesAfter) and integrate again.
+var ErrLogMoved = errors.New("store: the log grew concurrently")
+
+// AppendLog appends leaves in order as one atomic batch (one fsync), but
+// only if the log holds exactly size leaves, and returns the index of the
+// first. The size check (Nats-Expected-Last-Sequence on the batch's first
+// message) is what keeps the leaf sequence single-writer when several
+// relay nodes share the streams: a node that is not up to date gets
+// ErrLogMoved and appends nothing.
+func (s *Store) AppendLog(ctx context.Context, size uint64, leaves []LogLeaf) (uint64, error) {
 	if len(leaves) == 0 || len(leaves) > MaxCommitBatch {
 		return 0, fmt.Errorf("%w: append 1 to %d leaves at a time", ErrInvalid, MaxCommitBatch)
 	}
@@ -61,7 +71,11 @@ func (s *Store) AppendLog(ctx context.Context, leaves []LogLeaf) (uint64, error)
 			hdrSource: {l.Source}, hdrSourceSeq: {formatUint(l.SourceSeq)},
 		}}
 	}
-	first, err := sendBatch(s.nc, "log."+rand.Text(), msgs)
+	msgs[0].Header.Set(jetstream.ExpectedLastSeqHeader, formatUint(size))
+	first, err := sendBatch(s.nc, "log."+rand.Text(), msgs, s.requestTimeout())
+	if isWrongLastSeq(err) {
+		return 0, ErrLogMoved
+	}
 	if err != nil {
 		return 0, fmt.Errorf("failed to append to the log: %w", err)
 	}
@@ -81,12 +95,11 @@ func (s *Store) LogLeaves(ctx context.Context, from uint64, fn func(LogLeaf) err
 		if err != nil {
 			return err
 		}
-		seq, err := strconv.ParseUint(m.Headers().Get(hdrSourceSeq), 10, 64)
+		l, err := logLeaf(meta.Sequence.Stream, m.Headers(), slices.Clone(m.Data()))
 		if err != nil {
-			return fmt.Errorf("failed to read log leaf %d: %w", meta.Sequence.Stream-1, err)
+			return err
 		}
-		return fn(LogLeaf{Index: meta.Sequence.Stream - 1, Data: slices.Clone(m.Data()),
-			Source: m.Headers().Get(hdrSource), SourceSeq: seq})
+		return fn(l)
 	})
 }
 
@@ -99,14 +112,17 @@ type Record struct {
 }
 
 // RecordsAfter returns up to limit records of a log source with a stream
-// sequence above after, in stream order.
+// sequence above after, in stream order. It reads them one by one by
+// sequence (the record streams deny deletes, so sequences have no gaps)
+// from this node's replica, which may be a little behind the stream's
+// leader: it then returns fewer, and the rest on a later call.
 func (s *Store) RecordsAfter(ctx context.Context, source string, after uint64, limit int) ([]Record, error) {
-	st, filter := s.rosters, "roster.*"
+	st := s.rosters
 	switch source {
 	case LogMail:
-		st, filter = s.mail, "mail.*"
+		st = s.mail
 	case LogReceipts:
-		st, filter = s.receipts, "rcpt.*.*.*"
+		st = s.receipts
 	case LogRosters:
 	default:
 		return nil, fmt.Errorf("%w: unknown log source %q", ErrInvalid, source)
@@ -117,30 +133,80 @@ func (s *Store) RecordsAfter(ctx context.Context, source string, after uint64, l
 	}
 	defer done()
 	var out []Record
-	err = s.scan(ctx, st, filter, after+1, false, func(m jetstream.Msg) error {
-		if len(out) == limit {
-			return errEnough
-		}
-		meta, err := m.Metadata()
-		if err != nil {
-			return err
-		}
-		r := Record{Seq: meta.Sequence.Stream, Data: slices.Clone(m.Data())}
+	err = getFrom(ctx, st, after+1, limit, func(m *jetstream.RawStreamMsg) error {
+		r := Record{Seq: m.Sequence, Data: m.Data}
 		if source == LogMail {
-			env, err := decodeEnvelope(m.Headers(), m.Data())
+			env, err := decodeEnvelope(m.Header, m.Data)
 			if err != nil {
 				return err
 			}
 			env.Seq = r.Seq
-			r.Data, r.Mail = slices.Clone(env.Header), &env.Stored
+			r.Data, r.Mail = env.Header, &env.Stored
 		}
 		out = append(out, r)
 		return nil
 	})
-	if err != nil && err != errEnough {
+	if err != nil {
 		return nil, fmt.Errorf("failed to read %s records: %w", source, err)
 	}
 	return out, nil
 }
 
-var errEnough = fmt.Errorf("enough records")
+// LogLeavesAfter returns up to limit leaves from index from on, as far as
+// this node's replica of LOG holds them.
+func (s *Store) LogLeavesAfter(ctx context.Context, from uint64, limit int) ([]LogLeaf, error) {
+	ctx, done, err := s.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var out []LogLeaf
+	err = getFrom(ctx, s.leaves, from+1, limit, func(m *jetstream.RawStreamMsg) error {
+		l, err := logLeaf(m.Sequence, m.Header, m.Data)
+		out = append(out, l)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the log: %w", err)
+	}
+	return out, nil
+}
+
+// getFrom calls fn for up to limit messages of st from sequence seq on,
+// stopping at the first sequence this node's replica does not hold.
+func getFrom(ctx context.Context, st jetstream.Stream, seq uint64, limit int, fn func(*jetstream.RawStreamMsg) error) error {
+	for ; limit > 0; limit-- {
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+		seq++
+	}
+	return nil
+}
+
+// logLeaf decodes the LOG message at stream sequence seq.
+func logLeaf(seq uint64, h nats.Header, data []byte) (LogLeaf, error) {
+	src, err := strconv.ParseUint(h.Get(hdrSourceSeq), 10, 64)
+	if err != nil {
+		return LogLeaf{}, fmt.Errorf("failed to read log leaf %d: %w", seq-1, err)
+	}
+	return LogLeaf{Index: seq - 1, Data: data, Source: h.Get(hdrSource), SourceSeq: src}, nil
+}
+
+// LogSize returns the number of leaves in LOG as the stream's leader
+// reports it, which this node's replica may not hold yet.
+func (s *Store) LogSize(ctx context.Context) (uint64, error) {
+	ctx, done, err := s.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	return lastSeq(ctx, s.leaves)
+}

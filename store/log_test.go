@@ -23,13 +23,19 @@ func TestLogAppendAndReplay(t *testing.T) {
 		t.Fatalf("limit: %v %d", err, len(one))
 	}
 	leaves := []LogLeaf{{Data: []byte("a"), Source: LogMail, SourceSeq: 1}, {Data: []byte("b"), Source: LogMail, SourceSeq: 2}}
-	if first, err := s.AppendLog(ctx, leaves); err != nil || first != 0 {
+	if first, err := s.AppendLog(ctx, 0, leaves); err != nil || first != 0 {
 		t.Fatalf("append: %d %v", first, err)
 	}
-	if first, err := s.AppendLog(ctx, []LogLeaf{{Data: []byte("c"), Source: LogRosters, SourceSeq: 9}}); err != nil || first != 2 {
+	if first, err := s.AppendLog(ctx, 2, []LogLeaf{{Data: []byte("c"), Source: LogRosters, SourceSeq: 9}}); err != nil || first != 2 {
 		t.Fatalf("second append: %d %v", first, err)
 	}
-	if _, err := s.AppendLog(ctx, []LogLeaf{{Data: []byte("x"), Source: "nope"}}); !errors.Is(err, ErrInvalid) {
+	// A writer that is not up to date appends nothing.
+	for _, size := range []uint64{0, 2, 4} {
+		if _, err := s.AppendLog(ctx, size, []LogLeaf{{Data: []byte("stale"), Source: LogMail, SourceSeq: 3}}); !errors.Is(err, ErrLogMoved) {
+			t.Fatalf("append at size %d of a log of 3: %v", size, err)
+		}
+	}
+	if _, err := s.AppendLog(ctx, 3, []LogLeaf{{Data: []byte("x"), Source: "nope"}}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("unknown source: %v", err)
 	}
 	var got []LogLeaf
@@ -38,5 +44,15 @@ func TestLogAppendAndReplay(t *testing.T) {
 	}
 	if len(got) != 2 || got[0].Index != 1 || !bytes.Equal(got[1].Data, []byte("c")) || got[1].Source != LogRosters || got[1].SourceSeq != 9 {
 		t.Fatalf("replay from 1: %+v", got)
+	}
+	tail, err := s.LogLeavesAfter(ctx, 1, 10)
+	if err != nil || len(tail) != 2 || tail[0].Index != 1 || !bytes.Equal(tail[1].Data, got[1].Data) || tail[1].SourceSeq != 9 {
+		t.Fatalf("leaves after 1: %v %+v", err, tail)
+	}
+	if tail, err := s.LogLeavesAfter(ctx, 3, 10); err != nil || len(tail) != 0 {
+		t.Fatalf("leaves after the end: %v %+v", err, tail)
+	}
+	if tail, err := s.LogLeavesAfter(ctx, 0, 1); err != nil || len(tail) != 1 || tail[0].Index != 0 {
+		t.Fatalf("limit: %v %+v", err, tail)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -41,7 +42,7 @@ func (s *Store) PutRoster(ctx context.Context, party string, roster, prev []byte
 	if (last == 0) != (prev == nil) || last != 0 && !bytes.Equal(m.Data, prev) {
 		return fmt.Errorf("roster of %s: %w", party, ErrConflict)
 	}
-	_, err = s.js.Publish(ctx, "roster."+party, roster, jetstream.WithExpectLastSequencePerSubject(last))
+	_, err = s.publish(ctx, &nats.Msg{Subject: "roster." + party, Data: roster}, jetstream.WithExpectLastSequencePerSubject(last))
 	if isWrongLastSeq(err) {
 		return fmt.Errorf("roster of %s: %w", party, ErrConflict)
 	} else if err != nil {

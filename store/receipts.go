@@ -86,7 +86,7 @@ func (s *Store) PutReceipt(ctx context.Context, id string, sender string, kind u
 	msg.Header.Set(hdrKind, strconv.Itoa(int(kind)))
 	msg.Data = receipt
 	sr := StoredReceipt{ID: id, Kind: kind, Receipt: receipt}
-	ack, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id+"."+strconv.Itoa(int(kind))),
+	ack, err := s.publish(ctx, msg, jetstream.WithMsgID(id+"."+strconv.Itoa(int(kind))),
 		jetstream.WithExpectLastSequencePerSubject(0))
 	switch {
 	case err == nil && !ack.Duplicate:

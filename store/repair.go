@@ -18,8 +18,19 @@ import (
 // checkpoint records how far BOX is known to agree with MAIL and RCPT.
 type checkpoint struct{ mail, rcpt uint64 }
 
+// checkpointKey is the meta key of this node's checkpoint. On a cluster
+// each node keeps its own: a node's checkpoint says that every commit this
+// node made up to it is whole, which is what its repair after a crash
+// relies on; it says nothing of the commits other nodes have half done.
+func (s *Store) checkpointKey() string {
+	if s.cfg.Cluster != nil {
+		return keyCheckpoint + "." + s.cfg.Cluster.Node
+	}
+	return keyCheckpoint
+}
+
 func (s *Store) loadCheckpoint(ctx context.Context) (checkpoint, error) {
-	e, err := s.meta.Get(ctx, keyCheckpoint)
+	e, err := s.meta.Get(ctx, s.checkpointKey())
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return checkpoint{}, nil
 	}
@@ -43,7 +54,7 @@ func (s *Store) checkpoint(ctx context.Context) error {
 	if dirty || cp == s.lastCP {
 		return nil
 	}
-	if _, err := s.meta.Put(ctx, keyCheckpoint, fmt.Appendf(nil, "%d %d", cp.mail, cp.rcpt)); err != nil {
+	if _, err := s.meta.Put(ctx, s.checkpointKey(), fmt.Appendf(nil, "%d %d", cp.mail, cp.rcpt)); err != nil {
 		return fmt.Errorf("failed to write checkpoint: %w", err)
 	}
 	s.lastCP = cp

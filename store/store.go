@@ -81,8 +81,11 @@ type Config struct {
 	// sync_interval). Only one relay process may use a URL's streams.
 	URL string
 	// Replicas is the number of replicas of every stream and bucket;
-	// default 1. A cluster uses 3.
+	// default 1, or 3 with Cluster.
 	Replicas int
+	// Cluster, if set, makes the embedded server one node of a cluster
+	// (cluster.go); nil runs a single node.
+	Cluster *ClusterConfig
 	// NoSync, if true, does NOT fsync on every write (JetStream's default
 	// 2-minute SyncInterval applies). Unsafe; for benchmarks only.
 	NoSync bool
@@ -178,6 +181,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.Replicas == 0 {
 		cfg.Replicas = 1
+		if cfg.Cluster != nil {
+			cfg.Replicas = 3
+		}
 	}
 	if cfg.DedupWindow == 0 {
 		cfg.DedupWindow = DefaultDedupWindow
@@ -243,12 +249,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		watchers: make(map[*watcher]struct{}),
 		life:     life, stop: stop,
 	}
-	if err := s.setup(ctx); err != nil {
+	if err := s.setupWhenReady(ctx); err != nil {
 		stop()
 		return abort(err)
 	}
-	s.mailQ = newCommitter(nc, cfg.CommitWindow, cfg.CommitMin, cfg.CommitBatch)
-	s.boxQ = newCommitter(nc, cfg.CommitWindow, cfg.CommitMin, cfg.CommitBatch)
+	s.mailQ = newCommitter(nc, s.requestTimeout(), cfg.CommitWindow, cfg.CommitMin, cfg.CommitBatch)
+	s.boxQ = newCommitter(nc, s.requestTimeout(), cfg.CommitWindow, cfg.CommitMin, cfg.CommitBatch)
 	s.bg.Add(1)
 	go s.checkpointLoop()
 	log.Info("store opened", "dir", cfg.Dir, "url", cfg.URL, "sync", !cfg.NoSync, "replicas", cfg.Replicas,
@@ -267,7 +273,7 @@ func connect(cfg Config, log *slog.Logger) (*server.Server, *nats.Conn, error) {
 		}
 		return nil, nc, nil
 	}
-	ns, err := server.NewServer(&server.Options{
+	opts := &server.Options{
 		ServerName:         "brieftraeger-store",
 		DontListen:         true,
 		JetStream:          true,
@@ -278,7 +284,13 @@ func connect(cfg Config, log *slog.Logger) (*server.Server, *nats.Conn, error) {
 		MaxPayload: int32(max(1<<20, cfg.InlineLimit+MaxHeaderBytes+64<<10)),
 		NoLog:      true,
 		NoSigs:     true,
-	})
+	}
+	if cfg.Cluster != nil {
+		if err := clusterOptions(opts, cfg.Cluster); err != nil {
+			return nil, nil, err
+		}
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("failed to configure nats server: %w", err)
 	}
@@ -288,7 +300,7 @@ func connect(cfg Config, log *slog.Logger) (*server.Server, *nats.Conn, error) {
 		ns.Shutdown()
 		return nil, nil, errors.New("failed to start nats server: not ready after 30s")
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("brieftraeger-store"))
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("brieftraeger-store"), nats.Token(opts.Authorization))
 	if err != nil {
 		ns.Shutdown()
 		ns.WaitForShutdown()
@@ -297,8 +309,9 @@ func connect(cfg Config, log *slog.Logger) (*server.Server, *nats.Conn, error) {
 	return ns, nc, nil
 }
 
-// setup creates or updates every stream and bucket and repairs BOX.
-func (s *Store) setup(ctx context.Context) error {
+// setup creates or updates every stream and bucket, or with create false
+// only opens them, and repairs BOX.
+func (s *Store) setup(ctx context.Context, create bool) error {
 	records := func(name string, subjects []string, dedup time.Duration) jetstream.StreamConfig {
 		return jetstream.StreamConfig{
 			Name: name, Subjects: subjects, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
@@ -323,23 +336,34 @@ func (s *Store) setup(ctx context.Context) error {
 		})},
 	}
 	for _, x := range streams {
-		if *x.st, err = s.js.CreateOrUpdateStream(ctx, x.cfg); err != nil {
+		if create {
+			*x.st, err = s.js.CreateOrUpdateStream(ctx, x.cfg)
+		} else {
+			*x.st, err = s.js.Stream(ctx, x.cfg.Name)
+		}
+		if err != nil {
 			return fmt.Errorf("failed to open stream %s: %w", x.cfg.Name, err)
 		}
 	}
-	if s.channels, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: bucketChannels, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
-	}); err != nil {
-		return fmt.Errorf("failed to open bucket %s: %w", bucketChannels, err)
+	for _, b := range []struct {
+		kv   *jetstream.KeyValue
+		name string
+	}{{&s.channels, bucketChannels}, {&s.meta, bucketMeta}} {
+		if create {
+			*b.kv, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.name, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas})
+		} else {
+			*b.kv, err = s.js.KeyValue(ctx, b.name)
+		}
+		if err != nil {
+			return fmt.Errorf("failed to open bucket %s: %w", b.name, err)
+		}
 	}
-	if s.meta, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: bucketMeta, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
-	}); err != nil {
-		return fmt.Errorf("failed to open bucket %s: %w", bucketMeta, err)
+	if create {
+		s.bodies, err = s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: bucketBodies, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas})
+	} else {
+		s.bodies, err = s.js.ObjectStore(ctx, bucketBodies)
 	}
-	if s.bodies, err = s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: bucketBodies, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
-	}); err != nil {
+	if err != nil {
 		return fmt.Errorf("failed to open object store %s: %w", bucketBodies, err)
 	}
 	if s.bodyStream, err = s.js.Stream(ctx, "OBJ_"+bucketBodies); err != nil {
@@ -373,7 +397,9 @@ func (s *Store) Close() error {
 	s.mailQ.stop() // nothing can publish any more
 	s.boxQ.stop()
 
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	// On a cluster that has lost its quorum the checkpoint cannot be
+	// written; the next Open repairs from the one before.
+	ctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout())
 	defer cancel()
 	err := s.checkpoint(ctx)
 

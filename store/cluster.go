@@ -1,0 +1,303 @@
+package store
+
+// Clustering: the embedded server as one node of a NATS cluster, joined
+// to the others by routes, with every stream replicated on a quorum.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+	_ "unsafe" // for go:linkname, see tuneRaft
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"brieftraeger/internal/tlspin"
+)
+
+// ClusterConfig makes the embedded server one node of a cluster. Every
+// node runs the same relay (the same keys and TLS certificate) with its
+// own Dir.
+type ClusterConfig struct {
+	// Name is the cluster's name, the same on every node; default
+	// "brieftraeger".
+	Name string
+	// Node is this node's name, unique in the cluster; required. It also
+	// keys the node's own mailbox checkpoint.
+	Node string
+	// Listen is the host:port this node accepts routes on; required.
+	Listen string
+	// Routes are the host:port route addresses of the nodes; this node's
+	// own may be among them.
+	Routes []string
+	// TLS is the certificate every node of the cluster presents. Routes
+	// run over mutual TLS and a node accepts, in either direction, only a
+	// peer presenting this same certificate: holding the relay's TLS key
+	// is what makes a node a member.
+	TLS tls.Certificate
+	// FastFailover shortens the Raft election timers of the embedded
+	// server (see tuneRaft) so that a new stream leader is elected about
+	// 1 to 2 seconds after the old one dies, instead of 4 to 9.
+	FastFailover bool
+}
+
+// Raft timers with FastFailover: the leader sends a heartbeat every
+// raftHeartbeat, and a follower that hears none for a random time between
+// raftMinElection and raftMaxElection stands for election. Three missed
+// heartbeats at least, so that a busy disk does not depose a live leader.
+const (
+	raftHeartbeat   = 250 * time.Millisecond
+	raftMinElection = 1000 * time.Millisecond
+	raftMaxElection = 1800 * time.Millisecond
+)
+
+// nats-server keeps its Raft timers in package variables, set for its own
+// tests and not configurable. They are reached here by name; if a new
+// nats-server renames them, the build fails to link rather than silently
+// running with other timers.
+var (
+	//go:linkname natsMinElectionTimeout github.com/nats-io/nats-server/v2/server.minElectionTimeout
+	natsMinElectionTimeout time.Duration
+	//go:linkname natsMaxElectionTimeout github.com/nats-io/nats-server/v2/server.maxElectionTimeout
+	natsMaxElectionTimeout time.Duration
+	//go:linkname natsHeartbeatInterval github.com/nats-io/nats-server/v2/server.hbInterval
+	natsHeartbeatInterval time.Duration
+)
+
+// raftOnce guards the process-wide Raft timers: they are set once, before
+// the first clustered server starts, and never while one runs.
+var raftOnce sync.Once
+
+// tuneRaft sets the embedded nats-server's Raft timers for fast failover.
+func tuneRaft() {
+	raftOnce.Do(func() {
+		natsHeartbeatInterval = raftHeartbeat
+		natsMinElectionTimeout = raftMinElection
+		natsMaxElectionTimeout = raftMaxElection
+	})
+}
+
+// clusterOptions fills the cluster part of the embedded server's options.
+func clusterOptions(o *server.Options, c *ClusterConfig) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	host, port, err := splitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("%w: cluster listen address: %v", ErrInvalid, err)
+	}
+	o.ServerName = c.Node
+	// nats-server starts its routes only once its client listener is up,
+	// so a cluster node listens for clients, on a random loopback port
+	// behind a random token that only this process's connection knows.
+	o.DontListen, o.Host, o.Port = false, "127.0.0.1", server.RANDOM_PORT
+	o.Authorization = rand.Text()
+	o.Cluster = server.ClusterOpts{
+		Name: c.name(), Host: host, Port: port,
+		TLSConfig: routeTLS(c.TLS), TLSTimeout: 5,
+		ConnectRetries: -1, // keep trying a node that is down: it comes back
+	}
+	for _, r := range c.Routes {
+		o.Routes = append(o.Routes, &url.URL{Scheme: "nats-route", Host: r})
+	}
+	if c.FastFailover {
+		tuneRaft()
+	}
+	return nil
+}
+
+func (c *ClusterConfig) name() string {
+	if c.Name == "" {
+		return "brieftraeger"
+	}
+	return c.Name
+}
+
+func (c *ClusterConfig) check() error {
+	switch {
+	case !validNode(c.Node):
+		return fmt.Errorf("%w: a cluster node needs a name of 1 to 32 letters a-z, digits and '-'", ErrInvalid)
+	case c.Listen == "":
+		return fmt.Errorf("%w: a cluster node needs a route address to listen on", ErrInvalid)
+	case len(c.TLS.Certificate) == 0:
+		return fmt.Errorf("%w: a cluster node needs the relay's TLS certificate for its routes", ErrInvalid)
+	}
+	for _, r := range c.Routes {
+		if _, _, err := splitHostPort(r); err != nil {
+			return fmt.Errorf("%w: route %q: %v", ErrInvalid, r, err)
+		}
+	}
+	return nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port in %q", addr)
+	}
+	return host, port, nil
+}
+
+// routeTLS is the routes' mutual TLS: both ends present cert and accept
+// only a peer whose certificate is the same one.
+func routeTLS(cert tls.Certificate) *tls.Config {
+	pin := tlspin.CertSHA256(cert.Certificate[0])
+	verify := func(raw [][]byte, _ [][]*x509.Certificate) error {
+		if len(raw) == 0 || tlspin.CertSHA256(raw[0]) != pin {
+			return errors.New("route peer does not hold the relay's certificate")
+		}
+		return nil
+	}
+	return &tls.Config{
+		MinVersion:            tls.VersionTLS13,
+		Certificates:          []tls.Certificate{cert},
+		ClientAuth:            tls.RequireAnyClientCert,
+		InsecureSkipVerify:    true, // replaced by the pin check in verify
+		VerifyPeerCertificate: verify,
+	}
+}
+
+func validNode(name string) bool {
+	if name == "" || len(name) > 32 {
+		return false
+	}
+	for _, r := range name {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// setupWhenReady runs setup. On a cluster only the meta leader creates or
+// updates the streams and buckets (nats-server loses the answers to
+// concurrent creations of one stream from several nodes); the other nodes
+// wait until they exist and open them. A node that has just started waits
+// first for the nodes to elect a meta leader, which needs a quorum of
+// them up.
+func (s *Store) setupWhenReady(ctx context.Context) error {
+	if s.cfg.Cluster == nil {
+		return s.setup(ctx, true)
+	}
+	for {
+		var err error
+		if s.ns.JetStreamIsCurrent() || s.ns.JetStreamIsLeader() {
+			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err = s.setup(actx, s.ns.JetStreamIsLeader())
+			cancel()
+			if err == nil {
+				return nil
+			}
+			s.log.Info("waiting for the cluster", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = errors.New("no quorum of cluster nodes")
+			}
+			return fmt.Errorf("%w (gave up waiting for the cluster: %v)", err, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// LogWriter reports whether this node should integrate the log: the node
+// that leads the LOG stream on a cluster, and the only node otherwise.
+// Another node may believe it leads for a moment during an election;
+// AppendLog's size check keeps the log whole even then.
+func (s *Store) LogWriter() bool {
+	if s.ns == nil || s.cfg.Cluster == nil {
+		return true
+	}
+	return s.ns.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, streamLog)
+}
+
+// Peer is one replica of the log stream, as its leader sees it.
+type Peer struct {
+	Node    string
+	Leader  bool          // leads the log stream (and integrates the log)
+	Current bool          // seen recently and caught up
+	Offline bool          // not seen recently
+	Lag     uint64        // operations behind the leader
+	Active  time.Duration // since last seen
+}
+
+// ClusterPeers returns the replicas of the LOG stream, which every stream
+// of the relay has alike, as the stream's leader reports them. It returns
+// nil for a store that is not a cluster node.
+func (s *Store) ClusterPeers(ctx context.Context) ([]Peer, error) {
+	if s.cfg.Cluster == nil {
+		return nil, nil
+	}
+	info, err := s.leaves.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read cluster state: %w", err)
+	}
+	if info.Cluster == nil {
+		return nil, nil
+	}
+	out := []Peer{{Node: info.Cluster.Leader, Leader: true, Current: true}}
+	for _, r := range info.Cluster.Replicas {
+		out = append(out, Peer{Node: r.Name, Current: r.Current, Offline: r.Offline, Lag: r.Lag, Active: r.Active})
+	}
+	return out, nil
+}
+
+// requestTimeout is how long one JetStream request may take before it is
+// tried again: commitTimeout on a single node, where no answer means
+// trouble, and clusterRequestTimeout on a cluster, where a request sent to
+// a stream leader that has just died is never answered and must go again
+// to the next leader.
+func (s *Store) requestTimeout() time.Duration {
+	if s.cfg.Cluster != nil || s.cfg.URL != "" {
+		return clusterRequestTimeout
+	}
+	return commitTimeout
+}
+
+// clusterRequestTimeout is longer than an election with FastFailover, so
+// that a request usually waits out an election once rather than retrying
+// into it.
+const clusterRequestTimeout = 2 * time.Second
+
+// publish publishes msg to JetStream, trying again while the stream has no
+// leader to answer, until ctx ends. Every message the store publishes this
+// way is idempotent (Nats-Msg-Id or an expected sequence), so a second try
+// of a message that the first try stored is answered as a duplicate or a
+// conflict, never stored twice.
+func (s *Store) publish(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, s.requestTimeout())
+		ack, err := s.js.PublishMsg(actx, msg, opts...)
+		cancel()
+		if err == nil || !unanswered(err) || ctx.Err() != nil {
+			return ack, err
+		}
+		s.log.Debug("publish not answered, trying again", "subject", msg.Subject, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// unanswered reports whether err means JetStream did not answer a request
+// (no stream leader, or none yet), as opposed to answering it.
+func unanswered(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
+}

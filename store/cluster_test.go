@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"brieftraeger/internal/tlspin"
+)
+
+// freeAddrs returns n free TCP addresses on 127.0.0.1.
+func freeAddrs(t testing.TB, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ln.Addr().String())
+		ln.Close()
+	}
+	return out
+}
+
+func testCert(t testing.TB) tls.Certificate {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(nil)
+	cert, err := tlspin.ClientCertificate(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// openCluster opens three stores that form one cluster, in parallel, as
+// three relay nodes starting together would.
+func openCluster(t *testing.T, cert tls.Certificate) []*Store {
+	t.Helper()
+	routes := freeAddrs(t, 3)
+	nodes := make([]*Store, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			nodes[i], errs[i] = Open(ctx, Config{Dir: t.TempDir(), InlineLimit: testInline, Logger: testLogger(), Cluster: &ClusterConfig{
+				Node: fmt.Sprintf("n%d", i+1), Listen: routes[i], Routes: routes, TLS: cert, FastFailover: true,
+			}})
+		})
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, s := range nodes {
+			if s != nil {
+				wg.Go(func() { s.Close() })
+			}
+		}
+		wg.Wait()
+	})
+	for i := range nodes {
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i+1, errs[i])
+		}
+	}
+	return nodes
+}
+
+func TestClusterReplicatesAndFencesTheLog(t *testing.T) {
+	start := time.Now()
+	nodes := openCluster(t, testCert(t))
+	ctx := context.Background()
+	t.Logf("cluster formed in %v", time.Since(start))
+	defer func() { t.Logf("test body took %v", time.Since(start)) }()
+
+	st := mustPost(t, nodes[0], newPost(1, "alice", "bob", 0, []byte("one")))
+	if got, err := nodes[2].Lookup(ctx, st.ID); err != nil || got.Seq != st.Seq {
+		t.Fatalf("lookup on another node: %+v %v", got, err)
+	}
+	// A repost on another node is the same letter.
+	if again, err := nodes[1].Post(ctx, newPost(1, "alice", "bob", 0, []byte("one"))); !errors.Is(err, ErrDuplicate) || again.Seq != st.Seq {
+		t.Fatalf("repost on another node: %+v %v", again, err)
+	}
+
+	writers := 0
+	for _, s := range nodes {
+		if s.LogWriter() {
+			writers++
+		}
+	}
+	if writers != 1 {
+		t.Fatalf("%d nodes write the log, want 1", writers)
+	}
+	leaf := []LogLeaf{{Data: []byte("a"), Source: LogMail, SourceSeq: st.Seq}}
+	if _, err := nodes[0].AppendLog(ctx, 0, leaf); err != nil {
+		t.Fatal(err)
+	}
+	// A node that has not seen the first append cannot append beside it.
+	if _, err := nodes[1].AppendLog(ctx, 0, leaf); !errors.Is(err, ErrLogMoved) {
+		t.Fatalf("second append at size 0: %v", err)
+	}
+	if n, err := nodes[2].LogSize(ctx); err != nil || n != 1 {
+		t.Fatalf("log size seen from node 3: %d %v", n, err)
+	}
+
+	peers, err := nodes[1].ClusterPeers(ctx)
+	if err != nil || len(peers) != 3 {
+		t.Fatalf("peers: %+v %v", peers, err)
+	}
+}
+
+func TestClusterConfigRefused(t *testing.T) {
+	cert := testCert(t)
+	for _, c := range []ClusterConfig{
+		{Listen: "127.0.0.1:0", TLS: cert},
+		{Node: "Bad Name", Listen: "127.0.0.1:0", TLS: cert},
+		{Node: "n1", TLS: cert},
+		{Node: "n1", Listen: "127.0.0.1:0"},
+		{Node: "n1", Listen: "127.0.0.1:0", TLS: cert, Routes: []string{"no-port"}},
+	} {
+		dir := t.TempDir()
+		if _, err := Open(context.Background(), Config{Dir: dir, Cluster: &c}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%+v: %v, want ErrInvalid", c, err)
+		}
+	}
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("BRIEF_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
