@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -35,6 +37,7 @@ type Party struct {
 	relayKey ed25519.PublicKey
 	epochs   map[uint32]*age.HybridIdentity // opened epoch secrets by number
 	http     *http.Client
+	node     atomic.Int32 // index in relayURLs of the node that answered last
 	now      func() time.Time
 	log      *slog.Logger
 }
@@ -126,8 +129,10 @@ func Init(o InitOptions, opts Options) (*Party, error) {
 }
 
 func checkDescriptor(d api.Descriptor) error {
-	if d.URL == "" || !strings.HasPrefix(d.URL, "https://") {
-		return fmt.Errorf("relay address %q must be an https:// URL", d.URL)
+	for _, u := range append([]string{d.URL}, d.URLs...) {
+		if u == "" || !strings.HasPrefix(u, "https://") {
+			return fmt.Errorf("relay address %q must be an https:// URL", u)
+		}
 	}
 	if len(d.TLSSHA256) != 64 {
 		return errors.New("relay descriptor has no TLS certificate fingerprint")
@@ -179,9 +184,16 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.http = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, ForceAttemptHTTP2: true}}
+	// A node that does not answer a connection in dialTimeout is taken
+	// for down, and the request goes to the next node.
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	p.http = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, ForceAttemptHTTP2: true,
+		DialContext: dialer.DialContext, TLSHandshakeTimeout: dialTimeout}}
 	return p, nil
 }
+
+// dialTimeout bounds connecting to one relay node.
+const dialTimeout = 3 * time.Second
 
 // rootOf returns the root key a device trusts for its own roster: its own
 // root key if it holds it, else the root named in the stored roster.

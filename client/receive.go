@@ -281,7 +281,7 @@ func (p *Party) fileReceipt(ctx context.Context, rec *Received, kind envelope.Ki
 			return err
 		}
 	}
-	resp, err := p.do(ctx, http.MethodPost, api.PathReceipts, bytes.NewReader(rc.Raw), int64(len(rc.Raw)))
+	resp, err := p.do(ctx, http.MethodPost, api.PathReceipts, bodyOf(rc.Raw), int64(len(rc.Raw)))
 	if err != nil {
 		return fmt.Errorf("failed to send %s receipt: %w", kind, err)
 	}

@@ -130,16 +130,20 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 // post sends the envelope and its spooled ciphertext and verifies the
 // posted receipt.
 func (p *Party) post(ctx context.Context, eh *envelope.Header, spool *os.File, progress func(string, int64, int64)) (*envelope.Receipt, error) {
-	if _, err := spool.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
 	var frame bytes.Buffer
 	envelope.WriteHeader(&frame, eh)
-	var body io.Reader = io.MultiReader(&frame, io.LimitReader(spool, int64(eh.Size)))
-	if progress != nil {
-		body = &progressReader{r: body, stage: "posting", total: int64(frame.Len()) + int64(eh.Size), report: progress}
+	size := int64(frame.Len()) + int64(eh.Size)
+	body := func() (io.Reader, error) {
+		if _, err := spool.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		var r io.Reader = io.MultiReader(bytes.NewReader(frame.Bytes()), io.LimitReader(spool, int64(eh.Size)))
+		if progress != nil {
+			r = &progressReader{r: r, stage: "posting", total: size, report: progress}
+		}
+		return r, nil
 	}
-	resp, err := p.do(ctx, http.MethodPost, api.PathEnvelopes, body, int64(frame.Len())+int64(eh.Size))
+	resp, err := p.do(ctx, http.MethodPost, api.PathEnvelopes, body, size)
 	if err != nil {
 		return nil, fmt.Errorf("failed to post letter: %w", err)
 	}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,12 +25,73 @@ func (e *RelayError) Error() string {
 }
 
 // do sends a request to the relay as this device and returns the response
-// if its status is 2xx, or a *RelayError.
-func (p *Party) do(ctx context.Context, method, path string, body io.Reader, size int64) (*http.Response, error) {
-	return doRequest(ctx, p.http, p.relay.URL, method, path, body, size, func(h http.Header) {
-		h.Set(api.HeaderParty, p.keys.Party)
-		h.Set(api.HeaderDevice, p.keys.Device)
-	})
+// if its status is 2xx, or a *RelayError. body, if not nil, opens the
+// request body; it is called again for each node the request goes to.
+//
+// A relay may be several nodes (the descriptor's URLs). The request goes
+// first to the node that answered last; if that node cannot be reached, or
+// answers 503, it goes on to the next, until every node was tried once.
+// Every request of the API is idempotent (a repost answers the same
+// receipt), so sending one again to another node is safe.
+func (p *Party) do(ctx context.Context, method, path string, body func() (io.Reader, error), size int64) (*http.Response, error) {
+	urls := p.relayURLs()
+	first := int(p.node.Load()) % len(urls)
+	var err error
+	for i := range urls {
+		n := (first + i) % len(urls)
+		var r io.Reader
+		if body != nil {
+			if r, err = body(); err != nil {
+				return nil, err
+			}
+		}
+		var resp *http.Response
+		resp, err = doRequest(ctx, p.http, urls[n], method, path, r, size, func(h http.Header) {
+			h.Set(api.HeaderParty, p.keys.Party)
+			h.Set(api.HeaderDevice, p.keys.Device)
+		})
+		if !tryNextNode(ctx, err) {
+			if err == nil {
+				p.node.Store(int32(n))
+			}
+			return resp, err
+		}
+		if p.log != nil && len(urls) > 1 {
+			p.log.Debug("relay node failed, trying the next", "url", urls[n], "err", err)
+		}
+	}
+	return nil, err
+}
+
+// relayURLs returns the addresses of the relay's nodes, the descriptor's
+// URL first.
+func (p *Party) relayURLs() []string {
+	out := []string{p.relay.URL}
+	for _, u := range p.relay.URLs {
+		if u != p.relay.URL {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// tryNextNode reports whether a request that failed with err should go to
+// another relay node: the node could not be reached or said it cannot
+// serve now (503). A refusal is the relay's answer, and stands.
+func tryNextNode(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
+	var re *RelayError
+	if errors.As(err, &re) {
+		return re.Status == http.StatusServiceUnavailable
+	}
+	return true
+}
+
+// bodyOf returns a body opener for a request body held in memory.
+func bodyOf(b []byte) func() (io.Reader, error) {
+	return func() (io.Reader, error) { return bytes.NewReader(b), nil }
 }
 
 func doRequest(ctx context.Context, c *http.Client, base, method, path string, body io.Reader, size int64, hdr func(http.Header)) (*http.Response, error) {

@@ -151,7 +151,7 @@ func (w *world) stop() {
 func (w *world) say(format string, args ...any) { fmt.Fprintf(w.progress, format+"\n", args...) }
 
 func startWorld(ctx context.Context, dir string, o Options) (*world, error) {
-	rd, err := relay.Init(filepath.Join(dir, "relay"), "swiss", "", []string{"127.0.0.1"})
+	rd, err := relay.Init(filepath.Join(dir, "relay"), "swiss", nil, []string{"127.0.0.1"})
 	if err != nil {
 		return nil, err
 	}

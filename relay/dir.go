@@ -46,9 +46,9 @@ func (d *Dir) StoreDir() string { return filepath.Join(d.Path, dirStore) }
 
 // Init creates a relay's data folder: a receipt-signing key, an admin key,
 // a self-signed TLS certificate for hosts, and the public descriptor with
-// the URL parties reach the relay at (may be empty). It
-// refuses to overwrite an existing relay.
-func Init(path, name, url string, hosts []string) (*Dir, error) {
+// the URLs parties reach the relay at, one per node of a cluster (may be
+// empty). It refuses to overwrite an existing relay.
+func Init(path, name string, urls []string, hosts []string) (*Dir, error) {
 	if err := identity.CheckName("relay", name); err != nil {
 		return nil, err
 	}
@@ -73,7 +73,14 @@ func Init(path, name, url string, hosts []string) (*Dir, error) {
 		return nil, fmt.Errorf("failed to load new certificate: %w", err)
 	}
 	d := &Dir{Path: path, ReceiptKey: rk, AdminKey: ak, LogKey: lk, TLS: cert}
-	d.Descriptor = api.Descriptor{Name: name, URL: url, TLSSHA256: tlspin.CertSHA256(cert.Certificate[0]), ReceiptKey: identity.EncodePublicKey(rk.Public().(ed25519.PublicKey))}
+	var url string
+	if len(urls) > 0 {
+		url = urls[0]
+	}
+	if len(urls) < 2 {
+		urls = nil // one node: URL says it all
+	}
+	d.Descriptor = api.Descriptor{Name: name, URL: url, URLs: urls, TLSSHA256: tlspin.CertSHA256(cert.Certificate[0]), ReceiptKey: identity.EncodePublicKey(rk.Public().(ed25519.PublicKey))}
 	if d.Descriptor.LogOrigin, d.Descriptor.LogKey, err = logIdentity(name, lk); err != nil {
 		return nil, err
 	}

@@ -205,4 +205,11 @@ func (r *Relay) serveMetrics(w http.ResponseWriter, req *http.Request) {
 		r.log.Warn("metrics: failed to count pending envelopes", "err", err)
 	}
 	r.metrics.write(w, r.logs.size(), pending)
+	if node := r.cfg.Store.Node(); node != "" {
+		state, err := r.cfg.Store.ClusterState(req.Context())
+		if err != nil {
+			r.log.Warn("metrics: failed to read the cluster state", "err", err)
+		}
+		writeClusterMetrics(w, node, r.cfg.Store.LogWriter(), state)
+	}
 }

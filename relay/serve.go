@@ -28,8 +28,17 @@ type Options struct {
 	// replica count there (default 1; 3 for a cluster).
 	NATSURL  string
 	Replicas int
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// StoreDir is where the embedded JetStream keeps its data; default
+	// the data folder's "jetstream" (Dir.StoreDir). Each node of a cluster
+	// on one machine needs its own.
+	StoreDir string
+	// Cluster, if set, makes this relay one node of a cluster of relays
+	// sharing the data folder's keys (store.ClusterConfig; its TLS is
+	// filled with the relay's certificate). Streams then have 3 replicas
+	// unless Replicas says otherwise.
+	Cluster *store.ClusterConfig
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// Ready, if set, is called with the address once the relay listens.
 	Ready func(addr string)
 }
@@ -44,7 +53,16 @@ func Serve(ctx context.Context, d *Dir, opts Options) error {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	st, err := store.Open(ctx, store.Config{Dir: d.StoreDir(), URL: opts.NATSURL, Replicas: opts.Replicas, BodyHash: envelope.NewDigest, NoSync: opts.NoSync, MaxBodyBytes: opts.MaxEnvelopeBytes, Logger: opts.Logger})
+	if opts.StoreDir == "" {
+		opts.StoreDir = d.StoreDir()
+	}
+	if opts.Cluster != nil {
+		c := *opts.Cluster
+		c.TLS = d.TLS
+		opts.Cluster = &c
+	}
+	st, err := store.Open(ctx, store.Config{Dir: opts.StoreDir, URL: opts.NATSURL, Replicas: opts.Replicas, Cluster: opts.Cluster,
+		BodyHash: envelope.NewDigest, NoSync: opts.NoSync, MaxBodyBytes: opts.MaxEnvelopeBytes, Logger: opts.Logger})
 	if err != nil {
 		return fmt.Errorf("failed to open relay store: %w", err)
 	}

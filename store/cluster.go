@@ -225,35 +225,55 @@ func (s *Store) LogWriter() bool {
 	return s.ns.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, streamLog)
 }
 
-// Peer is one replica of the log stream, as its leader sees it.
-type Peer struct {
+// Replica is one replica of a stream, as the stream's leader sees it.
+type Replica struct {
 	Node    string
-	Leader  bool          // leads the log stream (and integrates the log)
-	Current bool          // seen recently and caught up
-	Offline bool          // not seen recently
-	Lag     uint64        // operations behind the leader
-	Active  time.Duration // since last seen
+	Leader  bool   // leads the stream: it orders and answers every write
+	Current bool   // seen recently and caught up (always true of the leader)
+	Lag     uint64 // operations behind the leader
 }
 
-// ClusterPeers returns the replicas of the LOG stream, which every stream
-// of the relay has alike, as the stream's leader reports them. It returns
-// nil for a store that is not a cluster node.
-func (s *Store) ClusterPeers(ctx context.Context) ([]Peer, error) {
+// StreamReplicas is the replicas of one of the store's streams.
+type StreamReplicas struct {
+	Stream   string
+	Replicas []Replica // the leader first; none if the stream has no leader
+}
+
+// ClusterState returns the replicas of each of the relay's record and
+// mailbox streams, as each stream's leader reports them, or nil for a
+// store that is not a cluster node. A stream without a leader (during an
+// election, or without a quorum) has no replicas listed.
+func (s *Store) ClusterState(ctx context.Context) ([]StreamReplicas, error) {
 	if s.cfg.Cluster == nil {
 		return nil, nil
 	}
-	info, err := s.leaves.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("failed to read cluster state: %w", err)
-	}
-	if info.Cluster == nil {
-		return nil, nil
-	}
-	out := []Peer{{Node: info.Cluster.Leader, Leader: true, Current: true}}
-	for _, r := range info.Cluster.Replicas {
-		out = append(out, Peer{Node: r.Name, Current: r.Current, Offline: r.Offline, Lag: r.Lag, Active: r.Active})
+	var out []StreamReplicas
+	for _, st := range []jetstream.Stream{s.mail, s.box, s.receipts, s.rosters, s.leaves} {
+		name := st.CachedInfo().Config.Name
+		sr := StreamReplicas{Stream: name}
+		actx, cancel := context.WithTimeout(ctx, s.requestTimeout())
+		info, err := st.Info(actx)
+		cancel()
+		if err == nil && info.Cluster != nil && info.Cluster.Leader != "" {
+			sr.Replicas = append(sr.Replicas, Replica{Node: info.Cluster.Leader, Leader: true, Current: true})
+			for _, r := range info.Cluster.Replicas {
+				sr.Replicas = append(sr.Replicas, Replica{Node: r.Name, Current: r.Current, Lag: r.Lag})
+			}
+		} else if err != nil && !unanswered(err) {
+			return nil, fmt.Errorf("failed to read the state of stream %s: %w", name, err)
+		}
+		out = append(out, sr)
 	}
 	return out, nil
+}
+
+// Node returns this node's name, or "" for a store that is not a cluster
+// node.
+func (s *Store) Node() string {
+	if s.cfg.Cluster == nil {
+		return ""
+	}
+	return s.cfg.Cluster.Node
 }
 
 // requestTimeout is how long one JetStream request may take before it is
@@ -261,8 +281,10 @@ func (s *Store) ClusterPeers(ctx context.Context) ([]Peer, error) {
 // trouble, and clusterRequestTimeout on a cluster, where a request sent to
 // a stream leader that has just died is never answered and must go again
 // to the next leader.
-func (s *Store) requestTimeout() time.Duration {
-	if s.cfg.Cluster != nil || s.cfg.URL != "" {
+func (s *Store) requestTimeout() time.Duration { return requestTimeout(s.cfg) }
+
+func requestTimeout(cfg Config) time.Duration {
+	if cfg.Cluster != nil || cfg.URL != "" {
 		return clusterRequestTimeout
 	}
 	return commitTimeout

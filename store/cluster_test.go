@@ -113,9 +113,14 @@ func TestClusterReplicatesAndFencesTheLog(t *testing.T) {
 		t.Fatalf("log size seen from node 3: %d %v", n, err)
 	}
 
-	peers, err := nodes[1].ClusterPeers(ctx)
-	if err != nil || len(peers) != 3 {
-		t.Fatalf("peers: %+v %v", peers, err)
+	state, err := nodes[1].ClusterState(ctx)
+	if err != nil || len(state) != 5 {
+		t.Fatalf("cluster state: %+v %v", state, err)
+	}
+	for _, st := range state {
+		if len(st.Replicas) != 3 || !st.Replicas[0].Leader || st.Replicas[1].Leader || st.Replicas[2].Leader {
+			t.Errorf("replicas of %s: %+v", st.Stream, st.Replicas)
+		}
 	}
 }
 

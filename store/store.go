@@ -239,7 +239,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		return nil, err
 	}
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(commitTimeout))
+	// Every JetStream request without a deadline of its own gets one. On a
+	// cluster it is short: a request that reaches a replica that is down
+	// or not yet caught up is never answered, and should fail over soon.
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(requestTimeout(cfg)))
 	if err != nil {
 		return abort(fmt.Errorf("failed to open jetstream: %w", err))
 	}

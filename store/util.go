@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -42,7 +43,7 @@ func (s *Store) scan(ctx context.Context, st jetstream.Stream, filter string, fr
 			s.log.Debug("failed to delete scan consumer", "consumer", info.Name, "err", err)
 		}
 	}()
-	pending := info.NumPending
+	pending, started := info.NumPending, time.Now()
 	for pending > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -63,7 +64,12 @@ func (s *Store) scan(ctx context.Context, st jetstream.Stream, filter string, fr
 				return err
 			}
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+		err = batch.Error()
+		if got == 0 && errors.Is(err, nats.ErrNoResponders) && time.Since(started) < consumerStartWait {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			return fmt.Errorf("failed to fetch: %w", err)
 		}
 		if got == 0 {
@@ -72,6 +78,11 @@ func (s *Store) scan(ctx context.Context, st jetstream.Stream, filter string, fr
 	}
 	return nil
 }
+
+// consumerStartWait bounds how long scan tries again a fetch that has no
+// responders: on a cluster a consumer just created may not be running yet
+// on the node that holds it.
+const consumerStartWait = 3 * time.Second
 
 // idLocks is a set of mutexes keyed by letter id.
 type idLocks struct {

@@ -13,6 +13,7 @@ import (
 	"brieftraeger/client"
 	"brieftraeger/identity"
 	"brieftraeger/relay"
+	"brieftraeger/store"
 )
 
 func cmdRelay(ctx context.Context, e *env, args []string) error {
@@ -23,10 +24,10 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 }
 
 func relayInit(_ context.Context, e *env, args []string) error {
-	fs := flags(e, "relay init", "relay init --dir DIR [--name NAME] [--url URL] [--json]")
+	fs := flags(e, "relay init", "relay init --dir DIR [--name NAME] [--url URL[,URL...]] [--json]")
 	dir := fs.String("dir", "", "the relay's data `folder` (created)")
 	name := fs.String("name", "relay", "the relay's `name`, as it signs receipts")
-	url := fs.String("url", "https://127.0.0.1:8443", "the `URL` parties will reach the relay at; its host goes into the certificate")
+	urls := fs.String("url", "https://127.0.0.1:8443", "the `URLs` parties will reach the relay at, comma-separated: one per node of a cluster; their hosts go into the certificate")
 	asJSON := fs.Bool("json", false, "print the descriptor as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -34,11 +35,16 @@ func relayInit(_ context.Context, e *env, args []string) error {
 	if *dir == "" || fs.NArg() > 0 {
 		return usagef("brief relay init --dir DIR", "relay init needs --dir and no arguments")
 	}
-	host, err := urlHost(*url)
-	if err != nil {
-		return err
+	list := strings.Split(*urls, ",")
+	hosts := []string{"127.0.0.1", "localhost"}
+	for _, u := range list {
+		host, err := urlHost(u)
+		if err != nil {
+			return err
+		}
+		hosts = append(hosts, host)
 	}
-	d, err := relay.Init(*dir, *name, *url, []string{host, "127.0.0.1", "localhost"})
+	d, err := relay.Init(*dir, *name, list, hosts)
 	if err != nil {
 		return err
 	}
@@ -63,14 +69,19 @@ func urlHost(u string) (string, error) {
 }
 
 func relayRun(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json] [--addr-file FILE] [--nats URL [--replicas N]]")
+	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json] [--addr-file FILE]\n"+
+		"          [--nats URL [--replicas N] | --node NAME --cluster ADDR --routes ADDR,... [--data DIR]]")
 	dir := fs.String("dir", "", "the relay's data `folder`, made by 'brief relay init'")
 	listen := fs.String("listen", "127.0.0.1:8443", "`address` to listen on; port 0 picks a free one")
 	maxEnv := fs.Int64("max-envelope", relay.DefaultMaxEnvelopeBytes, "largest envelope accepted, in `bytes`")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
 	addrFile := fs.String("addr-file", "", "write the listening address to `file` once listening")
 	natsURL := fs.String("nats", "", "keep the relay's state in an existing NATS JetStream server or cluster at `URL` instead of the embedded one")
-	replicas := fs.Int("replicas", 1, "replicas of every stream (with --nats: 3 for a 3-node cluster)")
+	replicas := fs.Int("replicas", 0, "replicas of every stream; default 1, or 3 with --node (with --nats: 3 for a 3-node cluster)")
+	data := fs.String("data", "", "the embedded JetStream's data `folder`; default DIR/jetstream")
+	node := fs.String("node", "", "run as the cluster node `name` (unique in the cluster: a-z, 0-9, '-')")
+	cluster := fs.String("cluster", "", "with --node: the `address` (host:port) to accept the other nodes' routes on")
+	routes := fs.String("routes", "", "with --node: the route `addresses` of the cluster's nodes, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +90,18 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 	}
 	if *maxEnv <= 0 {
 		return usagef("", "--max-envelope must be positive")
+	}
+	var cc *store.ClusterConfig
+	switch {
+	case *node != "" && *natsURL != "":
+		return usagef("", "--node runs an embedded cluster node; --nats uses an external one: give one of them")
+	case *node != "" && (*cluster == "" || *routes == ""):
+		return usagef("brief relay run --dir DIR --node n1 --cluster 10.0.0.1:6222 --routes 10.0.0.1:6222,10.0.0.2:6222,10.0.0.3:6222",
+			"--node needs --cluster and --routes")
+	case *node == "" && (*cluster != "" || *routes != ""):
+		return usagef("", "--cluster and --routes need --node")
+	case *node != "":
+		cc = &store.ClusterConfig{Node: *node, Listen: *cluster, Routes: strings.Split(*routes, ","), FastFailover: true}
 	}
 	d, err := relay.Load(*dir)
 	if err != nil {
@@ -89,7 +112,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 		h = slog.NewJSONHandler(e.stderr, nil)
 	}
 	return relay.Serve(ctx, d, relay.Options{Listen: *listen, MaxEnvelopeBytes: *maxEnv, Logger: slog.New(h),
-		NATSURL: *natsURL, Replicas: *replicas,
+		NATSURL: *natsURL, Replicas: *replicas, StoreDir: *data, Cluster: cc,
 		Ready: func(addr string) {
 			if *addrFile != "" {
 				os.WriteFile(*addrFile, []byte(addr+"\n"), 0o644)

@@ -11,12 +11,13 @@ import "time"
 // (which clients pin) and its receipt-signing key. It is relay.json in the
 // relay's data folder.
 type Descriptor struct {
-	Name       string `json:"name"`
-	URL        string `json:"url,omitempty"`
-	TLSSHA256  string `json:"tls_sha256"`
-	ReceiptKey string `json:"receipt_key"`
-	LogOrigin  string `json:"log_origin"` // origin line of the log's checkpoints
-	LogKey     string `json:"log_key"`    // note verifier key that signs them
+	Name       string   `json:"name"`
+	URL        string   `json:"url,omitempty"`
+	URLs       []string `json:"urls,omitempty"` // every node of a relay cluster, URL among them; clients fail over in turn
+	TLSSHA256  string   `json:"tls_sha256"`
+	ReceiptKey string   `json:"receipt_key"`
+	LogOrigin  string   `json:"log_origin"` // origin line of the log's checkpoints
+	LogKey     string   `json:"log_key"`    // note verifier key that signs them
 }
 
 // Request headers with which a device names itself; the relay checks the

@@ -55,7 +55,7 @@ type Options struct {
 func Start(t testing.TB, o Options) *World {
 	t.Helper()
 	w := &World{T: t, Base: t.TempDir()}
-	d, err := relay.Init(filepath.Join(w.Base, "relay"), "swiss", "", []string{"127.0.0.1"})
+	d, err := relay.Init(filepath.Join(w.Base, "relay"), "swiss", nil, []string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,263 @@
+package faulttest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	"brieftraeger/client"
+	"brieftraeger/internal/api"
+	"brieftraeger/internal/tlspin"
+	"brieftraeger/relay"
+	"brieftraeger/store"
+)
+
+// nodeEnv carries a node's configuration to the child process.
+const nodeEnv = "BRIEF_FAULTTEST_NODE"
+
+// nodeConfig is one relay node's configuration.
+type nodeConfig struct {
+	Dir, StoreDir, Listen, AddrFile string
+	Node, Cluster                   string
+	Routes                          []string
+}
+
+// TestMain runs this binary as a relay node when nodeEnv is set.
+func TestMain(m *testing.M) {
+	if c := os.Getenv(nodeEnv); c != "" {
+		os.Exit(runNode(c))
+	}
+	os.Exit(m.Run())
+}
+
+func runNode(conf string) int {
+	var c nodeConfig
+	if err := json.Unmarshal([]byte(conf), &c); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	d, err := relay.Load(c.Dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	err = relay.Serve(ctx, d, relay.Options{
+		Listen: c.Listen, StoreDir: c.StoreDir,
+		Cluster: &store.ClusterConfig{Node: c.Node, Listen: c.Cluster, Routes: c.Routes, FastFailover: true},
+		Logger:  nodeLogger(),
+		Ready:   func(addr string) { os.WriteFile(c.AddrFile, []byte(addr+"\n"), 0o644) },
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// cluster is three relay node processes sharing one relay folder.
+type cluster struct {
+	t     *testing.T
+	base  string
+	dir   *relay.Dir
+	confs []nodeConfig
+	procs []*exec.Cmd
+	urls  []string
+}
+
+// startCluster makes a relay folder and starts its three nodes.
+func startCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := &cluster{t: t, base: t.TempDir()}
+	var routes []string
+	for i := range 3 {
+		ip := fmt.Sprintf("127.0.0.%d", i+1)
+		web, route := freePort(t, ip), freePort(t, ip)
+		c.urls = append(c.urls, "https://"+web)
+		routes = append(routes, route)
+		c.confs = append(c.confs, nodeConfig{
+			Dir: filepath.Join(c.base, "relay"), StoreDir: filepath.Join(c.base, fmt.Sprintf("n%d", i+1)),
+			Listen: web, AddrFile: filepath.Join(c.base, fmt.Sprintf("n%d.addr", i+1)),
+			Node: fmt.Sprintf("n%d", i+1), Cluster: route,
+		})
+	}
+	for i := range c.confs {
+		c.confs[i].Routes = routes
+	}
+	var err error
+	if c.dir, err = relay.Init(filepath.Join(c.base, "relay"), "swiss", c.urls, []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}); err != nil {
+		t.Fatal(err)
+	}
+	c.procs = make([]*exec.Cmd, 3)
+	for i := range c.confs {
+		c.start(i)
+	}
+	for i := range c.confs {
+		c.waitListening(i)
+	}
+	t.Cleanup(func() {
+		defer func(start time.Time) { t.Logf("nodes stopped in %v", time.Since(start)) }(time.Now())
+		for _, p := range c.procs {
+			if p != nil {
+				p.Process.Signal(syscall.SIGTERM)
+			}
+		}
+		for _, p := range c.procs {
+			if p != nil {
+				p.Wait()
+			}
+		}
+	})
+	return c
+}
+
+func freePort(t *testing.T, ip string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Skipf("cannot listen on %s (the fault tests need 127.0.0.0/8 on loopback): %v", ip, err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// start starts node i as a process of this test binary.
+func (c *cluster) start(i int) {
+	c.t.Helper()
+	os.Remove(c.confs[i].AddrFile)
+	conf, _ := json.Marshal(c.confs[i])
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), nodeEnv+"="+string(conf))
+	logf, err := os.OpenFile(filepath.Join(c.base, c.confs[i].Node+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.procs[i] = cmd
+}
+
+// waitListening waits until node i listens.
+func (c *cluster) waitListening(i int) {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(c.confs[i].AddrFile); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(c.base, c.confs[i].Node+".log"))
+	c.t.Fatalf("node %s did not listen within 60 s; its log:\n%s", c.confs[i].Node, log)
+}
+
+// kill kills node i with SIGKILL.
+func (c *cluster) kill(i int) {
+	c.t.Helper()
+	if err := c.procs[i].Process.Kill(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.procs[i].Wait()
+	c.procs[i] = nil
+}
+
+// admin returns an admin client of node i.
+func (c *cluster) admin(i int) *client.Admin {
+	c.t.Helper()
+	a, err := client.NewAdmin(c.urls[i], c.dir.Descriptor.TLSSHA256, c.dir.AdminKey)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return a
+}
+
+// party creates and admits a party whose relay is the whole cluster.
+func (c *cluster) party(name string) *client.Party {
+	c.t.Helper()
+	p, err := client.Init(client.InitOptions{Dir: filepath.Join(c.base, name), Party: name, Device: "dev-" + name,
+		Passphrase: "test", WorkFactor: 10, Relay: c.dir.Descriptor}, client.Options{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(p.Close)
+	if err := c.admin(0).Admit(context.Background(), name, p.Roster().Raw); err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}
+
+// connect opens the channel between a and b and pins their roots.
+func (c *cluster) connect(a, b *client.Party) {
+	c.t.Helper()
+	ctx := context.Background()
+	if err := c.admin(0).OpenChannel(ctx, a.Name(), b.Name()); err != nil {
+		c.t.Fatal(err)
+	}
+	for _, x := range [][2]*client.Party{{a, b}, {b, a}} {
+		if _, err := x[0].AddContact(ctx, x[1].Name(), x[1].Roster().Root); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+var leaderLine = regexp.MustCompile(`brief_cluster_stream_leader\{stream="MAIL",node="(n\d)"\} 1`)
+
+// mailLeader returns the index of the node that leads the MAIL stream,
+// asking node ask.
+func (c *cluster) mailLeader(ask int) int {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		m, err := c.admin(ask).Metrics(context.Background())
+		if err == nil {
+			if sub := leaderLine.FindSubmatch(m); sub != nil {
+				for i, conf := range c.confs {
+					if conf.Node == string(sub[1]) {
+						return i
+					}
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatal("no node leads MAIL")
+	return -1
+}
+
+// checkpoint fetches node i's latest log checkpoint.
+func (c *cluster) checkpoint(i int) ([]byte, error) {
+	conf, err := tlspin.ClientTLSConfig(c.dir.AdminKey, c.dir.Descriptor.TLSSHA256)
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: conf}}
+	resp, err := hc.Get(c.urls[i] + api.PathLogCheckpoint)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s", resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+// nodeLogger logs to the node's stderr (its log file) at info level.
+func nodeLogger() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }

@@ -1,0 +1,194 @@
+package faulttest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"brieftraeger/client"
+	"brieftraeger/envelope"
+)
+
+// traffic posts letters from one party to another, one every interval,
+// and receives them on the other side, recording what happened.
+type traffic struct {
+	mu       sync.Mutex
+	posted   map[string]time.Time // acknowledged as posted, by letter id
+	okTimes  []time.Time          // when each acknowledged post returned
+	failures int
+	opened   map[string]int // times each letter id was fetched and opened
+	relisted int            // letters the mailbox listed again after they were opened
+}
+
+func newTraffic() *traffic { return &traffic{posted: map[string]time.Time{}, opened: map[string]int{}} }
+
+// send posts letters until ctx ends.
+func (tr *traffic) send(ctx context.Context, from *client.Party, to string, every time.Duration) {
+	for n := 0; ctx.Err() == nil; n++ {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		sent, _, err := from.Send(sctx, client.Outgoing{To: to, Subject: fmt.Sprintf("letter %d", n), Precedence: envelope.Routine, Body: []byte("steady")})
+		cancel()
+		now := time.Now()
+		tr.mu.Lock()
+		if err == nil {
+			tr.posted[sent.ID] = now
+			tr.okTimes = append(tr.okTimes, now)
+		} else if ctx.Err() == nil {
+			tr.failures++
+		}
+		tr.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-time.After(every):
+		}
+	}
+}
+
+// receive opens what the mailbox lists until ctx ends.
+func (tr *traffic) receive(ctx context.Context, p *client.Party) {
+	for ctx.Err() == nil {
+		entries, err := p.Mailbox(ctx)
+		for _, e := range entries {
+			began := time.Now()
+			rec, err := p.Receive(ctx, e.ID)
+			tr.mu.Lock()
+			switch {
+			case err != nil:
+			case !rec.OpenedAt.Before(began):
+				tr.opened[e.ID]++ // fetched and opened now
+			default:
+				tr.relisted++ // opened before: the relay listed it again, and got its receipt again
+			}
+			tr.mu.Unlock()
+		}
+		if err != nil || len(entries) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// pauseAround returns the time from the last acknowledged post before t
+// to the first one after t, and false if none came after t.
+func (tr *traffic) pauseAround(t time.Time) (time.Duration, bool) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var before time.Time
+	for _, at := range tr.okTimes {
+		if !at.After(t) {
+			before = at
+		} else if !before.IsZero() {
+			return at.Sub(before), true
+		}
+	}
+	return 0, false
+}
+
+// TestFailoverKillStreamLeader kills the node that leads the MAIL stream
+// under a steady stream of letters, restarts it, and checks that no letter
+// acknowledged as posted was lost or opened twice, that posting resumed
+// within the write pause target, and that the restarted node caught up:
+// every node then serves the same log checkpoint.
+func TestFailoverKillStreamLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three relay processes")
+	}
+	began := time.Now()
+	c := startCluster(t)
+	t.Logf("cluster up in %v", time.Since(began))
+	wash, teh := c.party("washington"), c.party("tehran")
+	c.connect(wash, teh)
+	t.Logf("parties connected at %v", time.Since(began))
+
+	ctx, stop := context.WithCancel(context.Background())
+	tr := newTraffic()
+	var wg sync.WaitGroup
+	wg.Go(func() { tr.send(ctx, wash, "tehran", 20*time.Millisecond) })
+	recvCtx, stopRecv := context.WithCancel(context.Background())
+	defer stopRecv()
+	wg.Go(func() { tr.receive(recvCtx, teh) })
+
+	time.Sleep(2 * time.Second)
+	victim := c.mailLeader(0)
+	killedAt := time.Now()
+	c.kill(victim)
+	t.Logf("killed %s, the leader of MAIL", c.confs[victim].Node)
+	time.Sleep(5 * time.Second)
+	pause, resumed := tr.pauseAround(killedAt)
+	if !resumed {
+		t.Fatalf("posting did not resume within 5 s of the kill")
+	}
+
+	restartAt := time.Now()
+	c.start(victim)
+	c.waitListening(victim)
+	t.Logf("%s restarted and listening in %v", c.confs[victim].Node, time.Since(restartAt))
+	time.Sleep(2 * time.Second)
+	stop()
+
+	// Every letter acknowledged as posted is opened, once.
+	tr.mu.Lock()
+	posted := len(tr.posted)
+	tr.mu.Unlock()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tr.mu.Lock()
+		missing := 0
+		for id := range tr.posted {
+			if tr.opened[id] == 0 {
+				missing++
+			}
+		}
+		tr.mu.Unlock()
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d letters acknowledged as posted were not delivered", missing, posted)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("all delivered at %v", time.Since(began))
+	stopRecv()
+	wg.Wait()
+	for id, n := range tr.opened {
+		if n > 1 {
+			t.Errorf("letter %s was delivered %d times", id, n)
+		}
+	}
+	t.Logf("%d letters acknowledged, %d posts failed during the failover, %d listed again after delivery; write pause %v",
+		posted, tr.failures, tr.relisted, pause)
+	if pause > writePauseTarget {
+		t.Errorf("write pause %v, want at most %v", pause, writePauseTarget)
+	}
+
+	// The restarted node caught up: all three serve the same checkpoint.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		var cps [][]byte
+		var errs []error
+		for i := range c.confs {
+			cp, err := c.checkpoint(i)
+			if err == nil {
+				cps = append(cps, cp)
+			}
+			errs = append(errs, err)
+		}
+		if len(cps) == 3 && string(cps[0]) == string(cps[1]) && string(cps[1]) == string(cps[2]) {
+			t.Logf("all nodes serve the checkpoint %q", cps[0])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the nodes do not agree on the log:\n%q\n%v", cps, errs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// writePauseTarget is the longest acceptable time without an acknowledged
+// post after the node leading the streams dies.
+const writePauseTarget = 3 * time.Second
