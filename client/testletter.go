@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -141,25 +143,27 @@ func (p *Party) NoteTestLetter(ctx context.Context, rec *Received) (*TestLetter,
 }
 
 // AckTestLetters sends the acknowledged receipt of the newest test letter
-// opened on each channel if it has not gone out yet.
+// opened on each channel if it has not gone out yet. A letter no longer in
+// the archive is passed over.
 func (p *Party) AckTestLetters(ctx context.Context) error {
 	m, err := p.loadTestLetters()
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, c := range m {
 		if c.Received == nil || c.Received.AcknowledgedAt != nil {
 			continue
 		}
 		rec, err := p.Letter(c.Received.ID)
-		if err != nil {
-			return err
+		if err == nil {
+			err = p.ackTestLetter(ctx, rec)
+		} else if errors.Is(err, os.ErrNotExist) {
+			continue
 		}
-		if err := p.ackTestLetter(ctx, rec); err != nil {
-			return err
-		}
+		errs = append(errs, err)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // ackTestLetter sends the acknowledged receipt of an opened test letter

@@ -2,6 +2,9 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -109,4 +112,47 @@ func status(t *testing.T, p *client.Party) client.ChannelStatus {
 		t.Fatalf("status: %v %+v", err, st)
 	}
 	return st[0]
+}
+
+// TestAckTestLettersRetries checks that AckTestLetters sends an
+// acknowledgement recorded as not sent, and records it.
+func TestAckTestLettersRetries(t *testing.T) {
+	_, wash, teh := pair(t)
+	ctx := context.Background()
+	sent, err := wash.SendTestLetter(ctx, "tehran", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := teh.Receive(ctx, sent.ID); err != nil {
+		t.Fatal(err)
+	}
+	// As if the acknowledged receipt had failed: no record of it here.
+	name := filepath.Join(teh.Dir(), "testletters.json")
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]map[string]map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || m["washington"]["received"]["acknowledged_at"] == nil {
+		t.Fatalf("testletters.json: %s %v", b, err)
+	}
+	delete(m["washington"]["received"], "acknowledged_at")
+	if b, err = json.Marshal(m); err != nil || os.WriteFile(name, b, 0o600) != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, teh); st.TestLetters.LastReceived.AcknowledgedAt != nil {
+		t.Fatalf("acknowledgement still recorded: %+v", st.TestLetters.LastReceived)
+	}
+	if err := teh.AckTestLetters(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, teh); st.TestLetters.LastReceived.AcknowledgedAt == nil {
+		t.Fatalf("AckTestLetters left it unacknowledged: %+v", st.TestLetters.LastReceived)
+	}
+	if _, err := wash.CollectReceipts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, wash); st.TestLetters.LastAcknowledged == nil || st.TestLetters.LastAcknowledged.ID != sent.ID {
+		t.Fatalf("sender's view: %+v", st.TestLetters)
+	}
 }
