@@ -49,10 +49,16 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 || *interval <= 0 || *testEvery < 0 {
 		return usagef("brief watch --interval 60s --test-every 1h", "watch takes no arguments, a positive --interval and a --test-every of 0 or more")
 	}
+	// The follower, the webhook and the watch loop print from several goroutines.
+	var mu sync.Mutex
+	we := &env{stdin: e.stdin, stdout: &lockedWriter{mu: &mu, w: e.stdout}, stderr: &lockedWriter{mu: &mu, w: e.stderr}, getenv: e.getenv}
+	hooks := &alarm.Hooks{Command: *command, Output: we.stderr, Report: func(err error) { report(we.stderr, err) }}
 	if *webhook != "" {
-		if err := alarm.CheckURL(*webhook); err != nil {
+		wh, err := alarm.NewWebhook(*webhook, alarm.WebhookOptions{Report: hooks.Report})
+		if err != nil {
 			return usagef("give an https:// URL; plain http is allowed only to 127.0.0.1, ::1 or localhost", "--alarm-webhook: %v", err)
 		}
+		hooks.Webhook = wh
 	}
 	deadlines, err := client.ParseDeadlines(*dl)
 	if err != nil {
@@ -63,30 +69,28 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
-	// The follower, the webhook and the watch loop print from several goroutines.
-	var mu sync.Mutex
-	we := &env{stdin: e.stdin, stdout: &lockedWriter{mu: &mu, w: e.stdout}, stderr: &lockedWriter{mu: &mu, w: e.stderr}, getenv: e.getenv}
-	w := &watcher{e: we, p: p, interval: *interval, testEvery: *testEvery, asJSON: *fs.asJSON, deadlines: deadlines,
-		hooks: &alarm.Hooks{Party: p.Name(), Device: p.Device(), Command: *command, Output: we.stderr,
-			Report: func(err error) { report(we.stderr, err) }}}
+	hooks.Party, hooks.Device = p.Name(), p.Device()
+	w := &watcher{e: we, p: p, interval: *interval, testEvery: *testEvery, asJSON: *fs.asJSON, deadlines: deadlines, hooks: hooks}
+	w.run(ctx)
+	return nil
+}
+
+// run watches until ctx ends, then waits for the follower and for the
+// webhook's last deliveries.
+func (w *watcher) run(ctx context.Context) {
 	var wg sync.WaitGroup
-	if *webhook != "" {
-		wh, err := alarm.NewWebhook(*webhook, alarm.WebhookOptions{Report: w.hooks.Report})
-		if err != nil {
-			return err
-		}
-		w.hooks.Webhook = wh
+	if wh := w.hooks.Webhook; wh != nil {
 		wg.Go(func() { wh.Run(ctx) })
 	}
 	wg.Go(func() { w.follow(ctx) })
-	tick := time.NewTicker(*interval)
+	tick := time.NewTicker(w.interval)
 	defer tick.Stop()
 	for {
 		w.tick(ctx)
 		select {
 		case <-ctx.Done():
 			wg.Wait()
-			return nil
+			return
 		case <-tick.C:
 		}
 	}
