@@ -84,8 +84,8 @@ func (p *Party) OverdueLetters(d Deadlines) ([]Overdue, error) {
 			return nil, err
 		}
 		prec, err := envelope.ParsePrecedence(s.Precedence)
-		if err != nil || delivered(s) || s.Subject == HeartbeatSubject {
-			continue // heartbeats have the light instead
+		if err != nil || delivered(s) || s.Subject == HeartbeatSubject || s.Subject == TestLetterSubject {
+			continue // heartbeats have the light instead, test letters their own alarm
 		}
 		if due := s.SealedAt.Add(d.Of(prec)); now.After(due) {
 			out = append(out, Overdue{ID: s.ID, To: s.To, Subject: s.Subject, Precedence: s.Precedence, SealedAt: s.SealedAt, Due: due})

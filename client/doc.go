@@ -16,6 +16,7 @@
 //	receipts-refused.json  receipts set aside by CollectReceipts
 //	log.json               the latest checkpoint of the relay's log this device accepted
 //	heartbeats.json        per channel: the last heartbeat sent, delivered (with its round trip) and received
+//	testletters.json       per channel: the last test letter sent, acknowledged (with its receipts' times) and received
 //	archive/ID/            each letter opened: letter.json, body.txt, files/
 //	tmp/                   spooled ciphertext and letters being opened
 //	lock                   the folder lock (flock), shared by all processes
@@ -57,6 +58,15 @@
 // (sealing to the delivered receipt's time) from receipts CollectReceipts
 // recorded, and judges each channel green, amber or red at the party's
 // clock. heartbeats.json is changed under the folder lock.
+//
+// A test letter (testletter.go) is an ordinary letter too, precedence
+// IMMEDIATE, subject "test letter", with a TestLetterMediaType part
+// {"sent_at", "nonce"}. SendTestLetter records it in testletters.json with
+// the time by which its acknowledged receipt is due; Receive records an
+// opened one and sends its acknowledged receipt at once (NoteTestLetter),
+// and AckTestLetters retries that receipt if it failed. Status fills in
+// the posted, delivered and acknowledged receipts' times of the test
+// letters sent and lists those past due as missing.
 //
 // An opened letter is staged in tmp/, its files, its files/ folder and the
 // stage folder are synced, and only then is the stage renamed into

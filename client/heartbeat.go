@@ -1,12 +1,9 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +12,6 @@ import (
 
 	"brieftraeger/envelope"
 	lightpkg "brieftraeger/internal/light"
-	"brieftraeger/letter"
 )
 
 // HeartbeatMediaType is the media type of the part that makes a letter a
@@ -92,65 +88,31 @@ type channelHeartbeats struct {
 	Pending   []*HeartbeatSent   `json:"pending,omitempty"`   // sent, delivered receipt not yet seen
 }
 
-func (p *Party) heartbeatsPath() string { return filepath.Join(p.dir, "heartbeats.json") }
+// heartbeatsFile is the party folder's file of heartbeats per channel.
+const heartbeatsFile = "heartbeats.json"
 
 func (p *Party) loadHeartbeats() (map[string]*channelHeartbeats, error) {
-	m := map[string]*channelHeartbeats{}
-	err := readJSONFile(p.heartbeatsPath(), &m)
-	if errors.Is(err, os.ErrNotExist) {
-		err = nil
-	}
-	if m == nil {
-		m = map[string]*channelHeartbeats{}
-	}
-	return m, err
+	return loadChannels[channelHeartbeats](p, heartbeatsFile)
 }
 
 // updateHeartbeats changes the entry of one channel in heartbeats.json
 // under the folder lock.
 func (p *Party) updateHeartbeats(party string, fn func(*channelHeartbeats)) error {
-	unlock, err := p.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	m, err := p.loadHeartbeats()
-	if err != nil {
-		return err
-	}
-	c := m[party]
-	if c == nil {
-		c = &channelHeartbeats{}
-		m[party] = c
-	}
-	fn(c)
-	if err := writeJSONFile(p.heartbeatsPath(), m); err != nil {
-		return fmt.Errorf("failed to save heartbeats: %w", err)
-	}
-	return nil
+	return updateChannel(p, heartbeatsFile, party, fn)
 }
 
 // SendHeartbeat sends a heartbeat to party, telling it the interval at
 // which this device sends them, and records it in heartbeats.json.
 func (p *Party) SendHeartbeat(ctx context.Context, to string, interval time.Duration) (*SentLetter, error) {
-	data, err := json.Marshal(Heartbeat{SentAt: p.now(), IntervalS: interval.Seconds()})
-	if err != nil {
-		return nil, err
-	}
-	part := letter.Attachment{Name: heartbeatName, MediaType: HeartbeatMediaType, Size: int64(len(data)),
-		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
-	sent, _, err := p.Send(ctx, Outgoing{To: to, Subject: HeartbeatSubject, Precedence: envelope.Immediate,
-		Body: []byte("heartbeat\n"), Attachments: []letter.Attachment{part}})
+	sent, _, err := p.sendJSONPart(ctx, to, HeartbeatSubject, "heartbeat\n", heartbeatName, HeartbeatMediaType,
+		Heartbeat{SentAt: p.now(), IntervalS: interval.Seconds()})
 	if err != nil {
 		return nil, err
 	}
 	hb := &HeartbeatSent{ID: sent.ID, SealedAt: sent.SealedAt, Interval: interval}
 	err = p.updateHeartbeats(to, func(c *channelHeartbeats) {
 		c.Sent = hb
-		c.Pending = append(c.Pending, hb)
-		if n := len(c.Pending) - maxPendingHeartbeats; n > 0 {
-			c.Pending = slices.Delete(c.Pending, 0, n)
-		}
+		c.Pending = appendBounded(c.Pending, hb, maxPendingHeartbeats)
 	})
 	if err != nil {
 		return sent, fmt.Errorf("heartbeat posted but not recorded: %w", err)
@@ -161,21 +123,7 @@ func (p *Party) SendHeartbeat(ctx context.Context, to string, interval time.Dura
 // HeartbeatOf returns the heartbeat an opened letter carries, or nil if it
 // is not a heartbeat.
 func (p *Party) HeartbeatOf(rec *Received) (*Heartbeat, error) {
-	for _, part := range rec.Parts {
-		if part.MediaType != HeartbeatMediaType {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(p.LetterDir(rec.ID), part.Path))
-		if err != nil {
-			return nil, fmt.Errorf("failed to read the heartbeat in letter %s: %w", rec.ID, err)
-		}
-		var hb Heartbeat
-		if err := json.Unmarshal(data, &hb); err != nil {
-			return nil, fmt.Errorf("letter %s: bad heartbeat: %w", rec.ID, err)
-		}
-		return &hb, nil
-	}
-	return nil, nil
+	return readJSONPart[Heartbeat](p, rec, HeartbeatMediaType, "heartbeat")
 }
 
 // NoteHeartbeat records an opened letter in heartbeats.json if it is a
@@ -265,6 +213,9 @@ type ChannelStatus struct {
 	// LastReceived is the newest heartbeat opened from the other party.
 	LastReceived *HeartbeatReceived `json:"last_received,omitempty"`
 	RelayError   string             `json:"relay_error,omitempty"`
+	// TestLetters is the state of the channel's test letters, nil if
+	// none went either way.
+	TestLetters *TestLetterStatus `json:"test_letters,omitempty"`
 }
 
 // Status returns the light of each channel (each pinned contact), from the
@@ -275,7 +226,9 @@ type ChannelStatus struct {
 // (the slack absorbs the two sides' timers being out of phase). The relay
 // is asked for the mailbox once: if it cannot be reached, every channel is
 // red. interval 0 means, per channel, the interval of the last heartbeat
-// sent, else DefaultHeartbeatInterval.
+// sent, else DefaultHeartbeatInterval. Each channel's test letters are
+// reported with it (TestLetters), their receipts' times filled in from the
+// receipts collected.
 func (p *Party) Status(ctx context.Context, interval time.Duration) ([]ChannelStatus, error) {
 	contacts, err := p.Contacts()
 	if err != nil {
@@ -291,6 +244,9 @@ func (p *Party) Status(ctx context.Context, interval time.Duration) ([]ChannelSt
 		if err := p.noteRoundTrips(party); err != nil {
 			return nil, err
 		}
+		if err := p.noteTestRoundTrips(party); err != nil {
+			return nil, err
+		}
 		m, err := p.loadHeartbeats()
 		if err != nil {
 			return nil, err
@@ -301,6 +257,9 @@ func (p *Party) Status(ctx context.Context, interval time.Duration) ([]ChannelSt
 		}
 		st := ChannelStatus{Channel: party, Interval: interval, LastSent: c.Sent, LastDelivered: c.Delivered,
 			LastReceived: c.Received, RelayError: relayErr}
+		if st.TestLetters, err = p.testLetterStatus(party, now); err != nil {
+			return nil, err
+		}
 		if st.Interval <= 0 && c.Sent != nil {
 			st.Interval = c.Sent.Interval
 		}

@@ -32,11 +32,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// TestHeartbeatLights sends heartbeats both ways and checks the light of
-// the channel as the clock moves: green, then amber past one interval
-// (with its slack), then red past three.
-func TestHeartbeatLights(t *testing.T) {
-	_, wash0, teh0 := pair(t)
+// pairAt is pair with both parties on a fake clock that starts now.
+func pairAt(t *testing.T) (*fakeClock, *client.Party, *client.Party) {
+	_, wash, teh := pair(t)
 	clock := &fakeClock{t: time.Now()}
 	reload := func(p *client.Party) *client.Party {
 		q, err := client.Load(p.Dir(), testrelay.Passphrase, client.Options{Now: clock.Now})
@@ -46,7 +44,14 @@ func TestHeartbeatLights(t *testing.T) {
 		t.Cleanup(q.Close)
 		return q
 	}
-	wash, teh := reload(wash0), reload(teh0)
+	return clock, reload(wash), reload(teh)
+}
+
+// TestHeartbeatLights sends heartbeats both ways and checks the light of
+// the channel as the clock moves: green, then amber past one interval
+// (with its slack), then red past three.
+func TestHeartbeatLights(t *testing.T) {
+	clock, wash, teh := pairAt(t)
 	ctx := context.Background()
 	const interval = time.Minute
 

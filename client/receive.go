@@ -63,7 +63,9 @@ func (p *Party) Mailbox(ctx context.Context) ([]api.MailboxEntry, error) {
 // receipt again (the relay keeps the first). A letter whose sequence
 // number was already received with another letter is refused with a
 // *ReplayError; a letter that skips numbers is received, and the numbers
-// skipped are reported by Gaps until they arrive.
+// skipped are reported by Gaps until they arrive. A heartbeat is recorded
+// (NoteHeartbeat); a test letter is recorded and acknowledged at once
+// (NoteTestLetter).
 func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
 	if _, err := envelope.ParseID(id); err != nil {
 		return nil, err
@@ -83,6 +85,11 @@ func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
 	if _, err := p.NoteHeartbeat(rec); err != nil {
 		// The letter is received; only the light's record of it failed.
 		p.log.Warn("failed to record heartbeat", "letter", rec.ID, "err", err)
+	}
+	if _, err := p.NoteTestLetter(ctx, rec); err != nil {
+		// The letter is received; AckTestLetters tries the
+		// acknowledgement again.
+		p.log.Warn("failed to acknowledge test letter", "letter", rec.ID, "err", err)
 	}
 	return rec, nil
 }

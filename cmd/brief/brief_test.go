@@ -2,12 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
+	"log"
+	"net"
+	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +23,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"brief": main})
+	testscript.Main(m, map[string]func(){"brief": main, "webhook-receiver": webhookReceiver})
 }
 
 // TestScripts drives the real brief binary, with a real relay process,
@@ -32,6 +40,7 @@ func TestScripts(t *testing.T) {
 			"setjson":     cmdSetJSON,
 			"noplaintext": cmdNoPlaintext,
 			"mkfile":      cmdMkfile,
+			"waitmatch":   cmdWaitMatch,
 		},
 	})
 }
@@ -124,5 +133,61 @@ func cmdMkfile(ts *testscript.TestScript, neg bool, args []string) {
 	for range n * 16 {
 		_, err := f.Write(chunk)
 		ts.Check(err)
+	}
+}
+
+// waitmatch FILE REGEXP: wait up to 30 s for a line of FILE to match
+// REGEXP.
+func cmdWaitMatch(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitmatch FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(ts.MkAbs(args[0])); err == nil && re.Match(b) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("no line of %s matched %s within 30 s", args[0], args[1])
+}
+
+// webhookReceiver is the test command "webhook-receiver ADDRFILE OUTFILE":
+// it serves HTTP on 127.0.0.1, appends the body of each POST as one line to
+// OUTFILE, writes its address to ADDRFILE once listening, and exits on
+// SIGINT.
+func webhookReceiver() {
+	if len(os.Args) != 3 {
+		log.Fatal("usage: webhook-receiver ADDRFILE OUTFILE")
+	}
+	out, err := os.OpenFile(os.Args[2], os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var mu sync.Mutex
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || err != nil {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		out.Write(append(bytes.TrimSpace(body), '\n'))
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(os.Args[1], []byte(ln.Addr().String()+"\n"), 0o600); err != nil {
+		log.Fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
 	}
 }

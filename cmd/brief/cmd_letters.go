@@ -280,11 +280,17 @@ func warnGaps(e *env, p *client.Party, from string) {
 	}
 }
 
-// printLetter prints an opened letter; a heartbeat takes one line.
+// printLetter prints an opened letter; a heartbeat or a test letter takes
+// one line.
 func printLetter(e *env, p *client.Party, rec *client.Received) {
 	if hb, err := p.HeartbeatOf(rec); err == nil && hb != nil {
 		fmt.Fprintf(e.stdout, "heartbeat %s  from %s/%s  seq %d  sent %s  every %s\n", rec.ID, rec.From, rec.Device, rec.Seq,
 			hb.SentAt.Local().Format("15:04:05.000"), hb.Interval())
+		return
+	}
+	if tl, err := p.TestLetterOf(rec); err == nil && tl != nil {
+		fmt.Fprintf(e.stdout, "test letter %s  from %s/%s  seq %d  sent %s  acknowledged\n", rec.ID, rec.From, rec.Device, rec.Seq,
+			tl.SentAt.Local().Format("15:04:05.000"))
 		return
 	}
 	fmt.Fprintf(e.stdout, "letter %s  %s  from %s/%s  seq %d\nsubject: %s\ndate:    %s\nsignature verified against the roster of %s; delivered receipt sent\n\n",
@@ -298,7 +304,7 @@ func printLetter(e *env, p *client.Party, rec *client.Received) {
 		}
 	}
 	for _, part := range rec.Parts[1:] {
-		if part.MediaType == client.GossipMediaType || part.MediaType == client.HeartbeatMediaType {
+		if part.MediaType == client.GossipMediaType || part.MediaType == client.HeartbeatMediaType || part.MediaType == client.TestLetterMediaType {
 			continue // the sender's view of the relay's log, checked by CheckGossip
 		}
 		fmt.Fprintf(e.stdout, "attachment: %s (%s, %d bytes) %s\n", printable(part.Name, false), printable(part.MediaType, false),

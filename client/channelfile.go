@@ -1,0 +1,98 @@
+package client
+
+import (
+	"brieftraeger/envelope"
+	"brieftraeger/letter"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// loadChannels reads a JSON file of the party folder that maps each
+// channel (the other party) to its record, such as heartbeats.json; a
+// missing file is an empty map.
+func loadChannels[T any](p *Party, file string) (map[string]*T, error) {
+	m := map[string]*T{}
+	err := readJSONFile(filepath.Join(p.dir, file), &m)
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	if m == nil {
+		m = map[string]*T{}
+	}
+	return m, err
+}
+
+// updateChannel changes the record of one channel in such a file under
+// the folder lock, creating the record if there is none.
+func updateChannel[T any](p *Party, file, party string, fn func(*T)) error {
+	unlock, err := p.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	m, err := loadChannels[T](p, file)
+	if err != nil {
+		return err
+	}
+	c := m[party]
+	if c == nil {
+		c = new(T)
+		m[party] = c
+	}
+	fn(c)
+	if err := writeJSONFile(filepath.Join(p.dir, file), m); err != nil {
+		return fmt.Errorf("failed to save %s: %w", file, err)
+	}
+	return nil
+}
+
+// readJSONPart decodes the first part of an opened letter with the given
+// media type (a heartbeat, a test letter), or returns nil if there is
+// none; what names the part in errors.
+func readJSONPart[T any](p *Party, rec *Received, mediaType, what string) (*T, error) {
+	for _, part := range rec.Parts {
+		if part.MediaType != mediaType {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(p.LetterDir(rec.ID), part.Path))
+		if err != nil {
+			return nil, fmt.Errorf("failed to read the %s in letter %s: %w", what, rec.ID, err)
+		}
+		v := new(T)
+		if err := json.Unmarshal(data, v); err != nil {
+			return nil, fmt.Errorf("letter %s: bad %s: %w", rec.ID, what, err)
+		}
+		return v, nil
+	}
+	return nil, nil
+}
+
+// sendJSONPart sends a letter of precedence IMMEDIATE whose one attachment
+// is v in JSON, named name, of the given media type: a heartbeat or a
+// test letter.
+func (p *Party) sendJSONPart(ctx context.Context, to, subject, body, name, mediaType string, v any) (*SentLetter, *envelope.Receipt, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	part := letter.Attachment{Name: name, MediaType: mediaType, Size: int64(len(data)),
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+	return p.Send(ctx, Outgoing{To: to, Subject: subject, Precedence: envelope.Immediate,
+		Body: []byte(body), Attachments: []letter.Attachment{part}})
+}
+
+// appendBounded appends v to list and drops the oldest entries beyond n.
+func appendBounded[T any](list []T, v T, n int) []T {
+	list = append(list, v)
+	if over := len(list) - n; over > 0 {
+		list = slices.Delete(list, 0, over)
+	}
+	return list
+}
