@@ -63,7 +63,7 @@ func urlHost(u string) (string, error) {
 }
 
 func relayRun(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json] [--addr-file FILE] [--nats URL [--replicas N]]")
+	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json] [--addr-file FILE] [--nats URL [--replicas N]] [--min-free BYTES]")
 	dir := fs.String("dir", "", "the relay's data `folder`, made by 'brief relay init'")
 	listen := fs.String("listen", "127.0.0.1:8443", "`address` to listen on; port 0 picks a free one")
 	maxEnv := fs.Int64("max-envelope", relay.DefaultMaxEnvelopeBytes, "largest envelope accepted, in `bytes`")
@@ -71,6 +71,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 	addrFile := fs.String("addr-file", "", "write the listening address to `file` once listening")
 	natsURL := fs.String("nats", "", "keep the relay's state in an existing NATS JetStream server or cluster at `URL` instead of the embedded one")
 	replicas := fs.Int("replicas", 1, "replicas of every stream (with --nats: 3 for a 3-node cluster)")
+	minFree := fs.Int64("min-free", 0, "free disk `bytes` kept for delivering stored letters; new letters are refused below it (0: the smaller of 1 GiB and 5% of the disk; -1: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,7 +90,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 		h = slog.NewJSONHandler(e.stderr, nil)
 	}
 	return relay.Serve(ctx, d, relay.Options{Listen: *listen, MaxEnvelopeBytes: *maxEnv, Logger: slog.New(h),
-		NATSURL: *natsURL, Replicas: *replicas,
+		NATSURL: *natsURL, Replicas: *replicas, MinFreeBytes: *minFree,
 		Ready: func(addr string) {
 			if *addrFile != "" {
 				os.WriteFile(*addrFile, []byte(addr+"\n"), 0o644)
