@@ -18,7 +18,7 @@ import (
 func cmdRelay(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "relay", args, map[string]func(context.Context, *env, []string) error{
 		"init": relayInit, "run": relayRun, "admit": relayAdmit, "channel": relayChannel, "channels": relayChannels,
-		"metrics": relayMetrics,
+		"metrics": relayMetrics, "admin-cert": relayAdminCert,
 	})
 }
 
