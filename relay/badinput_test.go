@@ -72,7 +72,7 @@ func (w *world) post(key ed25519.PrivateKey, party, device string, body []byte, 
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: conf}, Timeout: 20 * time.Second}
 	defer c.CloseIdleConnections()
 	req, _ := http.NewRequest(http.MethodPost, w.URL+api.PathEnvelopes, io.NopCloser(bytes.NewReader(body)))
 	req.ContentLength = length

@@ -44,6 +44,10 @@ type Dir struct {
 // StoreDir is where the relay keeps its JetStream data.
 func (d *Dir) StoreDir() string { return filepath.Join(d.Path, dirStore) }
 
+// TLSCertFile is the relay's self-signed certificate (PEM), which clients
+// that verify it by a CA file, such as Prometheus, take as their CA.
+func (d *Dir) TLSCertFile() string { return filepath.Join(d.Path, fileTLSCert) }
+
 // Init creates a relay's data folder: a receipt-signing key, an admin key,
 // a self-signed TLS certificate for hosts, and the public descriptor with
 // the URLs parties reach the relay at, one per node of a cluster (may be

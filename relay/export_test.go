@@ -24,3 +24,7 @@ func EquivocateTo(r *Relay, party string, alter func(leaf []byte) []byte) {
 // PauseLog holds off or resumes r's log integration. Benchmarks use it to
 // measure what the log costs.
 func PauseLog(r *Relay, paused bool) { r.logs.paused.Store(paused) }
+
+// SetMinFreeBytes changes r's reserve of free space (Config.MinFreeBytes)
+// while it runs.
+func SetMinFreeBytes(r *Relay, n int64) { r.space.minFree.Store(n) }

@@ -49,7 +49,7 @@ func newMetrics() *metrics {
 	// Known codes start at zero so that rate() sees their first refusal.
 	for _, c := range []string{api.CodeMalformed, api.CodeTooLarge, api.CodeUnknownParty, api.CodeNoChannel,
 		api.CodeNotOnRoster, api.CodeBadSignature, api.CodeReplay, api.CodeEpoch, api.CodeNotFound,
-		api.CodeForbidden, api.CodeUnavailable, api.CodeConflict} {
+		api.CodeForbidden, api.CodeUnavailable, api.CodeConflict, api.CodeStorageFull} {
 		m.refused[c] = 0
 	}
 	return m
@@ -205,6 +205,7 @@ func (r *Relay) serveMetrics(w http.ResponseWriter, req *http.Request) {
 		r.log.Warn("metrics: failed to count pending envelopes", "err", err)
 	}
 	r.metrics.write(w, r.logs.size(), pending)
+	r.space.writeMetrics(w)
 	if node := r.cfg.Store.Node(); node != "" {
 		state, err := r.cfg.Store.ClusterState(req.Context())
 		if err != nil {

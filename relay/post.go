@@ -22,6 +22,13 @@ func (r *Relay) postEnvelope(w http.ResponseWriter, req *http.Request, c *caller
 	if err := checkSender(c, h); err != nil {
 		return err
 	}
+	if err := r.space.admit(h.Size); err != nil {
+		// A repost of a stored envelope still gets its receipt.
+		if prior, lerr := r.cfg.Store.Lookup(req.Context(), h.ID.String()); lerr == nil {
+			return r.answerRepost(w, h, prior)
+		}
+		return err
+	}
 	if err := r.checkEnvelope(req, h); err != nil {
 		// A repost of a stored envelope gets its original receipt, even
 		// if the recipient's epoch has expired or its roster changed since.

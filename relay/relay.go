@@ -35,6 +35,13 @@ type Config struct {
 	LogInterval      time.Duration    // default DefaultLogInterval
 	Now              func() time.Time // default time.Now
 	Logger           *slog.Logger     // default: discard
+
+	// MinFreeBytes is the free space kept for delivery: a new envelope that
+	// would leave less is refused with 507 storage_full, while receipts and
+	// reads go on. 0: the smaller of DefaultMinFreeBytes and
+	// DefaultMinFreePercent of the disk; negative: no reserve and no check
+	// (JetStream's own limits still refuse what does not fit).
+	MinFreeBytes int64
 }
 
 // Relay serves the relay HTTP API over a store. It holds no state of its
@@ -54,7 +61,8 @@ type Relay struct {
 	stopOnce sync.Once
 	stop     chan struct{} // closed by StopStreams
 
-	metrics *metrics // served by GET /metrics
+	metrics *metrics    // served by GET /metrics
+	space   *spaceGuard // refuses new envelopes when the disk is nearly full
 }
 
 // StopStreams ends every open event stream, so that a graceful shutdown
@@ -84,6 +92,7 @@ func New(cfg Config) (*Relay, error) {
 	}
 	r := &Relay{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stop: make(chan struct{}), rosters: map[string]*identity.Roster{},
 		metrics: newMetrics()}
+	r.space = newSpaceGuard(cfg.Store, cfg.MinFreeBytes, cfg.Now, r.log)
 	var err error
 	if r.logs, err = newLogKeeper(context.Background(), cfg.Store, cfg.Name, cfg.LogKey, r.postedReceipt, r.log); err != nil {
 		return nil, err
@@ -163,12 +172,14 @@ func fail(status int, code, format string, args ...any) *apiError {
 func (r *Relay) writeError(w http.ResponseWriter, req *http.Request, err error) {
 	var ae *apiError
 	if !errors.As(err, &ae) {
-		r.log.Error("request failed", "path", req.URL.Path, "err", err)
-		ae = fail(http.StatusServiceUnavailable, api.CodeUnavailable, "relay storage unavailable")
+		ae = r.storeFailure(req, err)
 	} else {
 		r.log.Info("request refused", "path", req.URL.Path, "code", ae.code, "err", ae.msg)
 	}
 	r.metrics.refusal(ae.code)
+	if ae.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfter)
+	}
 	writeJSON(w, ae.status, api.Error{Code: ae.code, Message: ae.msg})
 }
 

@@ -41,6 +41,9 @@ type Options struct {
 	Now     func() time.Time
 	// Ready, if set, is called with the address once the relay listens.
 	Ready func(addr string)
+	// MinFreeBytes is Config.MinFreeBytes: the free space kept for
+	// delivery, below which new envelopes are refused.
+	MinFreeBytes int64
 }
 
 // Serve runs the relay of the data folder d until ctx is done, then shuts
@@ -69,7 +72,7 @@ func Serve(ctx context.Context, d *Dir, opts Options) error {
 	defer st.Close()
 	rl, err := New(Config{
 		Name: d.Descriptor.Name, ReceiptKey: d.ReceiptKey, AdminKey: d.AdminKey.Public().(ed25519.PublicKey), LogKey: d.LogKey,
-		Store: st, MaxEnvelopeBytes: opts.MaxEnvelopeBytes, Now: opts.Now, Logger: opts.Logger,
+		Store: st, MaxEnvelopeBytes: opts.MaxEnvelopeBytes, Now: opts.Now, Logger: opts.Logger, MinFreeBytes: opts.MinFreeBytes,
 	})
 	if err != nil {
 		return err

@@ -77,10 +77,11 @@ func (s *Store) putBody(ctx context.Context, id string, r *verifier) error {
 	var bufs [uploadWindow][]byte // a chunk buffer is reused only after its ack
 	for i := 0; ; i++ {
 		if len(inflight) == uploadWindow {
-			if err := wait(inflight[0]); err != nil {
+			f := inflight[0]
+			inflight = inflight[1:] // a future answers once: fail must not wait for it again
+			if err := wait(f); err != nil {
 				return fail(err)
 			}
-			inflight = inflight[1:]
 		}
 		buf := bufs[i%uploadWindow]
 		if buf == nil {
@@ -110,10 +111,11 @@ func (s *Store) putBody(ctx context.Context, id string, r *verifier) error {
 		}
 	}
 	for len(inflight) > 0 {
-		if err := wait(inflight[0]); err != nil {
+		f := inflight[0]
+		inflight = inflight[1:]
+		if err := wait(f); err != nil {
 			return fail(err)
 		}
-		inflight = inflight[1:]
 	}
 
 	// r has checked size and hash at EOF.

@@ -19,7 +19,7 @@ import (
 func cmdRelay(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "relay", args, map[string]func(context.Context, *env, []string) error{
 		"init": relayInit, "run": relayRun, "admit": relayAdmit, "channel": relayChannel, "channels": relayChannels,
-		"metrics": relayMetrics,
+		"metrics": relayMetrics, "admin-cert": relayAdminCert,
 	})
 }
 
@@ -69,7 +69,7 @@ func urlHost(u string) (string, error) {
 }
 
 func relayRun(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json] [--addr-file FILE]\n"+
+	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json] [--addr-file FILE] [--min-free BYTES]\n"+
 		"          [--nats URL [--replicas N] | --node NAME --cluster ADDR --routes ADDR,... [--data DIR]]")
 	dir := fs.String("dir", "", "the relay's data `folder`, made by 'brief relay init'")
 	listen := fs.String("listen", "127.0.0.1:8443", "`address` to listen on; port 0 picks a free one")
@@ -82,6 +82,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 	node := fs.String("node", "", "run as the cluster node `name` (unique in the cluster: a-z, 0-9, '-')")
 	cluster := fs.String("cluster", "", "with --node: the `address` (host:port) to accept the other nodes' routes on")
 	routes := fs.String("routes", "", "with --node: the route `addresses` of the cluster's nodes, comma-separated")
+	minFree := fs.Int64("min-free", 0, "free disk `bytes` kept for delivering stored letters; new letters are refused below it (0: the smaller of 1 GiB and 5% of the disk; -1: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 		h = slog.NewJSONHandler(e.stderr, nil)
 	}
 	return relay.Serve(ctx, d, relay.Options{Listen: *listen, MaxEnvelopeBytes: *maxEnv, Logger: slog.New(h),
-		NATSURL: *natsURL, Replicas: *replicas, StoreDir: *data, Cluster: cc,
+		NATSURL: *natsURL, Replicas: *replicas, StoreDir: *data, Cluster: cc, MinFreeBytes: *minFree,
 		Ready: func(addr string) {
 			if *addrFile != "" {
 				os.WriteFile(*addrFile, []byte(addr+"\n"), 0o644)

@@ -31,7 +31,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "run a relay and two parties in one process and send a letter", cmdDemo},
-		{"relay", "operate a relay: init, run, admit, channel, channels, metrics", cmdRelay},
+		{"relay", "operate a relay: init, run, admit, channel, channels, metrics, admin-cert", cmdRelay},
 		{"party", "set up this device's party: init, show", cmdParty},
 		{"contact", "pin another party's root key: add", cmdContact},
 		{"send", "seal and post a letter", cmdSend},

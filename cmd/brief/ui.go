@@ -51,6 +51,10 @@ func hints(err error) []string {
 			return []string{"the relay operator admits a party with 'brief relay admit ROSTER'"}
 		case api.CodeNotOnRoster:
 			return []string{"this device is not on the roster the relay holds; ask the operator to admit the current roster"}
+		case api.CodeStorageFull:
+			return []string{"the relay is out of disk space: it refuses new letters but still delivers those it holds; try again later, or tell the relay operator"}
+		case api.CodeUnavailable:
+			return []string{"the relay's storage is not answering; try again in a minute, or tell the relay operator"}
 		}
 	}
 	return nil

@@ -1,6 +1,12 @@
 package main
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+
+	"brieftraeger/client"
+	"brieftraeger/internal/api"
+)
 
 func TestPrintable(t *testing.T) {
 	for _, c := range []struct {
@@ -19,6 +25,19 @@ func TestPrintable(t *testing.T) {
 	} {
 		if got := printable(c.in, c.multiline); got != c.want {
 			t.Errorf("printable(%q, %v) = %q, want %q", c.in, c.multiline, got, c.want)
+		}
+	}
+}
+
+func TestReportStorageRefusals(t *testing.T) {
+	for _, c := range []struct{ code, hint string }{
+		{api.CodeStorageFull, "brief: hint: the relay is out of disk space"},
+		{api.CodeUnavailable, "brief: hint: the relay's storage is not answering"},
+	} {
+		var b bytes.Buffer
+		report(&b, &client.RelayError{Status: 507, Code: c.code, Message: "out of space"})
+		if !bytes.HasPrefix(b.Bytes(), []byte("brief: relay refused: ")) || !bytes.Contains(b.Bytes(), []byte("\n"+c.hint)) {
+			t.Errorf("report of %s:\n%s", c.code, b.Bytes())
 		}
 	}
 }

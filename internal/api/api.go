@@ -94,6 +94,7 @@ const (
 	CodeForbidden    = "forbidden"
 	CodeUnavailable  = "unavailable"
 	CodeConflict     = "conflict"
+	CodeStorageFull  = "storage_full" // 507: the relay is out of space for new letters
 )
 
 // Paths of the log, for devices.

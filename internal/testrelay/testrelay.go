@@ -37,9 +37,14 @@ type World struct {
 	URL   string
 	Admin *client.Admin
 
-	mu  sync.Mutex
-	now time.Time // zero: the real clock
+	mu   sync.Mutex
+	now  time.Time // zero: the real clock
+	stop func()
 }
+
+// Stop stops the relay's HTTP server, the relay and its store, as the end
+// of the test does; the store's folder stays for reopening.
+func (w *World) Stop() { w.stop() }
 
 // Options configures Start.
 type Options struct {
@@ -49,12 +54,20 @@ type Options struct {
 	// Prefill, if not nil, runs on the store before the relay starts
 	// (benchmarks use it to fill the log).
 	Prefill func(*store.Store) error
+	// Base, if set, is the folder for the relay and the parties instead of
+	// a new temporary one (a small file system, say).
+	Base string
+	// MinFreeBytes is relay.Config.MinFreeBytes.
+	MinFreeBytes int64
 }
 
 // Start starts a relay named "swiss" and stops it when the test ends.
 func Start(t testing.TB, o Options) *World {
 	t.Helper()
-	w := &World{T: t, Base: t.TempDir()}
+	w := &World{T: t, Base: o.Base}
+	if w.Base == "" {
+		w.Base = t.TempDir()
+	}
 	d, err := relay.Init(filepath.Join(w.Base, "relay"), "swiss", nil, []string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +83,7 @@ func Start(t testing.TB, o Options) *World {
 		}
 	}
 	rl, err := relay.New(relay.Config{Name: "swiss", ReceiptKey: d.ReceiptKey, AdminKey: d.AdminKey.Public().(ed25519.PublicKey), LogKey: d.LogKey,
-		Store: w.Store, MaxEnvelopeBytes: o.MaxEnvelopeBytes, LogInterval: o.LogInterval, Now: w.Now})
+		Store: w.Store, MaxEnvelopeBytes: o.MaxEnvelopeBytes, LogInterval: o.LogInterval, Now: w.Now, MinFreeBytes: o.MinFreeBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,11 +94,12 @@ func Start(t testing.TB, o Options) *World {
 	}
 	srv := &http.Server{Handler: rl.Handler(), TLSConfig: tlspin.ServerTLSConfig(d.TLS)}
 	go srv.Serve(tls.NewListener(ln, srv.TLSConfig))
-	t.Cleanup(func() {
+	w.stop = sync.OnceFunc(func() {
 		srv.Close()
 		rl.Close()
 		w.Store.Close()
 	})
+	t.Cleanup(w.Stop)
 	w.URL = "https://" + ln.Addr().String()
 	if w.Admin, err = client.NewAdmin(w.URL, d.Descriptor.TLSSHA256, d.AdminKey); err != nil {
 		t.Fatal(err)

@@ -65,10 +65,18 @@ func ClientTLSConfig(key ed25519.PrivateKey, pinnedSHA256 string) (*tls.Config, 
 // ClientCertificate makes a short-lived self-signed certificate for an
 // Ed25519 key, which the relay reads the key from.
 func ClientCertificate(key ed25519.PrivateKey) (tls.Certificate, error) {
+	now := time.Now()
+	return ClientCertificateValid(key, now.Add(-time.Hour), now.Add(24*time.Hour))
+}
+
+// ClientCertificateValid is ClientCertificate valid from notBefore to
+// notAfter: for a certificate handed to another program, such as the
+// admin certificate a Prometheus server scrapes /metrics with.
+func ClientCertificateValid(key ed25519.PrivateKey, notBefore, notAfter time.Time) (tls.Certificate, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
