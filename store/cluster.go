@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -60,6 +61,13 @@ const (
 	raftMaxElection = 1800 * time.Millisecond
 )
 
+// Route liveness: nats-server's default declares a silent route dead only
+// after minutes.
+const (
+	routePingInterval = 500 * time.Millisecond
+	routeMaxPingsOut  = 3
+)
+
 // nats-server keeps its Raft timers in package variables, set for its own
 // tests and not configurable. They are reached here by name; if a new
 // nats-server renames them, the build fails to link rather than silently
@@ -105,6 +113,10 @@ func clusterOptions(o *server.Options, c *ClusterConfig) error {
 		Name: c.name(), Host: host, Port: port,
 		TLSConfig: routeTLS(c.TLS), TLSTimeout: 5,
 		ConnectRetries: -1, // keep trying a node that is down: it comes back
+		// A route to a node that is cut off (no reset, just silence) is
+		// closed after routePingInterval*routeMaxPingsOut, and with it the
+		// node's interest: requests stop going to its replicas.
+		PingInterval: routePingInterval, MaxPingsOut: routeMaxPingsOut,
 	}
 	for _, r := range c.Routes {
 		o.Routes = append(o.Routes, &url.URL{Scheme: "nats-route", Host: r})
@@ -322,4 +334,58 @@ func (s *Store) publish(ctx context.Context, msg *nats.Msg, opts ...jetstream.Pu
 func unanswered(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
+}
+
+// lastFor returns the last message of subj in st. It asks this node's
+// replica (a direct get); on a cluster a replica that is behind, such as a
+// node just back from a partition, answers "not found" for what the
+// leader holds, so a miss is asked again of the stream's leader before it
+// counts.
+func (s *Store) lastFor(ctx context.Context, st jetstream.Stream, subj string) (*jetstream.RawStreamMsg, error) {
+	m, err := st.GetLastMsgForSubject(ctx, subj)
+	if !errors.Is(err, jetstream.ErrMsgNotFound) || s.cfg.Cluster == nil && s.cfg.URL == "" {
+		return m, err
+	}
+	return s.lastFromLeader(ctx, st.CachedInfo().Config.Name, subj)
+}
+
+// lastFromLeader asks the leader of stream for the last message of subj,
+// with the JetStream API's (not direct) message get.
+func (s *Store) lastFromLeader(ctx context.Context, stream, subj string) (*jetstream.RawStreamMsg, error) {
+	req, _ := json.Marshal(map[string]string{"last_by_subj": subj})
+	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
+	defer cancel()
+	resp, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, req)
+	if err != nil {
+		return nil, err
+	}
+	var ans struct {
+		Error   *jetstream.APIError `json:"error"`
+		Message *struct {
+			Subject string    `json:"subject"`
+			Seq     uint64    `json:"seq"`
+			Header  []byte    `json:"hdrs"`
+			Data    []byte    `json:"data"`
+			Time    time.Time `json:"time"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(resp.Data, &ans); err != nil {
+		return nil, fmt.Errorf("bad answer to a message get: %w", err)
+	}
+	if ans.Error != nil {
+		if ans.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound {
+			return nil, jetstream.ErrMsgNotFound
+		}
+		return nil, ans.Error
+	}
+	if ans.Message == nil {
+		return nil, errors.New("bad answer to a message get: no message")
+	}
+	m := &jetstream.RawStreamMsg{Subject: ans.Message.Subject, Sequence: ans.Message.Seq, Data: ans.Message.Data, Time: ans.Message.Time}
+	if len(ans.Message.Header) > 0 {
+		if m.Header, err = nats.DecodeHeadersMsg(ans.Message.Header); err != nil {
+			return nil, fmt.Errorf("bad answer to a message get: %w", err)
+		}
+	}
+	return m, nil
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"brieftraeger/internal/tlspin"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // freeAddrs returns n free TCP addresses on 127.0.0.1.
@@ -90,6 +92,16 @@ func TestClusterReplicatesAndFencesTheLog(t *testing.T) {
 	// A repost on another node is the same letter.
 	if again, err := nodes[1].Post(ctx, newPost(1, "alice", "bob", 0, []byte("one"))); !errors.Is(err, ErrDuplicate) || again.Seq != st.Seq {
 		t.Fatalf("repost on another node: %+v %v", again, err)
+	}
+
+	// The leader's answer, as a lagging replica's miss is checked against.
+	if m, err := nodes[2].lastFromLeader(ctx, streamMail, mailSubject(st.ID)); err != nil || m.Sequence != st.Seq {
+		t.Fatalf("message get from the leader: %+v %v", m, err)
+	} else if env, err := decodeEnvelope(m.Header, m.Data); err != nil || env.ID != st.ID {
+		t.Fatalf("decoding the leader's answer: %+v %v", env, err)
+	}
+	if _, err := nodes[2].lastFromLeader(ctx, streamMail, mailSubject(letterID(99))); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("message get of a missing letter from the leader: %v", err)
 	}
 
 	writers := 0

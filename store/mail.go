@@ -180,7 +180,7 @@ func (s *Store) Lookup(ctx context.Context, id string) (Stored, error) {
 // lookup reads the MAIL message of id (a direct get of mail.<id>) and
 // whether it has been delivered.
 func (s *Store) lookup(ctx context.Context, id string) (envelope, error) {
-	m, err := s.mail.GetLastMsgForSubject(ctx, mailSubject(id))
+	m, err := s.lastFor(ctx, s.mail, mailSubject(id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return envelope{}, fmt.Errorf("letter %s: %w", id, ErrNotFound)
 	}

@@ -31,7 +31,7 @@ func (s *Store) PutRoster(ctx context.Context, party string, roster, prev []byte
 	}
 	defer done()
 	var last uint64
-	m, err := s.rosters.GetLastMsgForSubject(ctx, "roster."+party)
+	m, err := s.lastFor(ctx, s.rosters, "roster."+party)
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 	case err != nil:
@@ -62,7 +62,7 @@ func (s *Store) Roster(ctx context.Context, party string) ([]byte, error) {
 		return nil, err
 	}
 	defer done()
-	m, err := s.rosters.GetLastMsgForSubject(ctx, "roster."+party)
+	m, err := s.lastFor(ctx, s.rosters, "roster."+party)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, fmt.Errorf("roster of %s: %w", party, ErrNotFound)
 	}

@@ -133,7 +133,7 @@ func (s *Store) dropBox(ctx context.Context, st Stored) error {
 
 // receiptAt reads the receipt on subject subj, or returns ErrNotFound.
 func (s *Store) receiptAt(ctx context.Context, subj string) (StoredReceipt, error) {
-	m, err := s.receipts.GetLastMsgForSubject(ctx, subj)
+	m, err := s.lastFor(ctx, s.receipts, subj)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return StoredReceipt{}, fmt.Errorf("receipt %s: %w", subj, ErrNotFound)
 	}
@@ -154,7 +154,7 @@ func decodeReceipt(seq uint64, h nats.Header, data []byte) (StoredReceipt, error
 // hasReceipt reports whether a receipt of kind for letter id sent by sender
 // is stored.
 func (s *Store) hasReceipt(ctx context.Context, sender string, kind uint8, id string) (bool, error) {
-	_, err := s.receipts.GetLastMsgForSubject(ctx, receiptSubject(sender, kind, id))
+	_, err := s.lastFor(ctx, s.receipts, receiptSubject(sender, kind, id))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		return false, nil

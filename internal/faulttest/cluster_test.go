@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -77,16 +78,28 @@ type cluster struct {
 	confs []nodeConfig
 	procs []*exec.Cmd
 	urls  []string
+	netns []string // network namespace of each node, or nil
 }
 
-// startCluster makes a relay folder and starts its three nodes.
+// startCluster makes a relay folder and starts its three nodes on
+// 127.0.0.1, 127.0.0.2 and 127.0.0.3.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	c := &cluster{t: t, base: t.TempDir()}
+	return launch(t, func(i int) (string, string) {
+		ip := fmt.Sprintf("127.0.0.%d", i+1)
+		return freePort(t, ip), freePort(t, ip)
+	}, nil)
+}
+
+// launch makes a relay folder and starts three nodes: node i listens for
+// clients and routes at the addresses addrs gives, and runs inside the
+// network namespace netns[i] if netns is not nil.
+func launch(t *testing.T, addrs func(i int) (web, route string), netns []string) *cluster {
+	t.Helper()
+	c := &cluster{t: t, base: t.TempDir(), netns: netns}
 	var routes []string
 	for i := range 3 {
-		ip := fmt.Sprintf("127.0.0.%d", i+1)
-		web, route := freePort(t, ip), freePort(t, ip)
+		web, route := addrs(i)
 		c.urls = append(c.urls, "https://"+web)
 		routes = append(routes, route)
 		c.confs = append(c.confs, nodeConfig{
@@ -98,8 +111,13 @@ func startCluster(t *testing.T) *cluster {
 	for i := range c.confs {
 		c.confs[i].Routes = routes
 	}
+	hosts := []string{"127.0.0.1"}
+	for _, u := range c.urls {
+		h, _, _ := net.SplitHostPort(strings.TrimPrefix(u, "https://"))
+		hosts = append(hosts, h)
+	}
 	var err error
-	if c.dir, err = relay.Init(filepath.Join(c.base, "relay"), "swiss", c.urls, []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}); err != nil {
+	if c.dir, err = relay.Init(filepath.Join(c.base, "relay"), "swiss", c.urls, hosts); err != nil {
 		t.Fatal(err)
 	}
 	c.procs = make([]*exec.Cmd, 3)
@@ -111,6 +129,7 @@ func startCluster(t *testing.T) *cluster {
 	}
 	t.Cleanup(func() {
 		defer func(start time.Time) { t.Logf("nodes stopped in %v", time.Since(start)) }(time.Now())
+		defer c.logsIfFailed()
 		for _, p := range c.procs {
 			if p != nil {
 				p.Process.Signal(syscall.SIGTERM)
@@ -123,6 +142,24 @@ func startCluster(t *testing.T) *cluster {
 		}
 	})
 	return c
+}
+
+// logsIfFailed prints the last lines of each node's log if the test
+// failed, and copies the whole test folder (logs, data) to the folder that
+// BRIEF_FAULTTEST_LOGS names, if set.
+func (c *cluster) logsIfFailed() {
+	if !c.t.Failed() {
+		return
+	}
+	if keep := os.Getenv("BRIEF_FAULTTEST_LOGS"); keep != "" {
+		os.RemoveAll(keep)
+		os.CopyFS(keep, os.DirFS(c.base))
+	}
+	for _, conf := range c.confs {
+		b, _ := os.ReadFile(filepath.Join(c.base, conf.Node+".log"))
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		c.t.Logf("last lines of %s's log:\n%s", conf.Node, strings.Join(lines[max(0, len(lines)-40):], "\n"))
+	}
 }
 
 func freePort(t *testing.T, ip string) string {
@@ -141,6 +178,10 @@ func (c *cluster) start(i int) {
 	os.Remove(c.confs[i].AddrFile)
 	conf, _ := json.Marshal(c.confs[i])
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if c.netns != nil {
+		// ip netns exec execs the binary: the process is the node.
+		cmd = exec.Command("ip", "netns", "exec", c.netns[i], os.Args[0], "-test.run=^$")
+	}
 	cmd.Env = append(os.Environ(), nodeEnv+"="+string(conf))
 	logf, err := os.OpenFile(filepath.Join(c.base, c.confs[i].Node+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

@@ -18,11 +18,14 @@ type traffic struct {
 	posted   map[string]time.Time // acknowledged as posted, by letter id
 	okTimes  []time.Time          // when each acknowledged post returned
 	failures int
-	opened   map[string]int // times each letter id was fetched and opened
-	relisted int            // letters the mailbox listed again after they were opened
+	opened   map[string]int       // times each letter id was fetched and opened
+	openedAt map[string]time.Time // when each letter was first opened
+	relisted int                  // letters received again after they were opened (the receipt is sent again)
 }
 
-func newTraffic() *traffic { return &traffic{posted: map[string]time.Time{}, opened: map[string]int{}} }
+func newTraffic() *traffic {
+	return &traffic{posted: map[string]time.Time{}, opened: map[string]int{}, openedAt: map[string]time.Time{}}
+}
 
 // send posts letters until ctx ends.
 func (tr *traffic) send(ctx context.Context, from *client.Party, to string, every time.Duration) {
@@ -51,15 +54,17 @@ func (tr *traffic) receive(ctx context.Context, p *client.Party) {
 	for ctx.Err() == nil {
 		entries, err := p.Mailbox(ctx)
 		for _, e := range entries {
-			began := time.Now()
 			rec, err := p.Receive(ctx, e.ID)
 			tr.mu.Lock()
-			switch {
+			switch first, seen := tr.openedAt[e.ID]; {
 			case err != nil:
-			case !rec.OpenedAt.Before(began):
-				tr.opened[e.ID]++ // fetched and opened now
+			case !seen:
+				tr.openedAt[e.ID] = rec.OpenedAt
+				tr.opened[e.ID]++
+			case !rec.OpenedAt.Equal(first):
+				tr.opened[e.ID]++ // fetched and opened again
 			default:
-				tr.relisted++ // opened before: the relay listed it again, and got its receipt again
+				tr.relisted++ // its receipt was sent again
 			}
 			tr.mu.Unlock()
 		}
@@ -130,11 +135,24 @@ func TestFailoverKillStreamLeader(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	stop()
 
-	// Every letter acknowledged as posted is opened, once.
-	tr.mu.Lock()
-	posted := len(tr.posted)
-	tr.mu.Unlock()
-	deadline := time.Now().Add(30 * time.Second)
+	tr.waitDelivered(t, 30*time.Second)
+	t.Logf("all delivered at %v", time.Since(began))
+	stopRecv()
+	wg.Wait()
+	tr.checkOpenedOnce(t)
+	t.Logf("%d letters acknowledged, %d posts failed during the failover, %d listed again after delivery; write pause %v",
+		len(tr.posted), tr.failures, tr.relisted, pause)
+	if pause > writePauseTarget {
+		t.Errorf("write pause %v, want at most %v", pause, writePauseTarget)
+	}
+	// The restarted node caught up: all three serve the same checkpoint.
+	c.waitSameLog(30 * time.Second)
+}
+
+// waitDelivered waits until every letter acknowledged as posted was opened.
+func (tr *traffic) waitDelivered(t *testing.T, wait time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
 	for {
 		tr.mu.Lock()
 		missing := 0
@@ -143,31 +161,40 @@ func TestFailoverKillStreamLeader(t *testing.T) {
 				missing++
 			}
 		}
+		posted := len(tr.posted)
 		tr.mu.Unlock()
 		if missing == 0 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
+			for id := range tr.posted {
+				if tr.opened[id] == 0 {
+					t.Logf("missing %s posted at %v", id, tr.posted[id].Format("15:04:05.000"))
+				}
+			}
 			t.Fatalf("%d of %d letters acknowledged as posted were not delivered", missing, posted)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("all delivered at %v", time.Since(began))
-	stopRecv()
-	wg.Wait()
+}
+
+// checkOpenedOnce fails the test for each letter fetched and opened more
+// than once.
+func (tr *traffic) checkOpenedOnce(t *testing.T) {
+	t.Helper()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
 	for id, n := range tr.opened {
 		if n > 1 {
 			t.Errorf("letter %s was delivered %d times", id, n)
 		}
 	}
-	t.Logf("%d letters acknowledged, %d posts failed during the failover, %d listed again after delivery; write pause %v",
-		posted, tr.failures, tr.relisted, pause)
-	if pause > writePauseTarget {
-		t.Errorf("write pause %v, want at most %v", pause, writePauseTarget)
-	}
+}
 
-	// The restarted node caught up: all three serve the same checkpoint.
-	deadline = time.Now().Add(30 * time.Second)
+// waitSameLog waits until every node serves the same checkpoint.
+func (c *cluster) waitSameLog(wait time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(wait)
 	for {
 		var cps [][]byte
 		var errs []error
@@ -179,11 +206,11 @@ func TestFailoverKillStreamLeader(t *testing.T) {
 			errs = append(errs, err)
 		}
 		if len(cps) == 3 && string(cps[0]) == string(cps[1]) && string(cps[1]) == string(cps[2]) {
-			t.Logf("all nodes serve the checkpoint %q", cps[0])
-			break
+			c.t.Logf("all nodes serve the checkpoint %q", cps[0])
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the nodes do not agree on the log:\n%q\n%v", cps, errs)
+			c.t.Fatalf("the nodes do not agree on the log:\n%q\n%v", cps, errs)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
