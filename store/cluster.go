@@ -69,9 +69,11 @@ const (
 )
 
 // nats-server keeps its Raft timers in package variables, set for its own
-// tests and not configurable. They are reached here by name; if a new
-// nats-server renames them, the build fails to link rather than silently
-// running with other timers.
+// tests and not configurable. They are reached here by name. If a new
+// nats-server renamed them, these would not alias anything: the linker
+// makes them new, zero variables. tuneRaft therefore refuses timers that
+// read zero (nats-server's are never zero), and TestRaftTimersAlias checks
+// that they read nats-server's defaults.
 var (
 	//go:linkname natsMinElectionTimeout github.com/nats-io/nats-server/v2/server.minElectionTimeout
 	natsMinElectionTimeout time.Duration
@@ -83,15 +85,23 @@ var (
 
 // raftOnce guards the process-wide Raft timers: they are set once, before
 // the first clustered server starts, and never while one runs.
-var raftOnce sync.Once
+var (
+	raftOnce sync.Once
+	raftErr  error
+)
 
 // tuneRaft sets the embedded nats-server's Raft timers for fast failover.
-func tuneRaft() {
+func tuneRaft() error {
 	raftOnce.Do(func() {
+		if natsMinElectionTimeout == 0 || natsMaxElectionTimeout == 0 || natsHeartbeatInterval == 0 {
+			raftErr = errors.New("this nats-server's Raft timers were not found; fast failover is not available")
+			return
+		}
 		natsHeartbeatInterval = raftHeartbeat
 		natsMinElectionTimeout = raftMinElection
 		natsMaxElectionTimeout = raftMaxElection
 	})
+	return raftErr
 }
 
 // clusterOptions fills the cluster part of the embedded server's options.
@@ -122,7 +132,9 @@ func clusterOptions(o *server.Options, c *ClusterConfig) error {
 		o.Routes = append(o.Routes, &url.URL{Scheme: "nats-route", Host: r})
 	}
 	if c.FastFailover {
-		tuneRaft()
+		if err := tuneRaft(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

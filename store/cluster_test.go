@@ -158,3 +158,22 @@ func testLogger() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// TestRaftTimersAlias checks that the timers store/cluster.go reaches by
+// go:linkname are nats-server's own: before any cluster node of this
+// process tuned them they hold nats-server's defaults, after it ours.
+func TestRaftTimersAlias(t *testing.T) {
+	for _, v := range []struct {
+		name       string
+		got        time.Duration
+		nats, ours time.Duration
+	}{
+		{"minElectionTimeout", natsMinElectionTimeout, 4 * time.Second, raftMinElection},
+		{"maxElectionTimeout", natsMaxElectionTimeout, 9 * time.Second, raftMaxElection},
+		{"hbInterval", natsHeartbeatInterval, time.Second, raftHeartbeat},
+	} {
+		if v.got != v.nats && v.got != v.ours {
+			t.Errorf("%s reads %v, want nats-server's %v (or ours, %v): the go:linkname does not alias nats-server's variable", v.name, v.got, v.nats, v.ours)
+		}
+	}
+}
