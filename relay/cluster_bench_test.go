@@ -1,0 +1,292 @@
+package relay_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"brieftraeger/envelope"
+	"brieftraeger/internal/api"
+	"brieftraeger/internal/testrelay"
+	"brieftraeger/store"
+)
+
+// The cluster benchmarks run the relay on node n1 of a three-node cluster
+// in this process (internal/testrelay.StartCluster): every stream is R3 and
+// every node fsyncs before it acknowledges (SyncAlways), so a letter is
+// acknowledged once the leader and one follower have it on disk. Next to
+// it, in the same run, raw JetStream publishes of the same size to an R3
+// stream on the same cluster, with the same durability. docs/BENCHMARKS.md
+// records the ratios.
+
+// newClusterWorld is newWorld on a three-node cluster. It returns the
+// world and the cluster's stores, the relay's (n1) first.
+func newClusterWorld(b *testing.B) (*world, []*store.Store) {
+	b.Helper()
+	cw, nodes := testrelay.StartCluster(b, testrelay.Options{MaxEnvelopeBytes: 1 << 20})
+	// The relay integrates the log only while its node leads LOG, and
+	// admitting a party waits for its roster to be in the log.
+	leadOn(b, cw.Store, "n1")
+	w := &world{World: cw, t: b}
+	w.wash, w.teh, w.mos = w.Party("washington"), w.Party("tehran"), w.Party("moscow")
+	w.Connect(w.wash, w.teh)
+	w.Pin(w.mos, w.teh)
+	return w, nodes
+}
+
+// ceilingStream creates the R3 stream the raw publishes go to.
+func ceilingStream(b *testing.B, js jetstream.JetStream) {
+	b.Helper()
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
+		Name: "CEILING", Subjects: []string{"ceiling.>"}, Storage: jetstream.FileStorage, Replicas: 3,
+	}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// leadOn moves the leadership of the named streams, or of every stream if
+// none are named, to the cluster node called node, and waits until it
+// leads them all. Where the leaders are decides how many route hops a
+// write takes, so each figure says where they were.
+func leadOn(b *testing.B, st *store.Store, node string, streams ...string) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	js := st.JetStream()
+	if len(streams) == 0 {
+		for name := range js.StreamNames(ctx).Name() {
+			streams = append(streams, name)
+		}
+	}
+	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": node}})
+	for _, name := range streams {
+		for {
+			s, err := js.Stream(ctx, name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			info, err := s.Info(ctx)
+			if err == nil && info.Cluster != nil && info.Cluster.Leader == node {
+				break
+			}
+			// "Already leader" and elections in progress are answered with
+			// errors; the loop looks again.
+			st.Conn().Request("$JS.API.STREAM.LEADER.STEPDOWN."+name, req, 5*time.Second)
+			select {
+			case <-ctx.Done():
+				b.Fatalf("%s does not lead %s", node, name)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// BenchmarkClusterIngest is BenchmarkIngest on a three-node cluster. With
+// leader=n1 the relay's node leads every stream (each write goes from
+// there to the two followers); with leader=n2 another node leads the
+// record and mailbox streams and the ceiling's, so each write first
+// crosses a route to its leader. The log's stream stays led by n1, whose
+// relay integrates it.
+func BenchmarkClusterIngest(b *testing.B) {
+	w, _ := newClusterWorld(b)
+	ks := w.Keys(w.wash)
+	size := len(envelopes(b, w, ks, 1)[0])
+	js := w.Store.JetStream()
+	ctx := context.Background()
+	ceilingStream(b, js)
+	payload := make([]byte, size)
+	for _, leader := range []string{"n1", "n2"} {
+		leadOn(b, w.Store, leader, "MAIL", "BOX", "RCPT", "CEILING")
+		for _, c := range ingestClients {
+			b.Run(fmt.Sprintf("leader=%s/relay-https/c=%d", leader, c), func(b *testing.B) {
+				envs := envelopes(b, w, ks, b.N)
+				hc := w.deviceClient(b, ks)
+				defer hc.CloseIdleConnections()
+				parallel(b, c, b.N, func(i int) error { return postFramed(hc, w.URL, ks, envs[i]) })
+			})
+			b.Run(fmt.Sprintf("leader=%s/jetstream-publish/c=%d", leader, c), func(b *testing.B) {
+				parallel(b, c, b.N, func(i int) error {
+					_, err := js.Publish(ctx, "ceiling.x", payload)
+					return err
+				})
+			})
+			b.Run(fmt.Sprintf("leader=%s/jetstream-publish-async/c=%d", leader, c), func(b *testing.B) {
+				parallel(b, c, b.N, func(i int) error {
+					f, err := js.PublishAsync("ceiling.x", payload)
+					if err != nil {
+						return err
+					}
+					select {
+					case <-f.Ok():
+						return nil
+					case err := <-f.Err():
+						return err
+					}
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkClusterPostToDelivered is BenchmarkPostToDelivered on a
+// three-node cluster whose streams n1, the relay's node, leads: letters
+// posted at 1,000 a second, each fetched when its event arrives; p50 and
+// p99 from the start of the post to the end of the fetch. Its ceiling,
+// jetstream-r3, publishes messages of the same size at the same rate to
+// an R3 stream, each awaiting its ack as a post does, and takes the time
+// from the start of each publish until an ordered consumer on n1 receives
+// it.
+func BenchmarkClusterPostToDelivered(b *testing.B) {
+	w, _ := newClusterWorld(b)
+	ks, tk := w.Keys(w.wash), w.Keys(w.teh)
+	js := w.Store.JetStream()
+	ceilingStream(b, js)
+	leadOn(b, w.Store, "n1", "CEILING")
+	size := len(envelopes(b, w, ks, 1)[0])
+
+	b.Run("relay-https", func(b *testing.B) {
+		envs := envelopes(b, w, ks, b.N)
+		ids := make(map[string]int, b.N)
+		for i, e := range envs {
+			h, _ := envelope.ReadHeader(bytes.NewReader(e))
+			ids[h.ID.String()] = i
+		}
+		var mu sync.Mutex
+		started := make([]time.Time, b.N)
+		var lat []time.Duration
+		done := make(chan struct{})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ready := make(chan struct{})
+		tc := w.deviceClient(b, tk)
+		defer tc.CloseIdleConnections()
+		go w.teh.Events(ctx, func() { close(ready) }, func(e api.MailboxEntry) error {
+			i, ok := ids[e.ID]
+			if !ok {
+				return nil // a letter of an earlier round
+			}
+			go func() {
+				req, _ := http.NewRequest(http.MethodGet, w.URL+api.PathEnvelopes+"/"+e.ID, nil)
+				req.Header.Set(api.HeaderParty, tk.Party)
+				req.Header.Set(api.HeaderDevice, tk.Device)
+				resp, err := tc.Do(req)
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				defer mu.Unlock()
+				lat = append(lat, time.Since(started[i]))
+				if len(lat) == b.N {
+					close(done)
+				}
+			}()
+			return nil
+		})
+		<-ready
+		c := w.deviceClient(b, ks)
+		defer c.CloseIdleConnections()
+		atRate(b, func(i int) error {
+			mu.Lock()
+			started[i] = time.Now()
+			mu.Unlock()
+			return postFramed(c, w.URL, ks, envs[i])
+		})
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			mu.Lock()
+			defer mu.Unlock()
+			b.Fatalf("only %d of %d letters arrived", len(lat), b.N)
+		}
+		b.StopTimer()
+		reportLatency(b, lat)
+	})
+
+	b.Run("jetstream-r3", func(b *testing.B) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		// Each round has its own subject, so that its consumer sees only
+		// its own messages.
+		subject := fmt.Sprintf("ceiling.lat.%d", time.Now().UnixNano())
+		cons, err := js.OrderedConsumer(ctx, "CEILING", jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverNewPolicy,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var mu sync.Mutex
+		started := make([]time.Time, b.N)
+		var lat []time.Duration
+		done := make(chan struct{})
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			i := int(binary.BigEndian.Uint64(m.Data()))
+			mu.Lock()
+			defer mu.Unlock()
+			lat = append(lat, time.Since(started[i]))
+			if len(lat) == b.N {
+				close(done)
+			}
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cc.Stop()
+		payloads := make([][]byte, b.N)
+		for i := range payloads {
+			payloads[i] = make([]byte, size)
+			binary.BigEndian.PutUint64(payloads[i], uint64(i))
+		}
+		atRate(b, func(i int) error {
+			mu.Lock()
+			started[i] = time.Now()
+			mu.Unlock()
+			_, err := js.Publish(ctx, subject, payloads[i])
+			return err
+		})
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			mu.Lock()
+			defer mu.Unlock()
+			b.Fatalf("only %d of %d messages arrived", len(lat), b.N)
+		}
+		b.StopTimer()
+		reportLatency(b, lat)
+	})
+}
+
+// atRate runs job for 0 to b.N-1, starting one every millisecond, each on
+// its own goroutine, and waits for them all.
+func atRate(b *testing.B, job func(i int) error) {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for i := range b.N {
+		<-tick.C
+		wg.Go(func() {
+			if err := job(i); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
