@@ -177,10 +177,24 @@ func (s *Store) Lookup(ctx context.Context, id string) (Stored, error) {
 	return env.Stored, err
 }
 
-// lookup reads the MAIL message of id (a direct get of mail.<id>) and
-// whether it has been delivered.
+// lookup reads the MAIL message of id (a direct get of mail.<id>, asked
+// again of the leader on a miss) and whether it has been delivered.
 func (s *Store) lookup(ctx context.Context, id string) (envelope, error) {
-	m, err := s.lastFor(ctx, s.mail, mailSubject(id))
+	return s.lookupWith(ctx, id, s.lastFor)
+}
+
+// lookupLocal is lookup without asking the leader again: for Post's
+// check for a repost, where a miss on a lagging replica costs nothing,
+// because the MAIL message's Nats-Msg-Id and expected subject sequence
+// refuse a second copy, and the refused post then looks the first up.
+func (s *Store) lookupLocal(ctx context.Context, id string) (envelope, error) {
+	return s.lookupWith(ctx, id, func(ctx context.Context, st jetstream.Stream, subj string) (*jetstream.RawStreamMsg, error) {
+		return st.GetLastMsgForSubject(ctx, subj)
+	})
+}
+
+func (s *Store) lookupWith(ctx context.Context, id string, get func(context.Context, jetstream.Stream, string) (*jetstream.RawStreamMsg, error)) (envelope, error) {
+	m, err := get(ctx, s.mail, mailSubject(id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return envelope{}, fmt.Errorf("letter %s: %w", id, ErrNotFound)
 	}
@@ -226,7 +240,7 @@ func (s *Store) Post(ctx context.Context, p Post) (Stored, error) {
 		defer mail.done()
 	}
 
-	if orig, err := s.lookup(ctx, p.ID); err == nil {
+	if orig, err := s.lookupLocal(ctx, p.ID); err == nil {
 		if err := s.ensureBox(ctx, orig.Stored); err != nil {
 			return orig.Stored, err
 		}

@@ -149,33 +149,37 @@ func TestFailoverKillStreamLeader(t *testing.T) {
 	c.waitSameLog(30 * time.Second)
 }
 
-// waitDelivered waits until every letter acknowledged as posted was opened.
-func (tr *traffic) waitDelivered(t *testing.T, wait time.Duration) {
+// waitDelivered waits until every letter acknowledged as posted was
+// opened, and reports whether they all were.
+func (tr *traffic) waitDelivered(t *testing.T, wait time.Duration) bool {
 	t.Helper()
 	deadline := time.Now().Add(wait)
 	for {
-		tr.mu.Lock()
-		missing := 0
-		for id := range tr.posted {
-			if tr.opened[id] == 0 {
-				missing++
-			}
-		}
-		posted := len(tr.posted)
-		tr.mu.Unlock()
-		if missing == 0 {
-			return
+		missing := tr.missing()
+		if len(missing) == 0 {
+			return true
 		}
 		if time.Now().After(deadline) {
-			for id := range tr.posted {
-				if tr.opened[id] == 0 {
-					t.Logf("missing %s posted at %v", id, tr.posted[id].Format("15:04:05.000"))
-				}
-			}
-			t.Fatalf("%d of %d letters acknowledged as posted were not delivered", missing, posted)
+			tr.mu.Lock()
+			t.Errorf("%d of %d letters acknowledged as posted were not delivered: %v", len(missing), len(tr.posted), missing)
+			tr.mu.Unlock()
+			return false
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// missing returns the letters acknowledged as posted but not yet opened.
+func (tr *traffic) missing() []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var out []string
+	for id := range tr.posted {
+		if tr.opened[id] == 0 {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // checkOpenedOnce fails the test for each letter fetched and opened more
