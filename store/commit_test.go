@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // batchConfig makes every group of concurrent posts one atomic batch, and
@@ -328,4 +330,29 @@ func killChild(dir string) {
 	}
 	wg.Wait()
 	os.Exit(0)
+}
+
+// TestCommitFindsItsOwnLetter plays a MAIL publish whose answer was lost
+// and that, sent again, finds its letter stored (as on a cluster, when the
+// stream leader dies after storing it): the commit must still file the
+// mailbox entry before the letter counts as posted.
+func TestCommitFindsItsOwnLetter(t *testing.T) {
+	s := openStore(t, Config{})
+	ctx := context.Background()
+	p := newPost(1, "alice", "bob", 0, []byte("one"))
+	env := envelope{Stored: Stored{ID: p.ID, From: p.From, To: p.To, Precedence: p.Precedence, Header: p.Header,
+		BodySize: p.BodySize, BodySHA256: p.BodySHA256, Time: p.Time}, inline: []byte("one")}
+	if _, err := s.js.PublishMsg(ctx, mailMsg(env), jetstream.WithMsgID(p.ID)); err != nil {
+		t.Fatal(err)
+	}
+	unlock := s.locks.lock(p.ID)
+	st, err := s.commit(ctx, env, nil)
+	unlock()
+	if err != nil || st.ID != p.ID {
+		t.Fatalf("commit of a stored letter: %+v %v", st, err)
+	}
+	pend, err := s.Pending(ctx, "bob")
+	if err != nil || len(pend) != 1 || pend[0].ID != p.ID {
+		t.Fatalf("Pending = %+v, %v; want the letter", pend, err)
+	}
 }

@@ -310,8 +310,11 @@ func (s *Store) commit(ctx context.Context, env envelope, mail *ticket) (Stored,
 	case res.err == nil && !res.dup:
 		env.Seq = res.seq
 	case res.err == nil:
-		// Someone else stored this id between our Lookup and now. Inside one
-		// process the id lock rules this out; keep the original.
+		// The id is stored already: by an earlier try of this very publish
+		// whose answer was lost (on a cluster a request to a stream leader
+		// that died is sent again, and the new leader knows the first), or
+		// by a post of the same letter through another relay node. Either
+		// way it must also get its mailbox entry before it is acknowledged.
 		orig, lerr := s.lookup(ctx, env.ID)
 		if lerr != nil {
 			return Stored{}, fmt.Errorf("failed to read the original of a duplicate letter: %w", lerr)
@@ -319,7 +322,13 @@ func (s *Store) commit(ctx context.Context, env envelope, mail *ticket) (Stored,
 		if env.object && !orig.object {
 			s.dropBody(ctx, env.ID)
 		}
-		return orig.Stored, ErrDuplicate
+		if !bytes.Equal(orig.Header, env.Header) {
+			if err := s.ensureBox(ctx, orig.Stored); err != nil {
+				return orig.Stored, fmt.Errorf("letter stored but not filed in the mailbox: %w", err)
+			}
+			return orig.Stored, ErrDuplicate
+		}
+		env.Seq = orig.Seq // ours: go on to the mailbox entry
 	default:
 		// The outcome is unknown: the server may have stored the message
 		// and failed to answer. Only our own message can be there now.
