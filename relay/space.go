@@ -148,6 +148,8 @@ func (r *Relay) storeReady(ctx context.Context) error {
 	if _, err := r.space.read(); store.Classify(err) == store.ErrUnavailable {
 		return err
 	}
-	_, err := r.cfg.Store.MailCount(ctx)
-	return err
+	if _, err := r.cfg.Store.MailCount(ctx); err != nil {
+		return err
+	}
+	return r.cfg.Store.Quorate(ctx)
 }

@@ -273,22 +273,34 @@ func (s *Store) ClusterState(ctx context.Context) ([]StreamReplicas, error) {
 	}
 	var out []StreamReplicas
 	for _, st := range []jetstream.Stream{s.mail, s.box, s.receipts, s.rosters, s.leaves} {
-		name := st.CachedInfo().Config.Name
-		sr := StreamReplicas{Stream: name}
-		actx, cancel := context.WithTimeout(ctx, s.requestTimeout())
-		info, err := st.Info(actx)
-		cancel()
-		if err == nil && info.Cluster != nil && info.Cluster.Leader != "" {
-			sr.Replicas = append(sr.Replicas, Replica{Node: info.Cluster.Leader, Leader: true, Current: true})
-			for _, r := range info.Cluster.Replicas {
-				sr.Replicas = append(sr.Replicas, Replica{Node: r.Name, Current: r.Current, Lag: r.Lag})
-			}
-		} else if err != nil && !unanswered(err) {
-			return nil, fmt.Errorf("failed to read the state of stream %s: %w", name, err)
+		sr, err := s.replicas(ctx, st)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, sr)
 	}
 	return out, nil
+}
+
+// replicas returns the replicas of st as its leader reports them; none if
+// no leader answers.
+func (s *Store) replicas(ctx context.Context, st jetstream.Stream) (StreamReplicas, error) {
+	name := st.CachedInfo().Config.Name
+	sr := StreamReplicas{Stream: name}
+	actx, cancel := context.WithTimeout(ctx, s.requestTimeout())
+	info, err := st.Info(actx)
+	cancel()
+	switch {
+	case err != nil && !unanswered(err):
+		return sr, fmt.Errorf("failed to read the state of stream %s: %w", name, err)
+	case err != nil || info.Cluster == nil || info.Cluster.Leader == "":
+		return sr, nil
+	}
+	sr.Replicas = append(sr.Replicas, Replica{Node: info.Cluster.Leader, Leader: true, Current: true})
+	for _, r := range info.Cluster.Replicas {
+		sr.Replicas = append(sr.Replicas, Replica{Node: r.Name, Current: r.Current, Lag: r.Lag})
+	}
+	return sr, nil
 }
 
 // Node returns this node's name, or "" for a store that is not a cluster
@@ -400,4 +412,36 @@ func (s *Store) lastFromLeader(ctx context.Context, stream, subj string) (*jetst
 		}
 	}
 	return m, nil
+}
+
+// ErrNoQuorum means a stream the relay writes has no leader, or its leader
+// sees fewer than a majority of its replicas current: writes would wait
+// or fail.
+var ErrNoQuorum = errors.New("store: no quorum of cluster nodes")
+
+// Quorate reports, on a cluster node, whether every stream a post or a
+// receipt writes (MAIL, BOX, RCPT) has a leader that sees a majority of
+// its replicas current; nil on a store that is not a cluster node. A
+// leader cut off from the others keeps answering stream info for a while,
+// but sees its followers go stale within a few heartbeats.
+func (s *Store) Quorate(ctx context.Context) error {
+	if s.cfg.Cluster == nil {
+		return nil
+	}
+	for _, st := range []jetstream.Stream{s.mail, s.box, s.receipts} {
+		sr, err := s.replicas(ctx, st)
+		if err != nil {
+			return err
+		}
+		current := 0
+		for _, r := range sr.Replicas {
+			if r.Current {
+				current++
+			}
+		}
+		if current <= s.cfg.Replicas/2 {
+			return fmt.Errorf("%w: stream %s has %d of %d replicas current", ErrNoQuorum, sr.Stream, current, s.cfg.Replicas)
+		}
+	}
+	return nil
 }

@@ -136,6 +136,33 @@ func TestClusterReplicatesAndFencesTheLog(t *testing.T) {
 	}
 }
 
+// TestClusterQuorum checks that a node left alone reports no quorum, as
+// /readyz uses it.
+func TestClusterQuorum(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three cluster nodes")
+	}
+	nodes := openCluster(t, testCert(t))
+	ctx := context.Background()
+	if err := nodes[2].Quorate(ctx); err != nil {
+		t.Fatalf("a whole cluster: %v", err)
+	}
+	nodes[0].Close()
+	nodes[1].Close()
+	alone := time.Now()
+	for {
+		err := nodes[2].Quorate(ctx)
+		if errors.Is(err, ErrNoQuorum) {
+			t.Logf("no quorum reported after %v: %v", time.Since(alone), err)
+			return
+		}
+		if time.Since(alone) > 15*time.Second {
+			t.Fatalf("a node left alone still reports a quorum: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func TestClusterConfigRefused(t *testing.T) {
 	cert := testCert(t)
 	for _, c := range []ClusterConfig{
