@@ -88,6 +88,9 @@ func (r *Relay) postReceipt(w http.ResponseWriter, req *http.Request, c *caller)
 	if rc.Kind != envelope.Delivered && rc.Kind != envelope.Acknowledged {
 		return fail(http.StatusBadRequest, api.CodeMalformed, "a device may only file delivered and acknowledged receipts")
 	}
+	if err := r.quorum.admit(); err != nil {
+		return err
+	}
 	if rc.Party != c.party || rc.Signer != c.device.Name {
 		return fail(http.StatusForbidden, api.CodeForbidden, "receipt is signed as %s/%s but the connection is %s/%s", rc.Party, rc.Signer, c.party, c.device.Name)
 	}

@@ -266,7 +266,7 @@ const catchUpWait = 3 * time.Second
 // at start, and integration resumes after the highest record sequence
 // found there. The caller holds stepMu.
 func (k *logKeeper) integrate(ctx context.Context) error {
-	leaves, err := k.pending(ctx)
+	leaves, mail, err := k.pending(ctx)
 	if err != nil || len(leaves) == 0 {
 		return err
 	}
@@ -279,28 +279,44 @@ func (k *logKeeper) integrate(ctx context.Context) error {
 		return err
 	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	for i := range leaves {
 		leaves[i].Index = first + uint64(i)
 		if err := k.add(leaves[i]); err != nil {
+			k.mu.Unlock()
 			return err
 		}
 	}
-	return k.sign()
+	err = k.sign()
+	k.mu.Unlock()
+	k.checkFiled(ctx, mail)
+	return err
+}
+
+// checkFiled makes sure each newly logged letter, unless delivered, is in
+// its recipient's mailbox (store.EnsureFiled). A failure is logged and
+// does not hold the log up; the store's repair at the next start checks
+// again.
+func (k *logKeeper) checkFiled(ctx context.Context, ids []string) {
+	for _, id := range ids {
+		if err := k.store.EnsureFiled(ctx, id); err != nil && ctx.Err() == nil {
+			k.log.Warn("failed to check that a logged letter is in its mailbox", "id", id, "err", err)
+		}
+	}
 }
 
 // pending returns the leaves of the records stored since the last
 // integration: rosters, then envelopes each followed by its posted
-// receipt, then filed receipts.
-func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, error) {
+// receipt, then filed receipts; and the ids of the letters among them.
+func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, []string, error) {
 	var leaves []store.LogLeaf
+	var mail []string
 	for _, src := range []string{store.LogRosters, store.LogMail, store.LogReceipts} {
 		k.mu.RLock()
 		after := k.high[src]
 		k.mu.RUnlock()
 		recs, err := k.store.RecordsAfter(ctx, src, after, logBatch)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, r := range recs {
 			leaf := func(kind tlog.Kind, raw []byte) {
@@ -314,14 +330,15 @@ func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, error) {
 			case store.LogMail:
 				rc, err := k.posted(*r.Mail)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				leaf(tlog.KindEnvelope, r.Data)
+				mail = append(mail, r.Mail.ID)
 				leaf(tlog.KindReceipt, rc.Raw)
 			}
 		}
 	}
-	return leaves, nil
+	return leaves, mail, nil
 }
 
 // errNotLogged means a leaf is not (yet) in the log.

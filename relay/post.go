@@ -22,6 +22,9 @@ func (r *Relay) postEnvelope(w http.ResponseWriter, req *http.Request, c *caller
 	if err := checkSender(c, h); err != nil {
 		return err
 	}
+	if err := r.quorum.admit(); err != nil {
+		return err
+	}
 	if err := r.space.admit(h.Size); err != nil {
 		// A repost of a stored envelope still gets its receipt.
 		if prior, lerr := r.cfg.Store.Lookup(req.Context(), h.ID.String()); lerr == nil {

@@ -63,6 +63,7 @@ type Relay struct {
 
 	metrics *metrics    // served by GET /metrics
 	space   *spaceGuard // refuses new envelopes when the disk is nearly full
+	quorum  quorumWatch // on a cluster node: refuses writes without a quorum
 }
 
 // StopStreams ends every open event stream, so that a graceful shutdown
@@ -105,6 +106,7 @@ func New(cfg Config) (*Relay, error) {
 	r.logDone = make(chan struct{})
 	go func() {
 		defer close(r.logDone)
+		go r.quorum.run(ctx, cfg.Store, r)
 		r.logs.run(ctx, cfg.LogInterval)
 	}()
 	r.routes()

@@ -356,3 +356,35 @@ func TestCommitFindsItsOwnLetter(t *testing.T) {
 		t.Fatalf("Pending = %+v, %v; want the letter", pend, err)
 	}
 }
+
+// TestEnsureFiled files a stored letter that lacks its mailbox entry, and
+// leaves a delivered one out.
+func TestEnsureFiled(t *testing.T) {
+	s := openStore(t, Config{})
+	ctx := context.Background()
+	delivered := mustPost(t, s, newPost(1, "alice", "bob", 0, []byte("one")))
+	if _, err := s.PutReceipt(ctx, delivered.ID, "alice", ReceiptDelivered, []byte("delivered 1")); err != nil {
+		t.Fatal(err)
+	}
+	p := newPost(2, "alice", "bob", 0, []byte("two"))
+	env := envelope{Stored: Stored{ID: p.ID, From: p.From, To: p.To, Precedence: p.Precedence, Header: p.Header,
+		BodySize: p.BodySize, BodySHA256: p.BodySHA256, Time: p.Time}, inline: []byte("two")}
+	if _, err := s.js.PublishMsg(ctx, mailMsg(env), jetstream.WithMsgID(p.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if pend, _ := s.Pending(ctx, "bob"); len(pend) != 0 {
+		t.Fatalf("before: Pending = %+v", pend)
+	}
+	for _, id := range []string{delivered.ID, p.ID, p.ID} {
+		if err := s.EnsureFiled(ctx, id); err != nil {
+			t.Fatalf("EnsureFiled %s: %v", id, err)
+		}
+	}
+	pend, err := s.Pending(ctx, "bob")
+	if err != nil || len(pend) != 1 || pend[0].ID != p.ID {
+		t.Fatalf("after: Pending = %+v, %v; want letter 2 once", pend, err)
+	}
+	if err := s.EnsureFiled(ctx, letterID(9)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("EnsureFiled of an unknown letter: %v", err)
+	}
+}

@@ -573,3 +573,23 @@ func (s *Store) PendingCounts(ctx context.Context) (map[string]int, error) {
 	}
 	return out, nil
 }
+
+// EnsureFiled makes sure that the stored letter id, unless delivered, has
+// its mailbox entry. A post files the entry itself before it is
+// acknowledged; this is the invariant checked once more afterwards (the
+// relay does it as it logs each letter), so that a letter stored and
+// acknowledged is listed for delivery whatever went wrong in between.
+func (s *Store) EnsureFiled(ctx context.Context, id string) error {
+	ctx, done, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	unlock := s.locks.lock(id)
+	defer unlock()
+	env, err := s.lookup(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.ensureBox(ctx, env.Stored)
+}

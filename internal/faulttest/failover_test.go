@@ -55,6 +55,12 @@ func (tr *traffic) receive(ctx context.Context, p *client.Party) {
 		entries, err := p.Mailbox(ctx)
 		for _, e := range entries {
 			rec, err := p.Receive(ctx, e.ID)
+			if err != nil {
+				// Opened and archived, but its delivered receipt was not
+				// answered: the relay may have filed it and taken the letter
+				// out of the mailbox all the same. It was delivered.
+				rec, err = p.Letter(e.ID)
+			}
 			tr.mu.Lock()
 			switch first, seen := tr.openedAt[e.ID]; {
 			case err != nil:

@@ -2,7 +2,9 @@ package faulttest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,6 +147,17 @@ func TestPartitionCutsOffTheLeader(t *testing.T) {
 		t.Fatal("posting did not resume through the majority within 20 s")
 	}
 
+	// Once the cut-off node knows it has no quorum, it refuses at once (503),
+	// so that a client moves on to another node instead of waiting.
+	time.Sleep(time.Until(cutAt.Add(quorumKnownLost)))
+	sctx, cancel = context.WithTimeout(context.Background(), 3*time.Second)
+	_, _, err = geneva.Send(sctx, client.Outgoing{To: "tehran", Subject: "through the minority, later", Precedence: envelope.Flash, Body: []byte("?")})
+	cancel()
+	var refused *client.RelayError
+	if !errors.As(err, &refused) || refused.Status != http.StatusServiceUnavailable {
+		t.Errorf("a node cut off for %v answered a post with %v, want a 503 refusal", quorumKnownLost, err)
+	}
+
 	for j := range 3 {
 		if j != victim {
 			n.heal(victim, j)
@@ -177,3 +190,8 @@ func TestPartitionCutsOffTheLeader(t *testing.T) {
 // route pings (1.5 s), an election (1 to 1.8 s) and the request timeout
 // of the post caught in flight (2 s).
 const partitionPauseLimit = 6 * time.Second
+
+// quorumKnownLost is when a cut-off node has surely noticed that it lacks
+// a quorum: routes closed after 1.5 s, then the relay's 3 s of grace and a
+// check every 0.5 s.
+const quorumKnownLost = 6 * time.Second
