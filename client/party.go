@@ -187,13 +187,21 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 	// A node that does not answer a connection in dialTimeout is taken
 	// for down, and the request goes to the next node.
 	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	// A node that takes responseTimeout to begin its answer, once the
+	// request is sent, is taken for hung, and the request goes on too.
 	p.http = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, ForceAttemptHTTP2: true,
-		DialContext: dialer.DialContext, TLSHandshakeTimeout: dialTimeout}}
+		DialContext: dialer.DialContext, TLSHandshakeTimeout: dialTimeout, ResponseHeaderTimeout: responseTimeout}}
 	return p, nil
 }
 
-// dialTimeout bounds connecting to one relay node.
-const dialTimeout = 3 * time.Second
+// dialTimeout bounds connecting to one relay node; responseTimeout the wait
+// for a node to begin answering a request it has received. A relay holds
+// a post for at most its store's 30-second commit timeout, and answers the
+// event stream at once.
+const (
+	dialTimeout     = 3 * time.Second
+	responseTimeout = 45 * time.Second
+)
 
 // rootOf returns the root key a device trusts for its own roster: its own
 // root key if it holds it, else the root named in the stored roster.
