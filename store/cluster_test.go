@@ -9,12 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"brieftraeger/internal/tlspin"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -202,5 +205,38 @@ func TestRaftTimersAlias(t *testing.T) {
 		if v.got != v.nats && v.got != v.ours {
 			t.Errorf("%s reads %v, want nats-server's %v (or ours, %v): the go:linkname does not alias nats-server's variable", v.name, v.got, v.nats, v.ours)
 		}
+	}
+}
+
+// TestClusterAdmitsOnlyItsOwn checks the two doors of a cluster node: a
+// NATS client without the node's token is refused at its loopback client
+// port, and a server presenting another certificate gets no route.
+func TestClusterAdmitsOnlyItsOwn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three cluster nodes")
+	}
+	nodes := openCluster(t, testCert(t))
+	if nc, err := nats.Connect(nodes[0].ns.ClientURL(), nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("a client without the token connected to a cluster node")
+	} else if !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+		t.Fatalf("a client without the token: %v, want an authorization violation", err)
+	}
+
+	routes := nodes[0].ns.NumRoutes()
+	rogue := &server.Options{ServerName: "rogue", DontListen: true, NoLog: true, NoSigs: true}
+	if err := clusterOptions(rogue, &ClusterConfig{Node: "rogue", Listen: freeAddrs(t, 1)[0],
+		Routes: []string{nodes[0].ns.ClusterAddr().String()}, TLS: testCert(t)}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := server.NewServer(rogue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.Start()
+	defer rs.Shutdown()
+	time.Sleep(2 * time.Second)
+	if rs.NumRoutes() != 0 || nodes[0].ns.NumRoutes() != routes {
+		t.Fatalf("a server with another certificate got routes: it has %d, the node %d (was %d)", rs.NumRoutes(), nodes[0].ns.NumRoutes(), routes)
 	}
 }
