@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"brieftraeger/internal/api"
 )
@@ -30,22 +31,50 @@ func (e *RelayError) Error() string {
 //
 // A relay may be several nodes (the descriptor's URLs). The request goes
 // first to the node that answered last; if that node cannot be reached, or
-// answers 503, it goes on to the next, until every node was tried once.
+// answers 503, it goes on to the next, until every node was tried; if all
+// failed so, it tries them all again for a while (failoverWait).
 // Every request of the API is idempotent (a repost answers the same
 // receipt), so sending one again to another node is safe.
 func (p *Party) do(ctx context.Context, method, path string, body func() (io.Reader, error), size int64) (*http.Response, error) {
 	urls := p.relayURLs()
+	deadline := time.Now().Add(failoverWait)
+	for pause := failoverPause; ; pause = min(2*pause, time.Second) {
+		resp, again, err := p.tryNodes(ctx, urls, method, path, body, size)
+		if !again || len(urls) == 1 || time.Now().Add(pause).After(deadline) {
+			return resp, err
+		}
+		// Every node failed or said "not now": a cluster may be electing
+		// a new leader. Try them all again shortly.
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// Riding out a cluster's failover: when every node of a relay failed or
+// answered 503, do tries them all again after failoverPause (doubling, up
+// to a second between passes) until failoverWait has passed.
+const (
+	failoverPause = 250 * time.Millisecond
+	failoverWait  = 15 * time.Second
+)
+
+// tryNodes sends the request to each node once, from the one that
+// answered last, and stops at the first answer that is not "try the next
+// node". again reports that every node failed that way; err is then the
+// last failure.
+func (p *Party) tryNodes(ctx context.Context, urls []string, method, path string, body func() (io.Reader, error), size int64) (resp *http.Response, again bool, err error) {
 	first := int(p.node.Load()) % len(urls)
-	var err error
 	for i := range urls {
 		n := (first + i) % len(urls)
 		var r io.Reader
 		if body != nil {
 			if r, err = body(); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
-		var resp *http.Response
 		resp, err = doRequest(ctx, p.http, urls[n], method, path, r, size, func(h http.Header) {
 			h.Set(api.HeaderParty, p.keys.Party)
 			h.Set(api.HeaderDevice, p.keys.Device)
@@ -54,13 +83,13 @@ func (p *Party) do(ctx context.Context, method, path string, body func() (io.Rea
 			if err == nil {
 				p.node.Store(int32(n))
 			}
-			return resp, err
+			return resp, false, err
 		}
-		if p.log != nil && len(urls) > 1 {
+		if len(urls) > 1 {
 			p.log.Debug("relay node failed, trying the next", "url", urls[n], "err", err)
 		}
 	}
-	return nil, err
+	return nil, true, err
 }
 
 // relayURLs returns the addresses of the relay's nodes, the descriptor's

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +41,7 @@ func TestScripts(t *testing.T) {
 			"setjson":     cmdSetJSON,
 			"noplaintext": cmdNoPlaintext,
 			"mkfile":      cmdMkfile,
+			"freeport":    cmdFreePort,
 			"waitmatch":   cmdWaitMatch,
 		},
 	})
@@ -190,4 +192,15 @@ func webhookReceiver() {
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+}
+
+// freeport VAR: set VAR to a TCP port that is free on 127.0.0.1 now.
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	defer ln.Close()
+	ts.Setenv(args[0], strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 }
