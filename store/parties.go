@@ -162,6 +162,9 @@ func (s *Store) ChannelOpen(ctx context.Context, a, b string) (bool, error) {
 		}
 		return false, err
 	}
+	if _, ok := s.openChannels.Load(key); ok {
+		return true, nil
+	}
 	ctx, done, err := s.begin(ctx)
 	if err != nil {
 		return false, err
@@ -174,6 +177,7 @@ func (s *Store) ChannelOpen(ctx context.Context, a, b string) (bool, error) {
 	case err != nil:
 		return false, fmt.Errorf("failed to read channel %s: %w", key, err)
 	}
+	s.openChannels.Store(key, struct{}{})
 	return true, nil
 }
 

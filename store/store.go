@@ -152,6 +152,11 @@ type Store struct {
 
 	locks idLocks // serialises Post and PutReceipt per letter id
 
+	// openChannels remembers the channels found open, so that a post does
+	// not read the channel again. A channel is never closed (there is no
+	// way to); if one ever can be, this must go.
+	openChannels sync.Map // channel key -> struct{}
+
 	// mailQ and boxQ group-commit MAIL messages and BOX entries (commit.go).
 	mailQ, boxQ *committer
 
