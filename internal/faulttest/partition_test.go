@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +26,7 @@ type testNet struct {
 	subnet string // "10.77.N"
 	bridge string
 	ns     []string
+	veths  []string // this side of each node's link
 }
 
 // newTestNet makes the namespaces, or skips the test where the machine
@@ -36,12 +39,19 @@ func newTestNet(t *testing.T) *testNet {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("the partition test needs iproute2's ip command")
 	}
-	id := os.Getpid() % 100000
-	n := &testNet{t: t, subnet: fmt.Sprintf("10.77.%d", 100+id%150), bridge: fmt.Sprintf("bfb%d", id)}
+	// Names and a subnet of their own, so that runs side by side, or
+	// leftovers of a run that was killed, do not collide.
+	id := rand.Uint32N(1 << 24)
+	n := &testNet{t: t, subnet: freeSubnet(t), bridge: fmt.Sprintf("bfb%06x", id)}
 	if out, err := exec.Command("ip", "link", "add", n.bridge, "type", "bridge").CombinedOutput(); err != nil {
 		t.Skipf("cannot make a network bridge here: %v: %s", err, out)
 	}
 	t.Cleanup(func() {
+		// Deleting a namespace does not take its link pair with it while
+		// anything still holds the namespace; delete them by name.
+		for _, v := range n.veths {
+			exec.Command("ip", "link", "del", v).Run()
+		}
 		for _, ns := range n.ns {
 			exec.Command("ip", "netns", "del", ns).Run()
 		}
@@ -50,10 +60,11 @@ func newTestNet(t *testing.T) *testNet {
 	n.run("addr", "add", n.subnet+".254/24", "dev", n.bridge)
 	n.run("link", "set", n.bridge, "up")
 	for i := range 3 {
-		ns, veth, peer := fmt.Sprintf("bfn%d-%d", id, i), fmt.Sprintf("bfv%dx%d", id, i), fmt.Sprintf("bfp%dx%d", id, i)
+		ns, veth, peer := fmt.Sprintf("bfn%06x-%d", id, i), fmt.Sprintf("bfv%06xx%d", id, i), fmt.Sprintf("bfp%06xx%d", id, i)
 		n.run("netns", "add", ns)
 		n.ns = append(n.ns, ns)
 		n.run("link", "add", veth, "type", "veth", "peer", "name", peer)
+		n.veths = append(n.veths, veth)
 		n.run("link", "set", peer, "netns", ns)
 		n.run("link", "set", veth, "master", n.bridge)
 		n.run("link", "set", veth, "up")
@@ -62,6 +73,28 @@ func newTestNet(t *testing.T) *testNet {
 		n.run("-n", ns, "link", "set", "lo", "up")
 	}
 	return n
+}
+
+// freeSubnet returns a 10.77.N prefix that no interface of this machine
+// has an address in.
+func freeSubnet(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Skipf("cannot list this machine's addresses: %v", err)
+	}
+	for range 100 {
+		prefix := fmt.Sprintf("10.77.%d.", 100+rand.IntN(150))
+		used := false
+		for _, a := range addrs {
+			used = used || strings.HasPrefix(a.String(), prefix)
+		}
+		if !used {
+			return strings.TrimSuffix(prefix, ".")
+		}
+	}
+	t.Skip("no free 10.77.N.0/24 subnet for the test's network")
+	return ""
 }
 
 func (n *testNet) run(args ...string) {
