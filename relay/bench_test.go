@@ -107,10 +107,7 @@ func BenchmarkIngest(b *testing.B) {
 	ks := w.Keys(w.wash)
 	size := len(envelopes(b, w, ks, 1)[0])
 	js := w.Store.JetStream()
-	ctx := context.Background()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CEILING", Subjects: []string{"ceiling.>"}, Storage: jetstream.FileStorage}); err != nil {
-		b.Fatal(err)
-	}
+	ceilingStream(b, js, 1)
 	payload := make([]byte, size)
 	// The same relay with its log integration held off, to show what the
 	// log costs.
@@ -130,35 +127,59 @@ func BenchmarkIngest(b *testing.B) {
 			defer hc.CloseIdleConnections()
 			parallel(b, c, b.N, func(i int) error { return postFramed(hc, nolog.URL, nks, envs[i]) })
 		})
-		b.Run(fmt.Sprintf("jetstream-publish/c=%d", c), func(b *testing.B) {
-			parallel(b, c, b.N, func(i int) error {
-				_, err := js.Publish(ctx, "ceiling.x", payload)
-				return err
-			})
-		})
-		b.Run(fmt.Sprintf("jetstream-publish-async/c=%d", c), func(b *testing.B) {
-			parallel(b, c, b.N, func(i int) error {
-				f, err := js.PublishAsync("ceiling.x", payload)
-				if err != nil {
-					return err
-				}
-				select {
-				case <-f.Ok():
-					return nil
-				case err := <-f.Err():
-					return err
-				}
-			})
-		})
+		publishCeilings(b, "", c, js, payload)
 	}
+}
+
+// ceilingStream creates the stream, with replicas replicas, that the raw
+// publishes of the ceilings go to.
+func ceilingStream(b *testing.B, js jetstream.JetStream, replicas int) {
+	b.Helper()
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
+		Name: "CEILING", Subjects: []string{"ceiling.>"}, Storage: jetstream.FileStorage, Replicas: replicas,
+	}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// publishCeilings runs the raw JetStream ceilings of an ingest benchmark
+// at concurrency c: payload published to ceiling.x, one publish awaited
+// at a time per client, and asynchronously.
+func publishCeilings(b *testing.B, prefix string, c int, js jetstream.JetStream, payload []byte) {
+	ctx := context.Background()
+	b.Run(fmt.Sprintf("%sjetstream-publish/c=%d", prefix, c), func(b *testing.B) {
+		parallel(b, c, b.N, func(i int) error {
+			_, err := js.Publish(ctx, "ceiling.x", payload)
+			return err
+		})
+	})
+	b.Run(fmt.Sprintf("%sjetstream-publish-async/c=%d", prefix, c), func(b *testing.B) {
+		parallel(b, c, b.N, func(i int) error {
+			f, err := js.PublishAsync("ceiling.x", payload)
+			if err != nil {
+				return err
+			}
+			select {
+			case <-f.Ok():
+				return nil
+			case err := <-f.Err():
+				return err
+			}
+		})
+	})
 }
 
 // BenchmarkPostToDelivered posts letters at a fixed rate of 1,000 a second
 // while tehran's device listens on its event stream and fetches each
 // envelope as it is announced. It reports the p50 and p99 time from the
 // start of the post to the end of the fetch.
-func BenchmarkPostToDelivered(b *testing.B) {
-	w := newWorld(b, 1<<20)
+func BenchmarkPostToDelivered(b *testing.B) { postToDelivered(b, newWorld(b, 1<<20)) }
+
+// postToDelivered posts letters from washington at 1,000 a second while
+// tehran's device listens on its event stream and fetches each envelope
+// as it is announced, and reports p50 and p99 from the start of each post
+// to the end of its fetch.
+func postToDelivered(b *testing.B, w *world) {
 	ks, tk := w.Keys(w.wash), w.Keys(w.teh)
 	envs := envelopes(b, w, ks, b.N)
 	ids := make(map[string]int, b.N)
@@ -166,63 +187,79 @@ func BenchmarkPostToDelivered(b *testing.B) {
 		h, _ := envelope.ReadHeader(bytes.NewReader(e))
 		ids[h.ID.String()] = i
 	}
-	started := make([]time.Time, b.N)
 	var mu sync.Mutex
+	started := make([]time.Time, b.N)
 	var lat []time.Duration
 	done := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan struct{})
-	go func() {
-		tc := w.deviceClient(b, tk)
-		w.teh.Events(ctx, func() { close(ready) }, func(e api.MailboxEntry) error {
-			go func() {
-				req, _ := http.NewRequest(http.MethodGet, w.URL+api.PathEnvelopes+"/"+e.ID, nil)
-				req.Header.Set(api.HeaderParty, tk.Party)
-				req.Header.Set(api.HeaderDevice, tk.Device)
-				resp, err := tc.Do(req)
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				mu.Lock()
-				defer mu.Unlock()
-				mu2 := ids[e.ID]
-				lat = append(lat, time.Since(started[mu2]))
-				if len(lat) == b.N {
-					close(done)
-				}
-			}()
-			return nil
-		})
-	}()
+	tc := w.deviceClient(b, tk)
+	defer tc.CloseIdleConnections()
+	go w.teh.Events(ctx, func() { close(ready) }, func(e api.MailboxEntry) error {
+		i, ok := ids[e.ID]
+		if !ok {
+			return nil // a letter of an earlier round
+		}
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, w.URL+api.PathEnvelopes+"/"+e.ID, nil)
+			req.Header.Set(api.HeaderParty, tk.Party)
+			req.Header.Set(api.HeaderDevice, tk.Device)
+			resp, err := tc.Do(req)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			lat = append(lat, time.Since(started[i]))
+			if len(lat) == b.N {
+				close(done)
+			}
+		}()
+		return nil
+	})
 	<-ready
 	c := w.deviceClient(b, ks)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for i := range b.N {
-		<-tick.C
+	defer c.CloseIdleConnections()
+	atRate(b, func(i int) error {
 		mu.Lock()
 		started[i] = time.Now()
 		mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := postFramed(c, w.URL, ks, envs[i]); err != nil {
-				b.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+		return postFramed(c, w.URL, ks, envs[i])
+	})
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
 		b.Fatalf("only %d of %d letters arrived", len(lat), b.N)
 	}
 	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// atRate runs job for 0 to b.N-1, starting one every millisecond, each on
+// its own goroutine, and waits for them all.
+func atRate(b *testing.B, job func(i int) error) {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for i := range b.N {
+		<-tick.C
+		wg.Go(func() {
+			if err := job(i); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// reportLatency reports the p50 and p99 of lat.
+func reportLatency(b *testing.B, lat []time.Duration) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")

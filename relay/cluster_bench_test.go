@@ -1,22 +1,16 @@
 package relay_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"brieftraeger/envelope"
-	"brieftraeger/internal/api"
 	"brieftraeger/internal/testrelay"
 	"brieftraeger/store"
 )
@@ -42,16 +36,6 @@ func newClusterWorld(b *testing.B) (*world, []*store.Store) {
 	w.Connect(w.wash, w.teh)
 	w.Pin(w.mos, w.teh)
 	return w, nodes
-}
-
-// ceilingStream creates the R3 stream the raw publishes go to.
-func ceilingStream(b *testing.B, js jetstream.JetStream) {
-	b.Helper()
-	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
-		Name: "CEILING", Subjects: []string{"ceiling.>"}, Storage: jetstream.FileStorage, Replicas: 3,
-	}); err != nil {
-		b.Fatal(err)
-	}
 }
 
 // leadOn moves the leadership of the named streams, or of every stream if
@@ -102,8 +86,7 @@ func BenchmarkClusterIngest(b *testing.B) {
 	ks := w.Keys(w.wash)
 	size := len(envelopes(b, w, ks, 1)[0])
 	js := w.Store.JetStream()
-	ctx := context.Background()
-	ceilingStream(b, js)
+	ceilingStream(b, js, 3)
 	payload := make([]byte, size)
 	for _, leader := range []string{"n1", "n2"} {
 		leadOn(b, w.Store, leader, "MAIL", "BOX", "RCPT", "CEILING")
@@ -114,26 +97,7 @@ func BenchmarkClusterIngest(b *testing.B) {
 				defer hc.CloseIdleConnections()
 				parallel(b, c, b.N, func(i int) error { return postFramed(hc, w.URL, ks, envs[i]) })
 			})
-			b.Run(fmt.Sprintf("leader=%s/jetstream-publish/c=%d", leader, c), func(b *testing.B) {
-				parallel(b, c, b.N, func(i int) error {
-					_, err := js.Publish(ctx, "ceiling.x", payload)
-					return err
-				})
-			})
-			b.Run(fmt.Sprintf("leader=%s/jetstream-publish-async/c=%d", leader, c), func(b *testing.B) {
-				parallel(b, c, b.N, func(i int) error {
-					f, err := js.PublishAsync("ceiling.x", payload)
-					if err != nil {
-						return err
-					}
-					select {
-					case <-f.Ok():
-						return nil
-					case err := <-f.Err():
-						return err
-					}
-				})
-			})
+			publishCeilings(b, "leader="+leader+"/", c, js, payload)
 		}
 	}
 }
@@ -148,71 +112,12 @@ func BenchmarkClusterIngest(b *testing.B) {
 // it.
 func BenchmarkClusterPostToDelivered(b *testing.B) {
 	w, _ := newClusterWorld(b)
-	ks, tk := w.Keys(w.wash), w.Keys(w.teh)
 	js := w.Store.JetStream()
-	ceilingStream(b, js)
+	ceilingStream(b, js, 3)
 	leadOn(b, w.Store, "n1", "CEILING")
-	size := len(envelopes(b, w, ks, 1)[0])
+	size := len(envelopes(b, w, w.Keys(w.wash), 1)[0])
 
-	b.Run("relay-https", func(b *testing.B) {
-		envs := envelopes(b, w, ks, b.N)
-		ids := make(map[string]int, b.N)
-		for i, e := range envs {
-			h, _ := envelope.ReadHeader(bytes.NewReader(e))
-			ids[h.ID.String()] = i
-		}
-		var mu sync.Mutex
-		started := make([]time.Time, b.N)
-		var lat []time.Duration
-		done := make(chan struct{})
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		ready := make(chan struct{})
-		tc := w.deviceClient(b, tk)
-		defer tc.CloseIdleConnections()
-		go w.teh.Events(ctx, func() { close(ready) }, func(e api.MailboxEntry) error {
-			i, ok := ids[e.ID]
-			if !ok {
-				return nil // a letter of an earlier round
-			}
-			go func() {
-				req, _ := http.NewRequest(http.MethodGet, w.URL+api.PathEnvelopes+"/"+e.ID, nil)
-				req.Header.Set(api.HeaderParty, tk.Party)
-				req.Header.Set(api.HeaderDevice, tk.Device)
-				resp, err := tc.Do(req)
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				mu.Lock()
-				defer mu.Unlock()
-				lat = append(lat, time.Since(started[i]))
-				if len(lat) == b.N {
-					close(done)
-				}
-			}()
-			return nil
-		})
-		<-ready
-		c := w.deviceClient(b, ks)
-		defer c.CloseIdleConnections()
-		atRate(b, func(i int) error {
-			mu.Lock()
-			started[i] = time.Now()
-			mu.Unlock()
-			return postFramed(c, w.URL, ks, envs[i])
-		})
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			mu.Lock()
-			defer mu.Unlock()
-			b.Fatalf("only %d of %d letters arrived", len(lat), b.N)
-		}
-		b.StopTimer()
-		reportLatency(b, lat)
-	})
+	b.Run("relay-https", func(b *testing.B) { postToDelivered(b, w) })
 
 	b.Run("jetstream-r3", func(b *testing.B) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -265,28 +170,4 @@ func BenchmarkClusterPostToDelivered(b *testing.B) {
 		b.StopTimer()
 		reportLatency(b, lat)
 	})
-}
-
-// atRate runs job for 0 to b.N-1, starting one every millisecond, each on
-// its own goroutine, and waits for them all.
-func atRate(b *testing.B, job func(i int) error) {
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	for i := range b.N {
-		<-tick.C
-		wg.Go(func() {
-			if err := job(i); err != nil {
-				b.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-}
-
-func reportLatency(b *testing.B, lat []time.Duration) {
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
