@@ -1,7 +1,8 @@
-// Package store keeps the relay's state in NATS JetStream, with a nats-server
-// embedded in the relay process (single node, no listener, in-process
-// connection). It files rosters, channels, envelopes with their bodies and
-// receipts. It never interprets what it stores: envelope headers, bodies
+// Package store keeps the relay's state in NATS JetStream: a nats-server
+// embedded in the relay process (a single node with no listener, or one
+// node of a cluster, cluster.go; an in-process connection either way), or
+// an external NATS server (Config.URL). It files rosters, channels,
+// envelopes with their bodies and receipts. It never interprets what it stores: envelope headers, bodies
 // (ciphertext) and receipts are opaque bytes, and it never logs them.
 //
 // # Layout
@@ -18,7 +19,8 @@
 //	stream BOX       box.<to>.<prec>.<id>        one entry per envelope not yet delivered:
 //	                                             same Bt-* headers plus Bt-Seq, payload = envelope header
 //	stream RCPT      rcpt.<sender>.<kind>.<id>   receipts, read by the sending party
-//	KV     meta      checkpoint                  how far BOX is known to agree with MAIL and RCPT
+//	KV     meta      checkpoint[.<node>]         how far BOX is known to agree with MAIL and RCPT
+//	                                             (on a cluster, one key per node: repair.go)
 //	stream LOG       log.leaf                    the log's leaves in order (log.go): leaf data, with
 //	                                             Bt-Source and Bt-Source-Seq naming the record
 //
@@ -95,6 +97,12 @@
 // staged copy when it starts again, before the repair.
 //
 // Only one Store may use a Dir at a time.
+//
+// On a cluster (cluster.go) every stream has three replicas, and a write is
+// acknowledged once a quorum stored it. A request whose stream leader died
+// is sent again (each message is idempotent, by Nats-Msg-Id or an expected
+// sequence), and a read that misses on a replica that is behind is asked
+// again of the stream's leader.
 //
 // Watch is a core NATS subscription on box.<party>.*.*, so it sees each
 // envelope when its BOX entry is written.
