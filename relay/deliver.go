@@ -38,18 +38,20 @@ func (r *Relay) mailbox(w http.ResponseWriter, req *http.Request, c *caller) err
 // getEnvelope streams an envelope (framed header, then ciphertext) to its
 // recipient party or back to its sender party.
 func (r *Relay) getEnvelope(w http.ResponseWriter, req *http.Request, c *caller) error {
-	s, err := r.lookup(req, req.PathValue("id"))
-	if err != nil {
-		return err
+	id := req.PathValue("id")
+	if _, err := envelope.ParseID(id); err != nil {
+		return fail(http.StatusBadRequest, api.CodeMalformed, "%v", err)
 	}
-	if s.To != c.party && s.From != c.party {
-		return fail(http.StatusNotFound, api.CodeNotFound, "no letter %s for %q", s.ID, c.party)
-	}
-	body, err := r.cfg.Store.Body(req.Context(), s.ID)
-	if err != nil {
+	s, body, err := r.cfg.Store.Letter(req.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(http.StatusNotFound, api.CodeNotFound, "no letter %s", id)
+	} else if err != nil {
 		return err
 	}
 	defer body.Close()
+	if s.To != c.party && s.From != c.party {
+		return fail(http.StatusNotFound, api.CodeNotFound, "no letter %s for %q", s.ID, c.party)
+	}
 	h, err := envelope.Parse(s.Header)
 	if err != nil {
 		return err

@@ -205,29 +205,36 @@ func (v *verifier) Read(p []byte) (int, error) {
 // not match the stored size and SHA-256. It holds at most one chunk
 // (128 KiB) in memory. The caller must close it.
 func (s *Store) Body(ctx context.Context, id string) (io.ReadCloser, error) {
+	_, body, err := s.Letter(ctx, id)
+	return body, err
+}
+
+// Letter returns letter id's envelope, read once, and a reader of its
+// body as Body does. Its Delivered is not looked up (false).
+func (s *Store) Letter(ctx context.Context, id string) (Stored, io.ReadCloser, error) {
 	if err := checkID(id); err != nil {
-		return nil, err
+		return Stored{}, nil, err
 	}
 	lctx, done, err := s.begin(ctx)
 	if err != nil {
-		return nil, err
+		return Stored{}, nil, err
 	}
 	defer done()
-	env, err := s.lookup(lctx, id)
+	env, err := s.lookupEnvelope(lctx, id, s.lastFor)
 	if err != nil {
-		return nil, err
+		return Stored{}, nil, err
 	}
 	var r io.Reader = bytes.NewReader(env.inline)
 	if env.object {
 		info, err := s.bodies.GetInfo(lctx, id)
 		if err != nil {
-			return nil, fmt.Errorf("failed to read body of %s: %w", id, err)
+			return Stored{}, nil, fmt.Errorf("failed to read body of %s: %w", id, err)
 		}
 		// The reader lives on after this call, so it uses ctx.
 		r = &chunkReader{ctx: ctx, st: s.bodyStream, subj: "$O." + bucketBodies + ".C." + info.NUID, left: info.Chunks}
 	}
 	v := &verifier{ctx: ctx, r: io.LimitReader(r, env.BodySize+1), size: env.BodySize, want: env.BodySHA256, h: s.bodyHash()}
-	return io.NopCloser(v), nil
+	return env.Stored, io.NopCloser(v), nil
 }
 
 // chunkReader reads an object's chunks one at a time with direct gets, so

@@ -298,7 +298,7 @@ func TestKillDuringGroupCommit(t *testing.T) {
 	t.Logf("killed after %d acknowledged posts; %d letters stored, %d in batches", len(acked), len(pend), batched)
 }
 
-// killChild posts from 64 goroutines until killed (or a minute passes),
+// killChild posts from 256 goroutines until killed (or a minute passes),
 // printing each letter id once its Post has returned.
 func killChild(dir string) {
 	s, err := Open(context.Background(), Config{Dir: dir})
@@ -310,7 +310,7 @@ func killChild(dir string) {
 	var next int
 	stop := time.Now().Add(time.Minute)
 	var wg sync.WaitGroup
-	for range 64 {
+	for range 256 {
 		wg.Go(func() {
 			for time.Now().Before(stop) {
 				mu.Lock()
@@ -335,21 +335,29 @@ func killChild(dir string) {
 // TestCommitFindsItsOwnLetter plays a MAIL publish whose answer was lost
 // and that, sent again, finds its letter stored (as on a cluster, when the
 // stream leader dies after storing it): the commit must still file the
-// mailbox entry before the letter counts as posted.
+// mailbox entry. The same letter stored by another post (another nonce)
+// is that post's: the commit answers ErrDuplicate.
 func TestCommitFindsItsOwnLetter(t *testing.T) {
 	s := openStore(t, Config{})
 	ctx := context.Background()
 	p := newPost(1, "alice", "bob", 0, []byte("one"))
 	env := envelope{Stored: Stored{ID: p.ID, From: p.From, To: p.To, Precedence: p.Precedence, Header: p.Header,
-		BodySize: p.BodySize, BodySHA256: p.BodySHA256, Time: p.Time}, inline: []byte("one")}
+		BodySize: p.BodySize, BodySHA256: p.BodySHA256, Time: p.Time}, inline: []byte("one"), nonce: "first"}
 	if _, err := s.js.PublishMsg(ctx, mailMsg(env), jetstream.WithMsgID(p.ID)); err != nil {
 		t.Fatal(err)
 	}
-	unlock := s.locks.lock(p.ID)
-	st, err := s.commit(ctx, env, nil)
-	unlock()
-	if err != nil || st.ID != p.ID {
-		t.Fatalf("commit of a stored letter: %+v %v", st, err)
+	for _, nonce := range []string{"second", "first"} {
+		env.nonce = nonce
+		unlock := s.locks.lock(p.ID)
+		st, file, err := s.commit(ctx, env, nil)
+		if file != nil {
+			file()
+		}
+		unlock()
+		ours := nonce == "first"
+		if st.ID != p.ID || ours != (err == nil) || ours != (file != nil) || !ours && !errors.Is(err, ErrDuplicate) {
+			t.Fatalf("commit of a stored letter, nonce %s: %+v, filing %t, %v", nonce, st, file != nil, err)
+		}
 	}
 	pend, err := s.Pending(ctx, "bob")
 	if err != nil || len(pend) != 1 || pend[0].ID != p.ID {
@@ -387,4 +395,33 @@ func TestEnsureFiled(t *testing.T) {
 	if err := s.EnsureFiled(ctx, letterID(9)); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("EnsureFiled of an unknown letter: %v", err)
 	}
+}
+
+// TestFilingsWait checks that a mailbox listing waits for the entries
+// being filed when it starts, and only for those of its party.
+func TestFilingsWait(t *testing.T) {
+	var f filings
+	ctx := context.Background()
+	doneBob := f.start("bob")
+	doneCarol := f.start("carol")
+	waited := make(chan error, 1)
+	go func() { waited <- f.wait(ctx, "bob") }()
+	select {
+	case err := <-waited:
+		t.Fatalf("wait returned before the entry was filed: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	doneBob()
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+	if err := f.wait(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if err := f.wait(short, "carol"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("wait for an unfiled entry = %v", err)
+	}
+	doneCarol()
 }

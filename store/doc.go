@@ -46,7 +46,14 @@
 // Pending must not read a party's whole history, so BOX holds one small entry
 // per envelope that still waits for its delivered receipt. The entry is
 // written right after the MAIL message and purged right after the delivered
-// receipt. A crash between the two steps would leave BOX out of step with
+// receipt. Post returns once the MAIL message is durable, the commit point,
+// and files the entry in the background: a letter acknowledged as posted
+// is durable, and its entry follows within a replication round. Until
+// then the letter's id stays locked (a receipt for it waits), Pending of
+// its recipient on this store waits for it, and Close waits for it. On a
+// cluster, Pending through another node may miss an entry still being
+// filed, for that moment; the event stream announces it once it is
+// written. A crash between the two steps would leave BOX out of step with
 // MAIL or RCPT. So the store keeps a checkpoint (MAIL seq, RCPT seq) up to
 // which BOX is known to be right. It is written every checkpointEvery while
 // nothing is half done, and at Close. Open replays MAIL and RCPT after the
@@ -58,11 +65,11 @@
 //
 // # Group commit
 //
-// With SyncAlways every JetStream write waits for an fsync, and Post writes
-// twice. So concurrent posts share their fsyncs: Post hands its MAIL
-// message to the committer goroutine of MAIL and waits for it, then hands
-// its BOX entry to the committer of BOX and waits again. Post still returns
-// only once both are durable, and the two steps keep their order. Each
+// With SyncAlways every JetStream write waits for an fsync, and a letter
+// takes two. So concurrent posts share their fsyncs: Post hands its MAIL
+// message to the committer goroutine of MAIL and waits for it; then its
+// filing hands the BOX entry to the committer of BOX. The two steps keep
+// their order. Each
 // committer gathers what is queued, plus what is announced as on its way
 // (a post announces its MAIL message right after its id lock and its BOX
 // entry before its MAIL message), until it holds Config.CommitBatch
@@ -80,17 +87,24 @@
 //
 // Nats-Msg-Id and Nats-Expected-Last-Subject-Sequence work inside a batch,
 // but one conflicting message makes the server refuse the whole batch, and
-// so does a subject that appears twice. The id lock and the Lookup under it
-// keep a second post of an id out of the batch; should two messages for
-// one subject meet anyway, the committer publishes the first and answers
-// the second as its duplicate (a Post then gets the original with
-// ErrDuplicate). If the server refuses a batch, nothing of it is stored, and
+// so does a subject that appears twice. The id lock keeps a second post of
+// an id out of the batch within one store; should two messages for one
+// subject meet anyway, the committer publishes the first and answers the
+// second as its duplicate. A post whose MAIL message comes back as a
+// duplicate, or refused for its expected subject sequence, reads the
+// stored message: if it carries the post's own random nonce (header
+// Bt-Post), it is an earlier try of the same publish whose answer was
+// lost, and the post goes on to file it; otherwise the post gets the
+// original with ErrDuplicate. So a post of an inline letter needs no read
+// before its write. A large body is looked up first, so that a repost is
+// not streamed again. If the server refuses a batch, nothing of it is stored, and
 // each post publishes its message again on its own, so one bad message
 // cannot fail the others. If the outcome is unknown (a timeout), each post
 // looks its letter up, as after a lone publish.
 //
-// Crash safety does not change: a post holds the checkpoint lock shared
-// from its MAIL message until its BOX entry is durable, so the checkpoint
+// Crash safety does not change: a post, then its filing, holds the
+// checkpoint lock shared from its MAIL message until its BOX entry is
+// durable, so the checkpoint
 // never passes a letter whose entry may be missing, and Open's repair files
 // it. A crash during a batch leaves none of it, or, if the server had begun
 // appending the batch to the stream, the server completes it from its

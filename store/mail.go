@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -66,6 +67,7 @@ const (
 	hdrTime      = "Bt-Time"       // unix nanoseconds
 	hdrHeaderLen = "Bt-Header-Len" // MAIL only: payload = header || inline body
 	hdrBody      = "Bt-Body"       // MAIL only: "inline" or "object"
+	hdrNonce     = "Bt-Post"       // MAIL only: the nonce of the post that stored it
 	hdrSeq       = "Bt-Seq"        // BOX only: the MAIL sequence
 	hdrKind      = "Bt-Kind"       // RCPT only
 )
@@ -81,6 +83,7 @@ type envelope struct {
 	Stored
 	object bool   // the body is in the object store
 	inline []byte // the body, when not object
+	nonce  string // random, per Post: tells a post its own MAIL message
 }
 
 func metaHeader(st Stored) nats.Header {
@@ -121,7 +124,7 @@ func decodeEnvelope(h nats.Header, data []byte) (envelope, error) {
 	if err != nil {
 		return envelope{}, err
 	}
-	env := envelope{Stored: st, object: h.Get(hdrBody) == "object"}
+	env := envelope{Stored: st, object: h.Get(hdrBody) == "object", nonce: h.Get(hdrNonce)}
 	if data == nil {
 		return env, nil
 	}
@@ -194,6 +197,19 @@ func (s *Store) lookupLocal(ctx context.Context, id string) (envelope, error) {
 }
 
 func (s *Store) lookupWith(ctx context.Context, id string, get func(context.Context, jetstream.Stream, string) (*jetstream.RawStreamMsg, error)) (envelope, error) {
+	env, err := s.lookupEnvelope(ctx, id, get)
+	if err != nil {
+		return envelope{}, err
+	}
+	if env.Delivered, err = s.hasReceipt(ctx, env.From, ReceiptDelivered, id); err != nil {
+		return envelope{}, err
+	}
+	return env, nil
+}
+
+// lookupEnvelope reads and decodes the MAIL message of id with get,
+// without looking up whether it has been delivered.
+func (s *Store) lookupEnvelope(ctx context.Context, id string, get func(context.Context, jetstream.Stream, string) (*jetstream.RawStreamMsg, error)) (envelope, error) {
 	m, err := get(ctx, s.mail, mailSubject(id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return envelope{}, fmt.Errorf("letter %s: %w", id, ErrNotFound)
@@ -206,9 +222,6 @@ func (s *Store) lookupWith(ctx context.Context, id string, get func(context.Cont
 		return envelope{}, err
 	}
 	env.Seq = m.Sequence
-	if env.Delivered, err = s.hasReceipt(ctx, env.From, ReceiptDelivered, id); err != nil {
-		return envelope{}, err
-	}
 	return env, nil
 }
 
@@ -216,10 +229,15 @@ func (s *Store) lookupWith(ctx context.Context, id string, get func(context.Cont
 // durable. The body is checked against BodySize and BodySHA256 as it is
 // read; on a mismatch, a read error or a canceled ctx nothing stays stored.
 //
-// If id was posted before, Post returns the original with ErrDuplicate
-// without reading the body. If Post returns another error together with a
-// non-zero Stored, the letter is stored but its mailbox entry failed; posting
-// again returns it with ErrDuplicate and files the entry.
+// The letter's mailbox entry is filed right after, in the background: see
+// "The mailbox (BOX) and crashes" in the package documentation. Until it
+// is filed, Pending of the recipient on this store waits for it.
+//
+// If id was posted before, Post returns the original with ErrDuplicate.
+// A large body (over Config.InlineLimit) is not read then. If Post
+// returns another error together with a non-zero Stored, the letter is
+// stored but its mailbox entry failed; posting again returns it with
+// ErrDuplicate and files the entry.
 func (s *Store) Post(ctx context.Context, p Post) (Stored, error) {
 	if err := checkPost(&p); err != nil {
 		return Stored{}, err
@@ -228,9 +246,25 @@ func (s *Store) Post(ctx context.Context, p Post) (Stored, error) {
 	if err != nil {
 		return Stored{}, err
 	}
-	defer done()
 	unlock := s.locks.lock(p.ID)
-	defer unlock()
+	st, file, err := s.post(ctx, p)
+	if file == nil {
+		unlock()
+		done()
+		return st, err
+	}
+	// The id stays locked, and the store open, until the entry is filed.
+	go func() {
+		defer done()
+		defer unlock()
+		file()
+	}()
+	return st, err
+}
+
+// post is Post with the id locked. It returns the letter's filing step,
+// to be run once, if the letter was stored now.
+func (s *Store) post(ctx context.Context, p Post) (Stored, func(), error) {
 	// Announce an inline letter to the MAIL committer now: it reaches the
 	// batch within microseconds, so a batch forming meanwhile waits for it.
 	// A large body may take long to stream, so commit announces it later.
@@ -238,18 +272,14 @@ func (s *Store) Post(ctx context.Context, p Post) (Stored, error) {
 	if p.BodySize <= int64(s.cfg.InlineLimit) {
 		mail = s.mailQ.expect()
 		defer mail.done()
-	}
-
-	if orig, err := s.lookupLocal(ctx, p.ID); err == nil {
-		if err := s.ensureBox(ctx, orig.Stored); err != nil {
-			return orig.Stored, err
-		}
-		return orig.Stored, ErrDuplicate
-	} else if !errors.Is(err, ErrNotFound) {
-		return Stored{}, err
+	} else if st, err := s.repost(ctx, p.ID); !errors.Is(err, ErrNotFound) {
+		// A large body is looked for first, so that a repost is not read
+		// and stored again. An inline body is read first, and its MAIL
+		// message finds out (Nats-Msg-Id and expected subject sequence).
+		return st, nil, err
 	}
 	if p.BodySize > s.cfg.MaxBodyBytes {
-		return Stored{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, p.BodySize, s.cfg.MaxBodyBytes)
+		return Stored{}, nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, p.BodySize, s.cfg.MaxBodyBytes)
 	}
 	if p.Time.IsZero() {
 		p.Time = time.Now()
@@ -261,6 +291,7 @@ func (s *Store) Post(ctx context.Context, p Post) (Stored, error) {
 			Time: time.Unix(0, p.Time.UnixNano()).UTC(),
 		},
 		object: p.BodySize > int64(s.cfg.InlineLimit),
+		nonce:  rand.Text(),
 	}
 	body := &verifier{ctx: ctx, r: p.Body, size: p.BodySize, want: p.BodySHA256, h: s.bodyHash()}
 	if body.r == nil {
@@ -271,33 +302,55 @@ func (s *Store) Post(ctx context.Context, p Post) (Stored, error) {
 	if env.object {
 		if err := s.putBody(ctx, p.ID, body); err != nil {
 			s.dropBody(ctx, p.ID)
-			return Stored{}, err
+			return Stored{}, nil, err
 		}
 	} else {
 		buf := bytes.NewBuffer(make([]byte, 0, p.BodySize+1))
 		if _, err := buf.ReadFrom(body); err != nil {
-			return Stored{}, err
+			if errors.Is(err, ErrBodyMismatch) {
+				// A repost is answered whatever its body.
+				if st, rerr := s.repost(ctx, p.ID); !errors.Is(rerr, ErrNotFound) {
+					return st, nil, rerr
+				}
+			}
+			return Stored{}, nil, err
 		}
 		env.inline = buf.Bytes()
 	}
 	return s.commit(ctx, env, mail)
 }
 
-// commit publishes the MAIL message (the commit point) and then the BOX
-// entry, each in a group commit (an atomic batch shared with concurrent
-// posts), and returns once both are durable. mail, if not nil, is the
-// letter's announcement to the MAIL committer. The id lock is held.
-func (s *Store) commit(ctx context.Context, env envelope, mail *ticket) (Stored, error) {
+// repost answers the post of a letter id that may be stored already: the
+// original with ErrDuplicate, after making sure it is filed; ErrNotFound
+// if it is not on this node's replica (then MAIL's deduplication refuses a
+// second copy, and the refused post looks the first up). The id lock is
+// held.
+func (s *Store) repost(ctx context.Context, id string) (Stored, error) {
+	orig, err := s.lookupLocal(ctx, id)
+	if err != nil {
+		return Stored{}, err
+	}
+	if err := s.ensureBox(ctx, orig.Stored); err != nil {
+		return orig.Stored, err
+	}
+	return orig.Stored, ErrDuplicate
+}
+
+// commit publishes the MAIL message, the commit point, in a group commit
+// (an atomic batch shared with concurrent posts), and returns once it is
+// durable, with the step that files the mailbox entry. mail, if not nil,
+// is the letter's announcement to the MAIL committer. The id lock is held.
+func (s *Store) commit(ctx context.Context, env envelope, mail *ticket) (Stored, func(), error) {
 	ctx, cancel := commitContext(ctx)
 	defer cancel()
 	if mail == nil {
 		mail = s.mailQ.expect()
 		defer mail.done()
 	}
+	// Held until the entry is filed: a checkpoint covers whole commits.
 	s.commitMu.RLock()
-	defer s.commitMu.RUnlock()
 	box := s.boxQ.expect()
-	defer box.done()
+	abort := func() { box.done(); s.commitMu.RUnlock() }
 
 	res := mail.publish(commitMailMsg(env))
 	if res.alone || refused(res.err) {
@@ -306,59 +359,81 @@ func (s *Store) commit(ctx context.Context, env envelope, mail *ticket) (Stored,
 		// conflicted). Publish this message on its own.
 		res = s.publishAlone(ctx, commitMailMsg(env))
 	}
-	switch {
-	case res.err == nil && !res.dup:
+	if res.err == nil && !res.dup {
 		env.Seq = res.seq
-	case res.err == nil:
-		// The id is stored already: by an earlier try of this very publish
-		// whose answer was lost (on a cluster a request to a stream leader
-		// that died is sent again, and the new leader knows the first), or
-		// by a post of the same letter through another relay node. Either
-		// way it must also get its mailbox entry before it is acknowledged.
-		orig, lerr := s.lookup(ctx, env.ID)
-		if lerr != nil {
-			return Stored{}, fmt.Errorf("failed to read the original of a duplicate letter: %w", lerr)
+	} else {
+		// The id is stored already, or the outcome is unknown (the server
+		// may have stored the message and failed to answer).
+		orig, err := s.stored(ctx, env, res)
+		if err != nil || orig.nonce != env.nonce {
+			abort()
+			return s.settle(ctx, env, orig, err)
 		}
-		if env.object && !orig.object {
-			s.dropBody(ctx, env.ID)
-		}
-		if !bytes.Equal(orig.Header, env.Header) {
-			if err := s.ensureBox(ctx, orig.Stored); err != nil {
-				return orig.Stored, fmt.Errorf("letter stored but not filed in the mailbox: %w", err)
-			}
-			return orig.Stored, ErrDuplicate
-		}
-		env.Seq = orig.Seq // ours: go on to the mailbox entry
-	default:
-		// The outcome is unknown: the server may have stored the message
-		// and failed to answer. Only our own message can be there now.
-		orig, lerr := s.lookup(ctx, env.ID)
-		switch {
-		case errors.Is(lerr, ErrNotFound):
-			if env.object {
-				s.dropBody(ctx, env.ID)
-			}
-			return Stored{}, fmt.Errorf("failed to store envelope: %w", res.err)
-		case lerr != nil:
-			s.markDirty("envelope", res.err)
-			return Stored{}, fmt.Errorf("failed to store envelope: %w", res.err)
-		}
+		// Ours: an earlier try of this very publish whose answer was lost
+		// (on a cluster a request to a stream leader that died is sent
+		// again, and the new leader knows the first). Go on to file it.
 		env.Seq = orig.Seq
 	}
 	storeMax(&s.mailSeq, env.Seq)
+	filed := s.filing.start(env.To)
+	return env.Stored, func() {
+		defer abort()
+		defer filed()
+		s.file(env.Stored, box)
+	}, nil
+}
 
+// stored looks up the letter whose MAIL publish came back as a duplicate
+// or failed (res).
+func (s *Store) stored(ctx context.Context, env envelope, res commitRes) (envelope, error) {
+	orig, err := s.lookup(ctx, env.ID)
+	switch {
+	case res.err == nil && err != nil:
+		return envelope{}, fmt.Errorf("failed to read the original of a duplicate letter: %w", err)
+	case res.err != nil && errors.Is(err, ErrNotFound):
+		if env.object {
+			s.dropBody(ctx, env.ID)
+		}
+		return envelope{}, fmt.Errorf("failed to store envelope: %w", res.err)
+	case res.err != nil && err != nil:
+		s.markDirty("envelope", res.err)
+		return envelope{}, fmt.Errorf("failed to store envelope: %w", res.err)
+	}
+	return orig, nil
+}
+
+// settle ends a post whose letter id turned out to be stored by another
+// post (orig), or whose MAIL message failed (err).
+func (s *Store) settle(ctx context.Context, env envelope, orig envelope, err error) (Stored, func(), error) {
+	if err != nil {
+		return Stored{}, nil, err
+	}
+	if env.object && !orig.object {
+		s.dropBody(ctx, env.ID)
+	}
+	if err := s.ensureBox(ctx, orig.Stored); err != nil {
+		return orig.Stored, nil, fmt.Errorf("letter stored but not filed in the mailbox: %w", err)
+	}
+	return orig.Stored, nil, ErrDuplicate
+}
+
+// file writes the mailbox entry of st, whose MAIL message is durable. A
+// failure leaves the store out of step until the next Open repairs it; on
+// a cluster the relay's log writer files it sooner (EnsureFiled).
+func (s *Store) file(st Stored, box *ticket) {
+	ctx, cancel := commitContext(context.Background())
+	defer cancel()
 	// A dup here means the entry is there already.
-	res = box.publish(boxMsg(env.Stored))
+	res := box.publish(boxMsg(st))
 	if res.alone || refused(res.err) {
-		res = s.publishAlone(ctx, boxMsg(env.Stored))
+		res = s.publishAlone(ctx, boxMsg(st))
 	}
 	if res.err != nil {
-		s.markDirty("mailbox entry", res.err)
-		return env.Stored, fmt.Errorf("letter stored but not filed in the mailbox: failed to write mailbox entry: %w", res.err)
+		s.markDirty("mailbox entry", fmt.Errorf("letter %s: %w", st.ID, res.err))
+		return
 	}
-	s.log.Debug("letter stored", "id", env.ID, "seq", env.Seq, "to", env.To, "precedence", env.Precedence,
-		"size", env.BodySize, "object", env.object)
-	return env.Stored, nil
+	s.log.Debug("letter filed", "id", st.ID, "seq", st.Seq, "to", st.To, "precedence", st.Precedence,
+		"size", st.BodySize)
 }
 
 // mailMsg encodes env as its MAIL message.
@@ -370,6 +445,9 @@ func mailMsg(env envelope) *nats.Msg {
 		msg.Header.Set(hdrBody, "object")
 	} else {
 		msg.Header.Set(hdrBody, "inline")
+	}
+	if env.nonce != "" {
+		msg.Header.Set(hdrNonce, env.nonce)
 	}
 	msg.Data = slices.Concat(env.Header, env.inline)
 	return msg
@@ -433,6 +511,9 @@ func (s *Store) Pending(ctx context.Context, party string) ([]Stored, error) {
 		return nil, err
 	}
 	defer done()
+	if err := s.filing.wait(ctx, party); err != nil {
+		return nil, fmt.Errorf("failed to read mailbox of %s: %w", party, err)
+	}
 	var out []Stored
 	err = s.scan(ctx, s.box, "box."+party+".*.*", 0, false, func(m jetstream.Msg) error {
 		st, err := decodeBox(m.Headers(), m.Data())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -42,13 +43,37 @@ func (s *Store) PutRoster(ctx context.Context, party string, roster, prev []byte
 	if (last == 0) != (prev == nil) || last != 0 && !bytes.Equal(m.Data, prev) {
 		return fmt.Errorf("roster of %s: %w", party, ErrConflict)
 	}
-	_, err = s.publish(ctx, &nats.Msg{Subject: "roster." + party, Data: roster}, jetstream.WithExpectLastSequencePerSubject(last))
+	ack, err := s.publish(ctx, &nats.Msg{Subject: "roster." + party, Data: roster}, jetstream.WithExpectLastSequencePerSubject(last))
 	if isWrongLastSeq(err) {
 		return fmt.Errorf("roster of %s: %w", party, ErrConflict)
 	} else if err != nil {
+		s.rosterCache.Delete(party)
 		return fmt.Errorf("failed to store roster of %s: %w", party, err)
 	}
+	s.cacheRoster(party, ack.Sequence, bytes.Clone(roster))
 	return nil
+}
+
+// cachedRoster is a roster version as read or stored at a time.
+type cachedRoster struct {
+	seq  uint64 // ROSTERS sequence
+	data []byte
+	at   time.Time
+}
+
+// cacheRoster remembers version seq of party's roster, unless a newer one
+// is remembered already.
+func (s *Store) cacheRoster(party string, seq uint64, data []byte) {
+	if s.cfg.RosterCache < 0 {
+		return
+	}
+	c := &cachedRoster{seq: seq, data: data, at: time.Now()}
+	for {
+		old, loaded := s.rosterCache.LoadOrStore(party, c)
+		if !loaded || old.(*cachedRoster).seq > seq || s.rosterCache.CompareAndSwap(party, old, c) {
+			return
+		}
+	}
 }
 
 // Roster returns the latest roster version of party, or ErrNotFound if the
@@ -62,6 +87,9 @@ func (s *Store) Roster(ctx context.Context, party string) ([]byte, error) {
 		return nil, err
 	}
 	defer done()
+	if c, ok := s.rosterCache.Load(party); ok && time.Since(c.(*cachedRoster).at) < s.cfg.RosterCache {
+		return c.(*cachedRoster).data, nil
+	}
 	m, err := s.lastFor(ctx, s.rosters, "roster."+party)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, fmt.Errorf("roster of %s: %w", party, ErrNotFound)
@@ -69,6 +97,7 @@ func (s *Store) Roster(ctx context.Context, party string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to read roster of %s: %w", party, err)
 	}
+	s.cacheRoster(party, m.Sequence, m.Data)
 	return m.Data, nil
 }
 

@@ -24,6 +24,7 @@ const (
 	DefaultCommitWindow = time.Millisecond // Config.CommitWindow when zero
 	DefaultCommitBatch  = 100              // Config.CommitBatch when zero
 	DefaultCommitMin    = 32               // Config.CommitMin when zero
+	DefaultRosterCache  = time.Second      // Config.RosterCache when zero
 
 	// MaxCommitBatch bounds Config.CommitBatch: the largest atomic batch
 	// that nats-server accepts by default.
@@ -124,6 +125,12 @@ type Config struct {
 	// share, a batch costs more than it saves); 1 batches every group;
 	// above CommitBatch never batches.
 	CommitMin int
+	// RosterCache is how long Roster answers from the version it read
+	// last, so that posts do not each read their parties' rosters: a
+	// roster stored through another cluster node takes effect here within
+	// this time (one stored through this store, at once). Default
+	// DefaultRosterCache; negative reads every time.
+	RosterCache time.Duration
 }
 
 // Store is an open JetStream-backed store. It owns an embedded nats-server
@@ -150,12 +157,16 @@ type Store struct {
 	bodyStream jetstream.Stream
 	bodyJS     jetstream.JetStream
 
-	locks idLocks // serialises Post and PutReceipt per letter id
+	locks  idLocks // serialises Post and PutReceipt per letter id
+	filing filings // mailbox entries being filed after their letters were acknowledged
 
 	// openChannels remembers the channels found open, so that a post does
 	// not read the channel again. A channel is never closed (there is no
 	// way to); if one ever can be, this must go.
 	openChannels sync.Map // channel key -> struct{}
+	// rosterCache holds the latest roster version read or stored, by
+	// party, for Config.RosterCache.
+	rosterCache sync.Map // party -> *cachedRoster
 
 	// mailQ and boxQ group-commit MAIL messages and BOX entries (commit.go).
 	mailQ, boxQ *committer
@@ -204,6 +215,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.CommitBatch == 0 {
 		cfg.CommitBatch = DefaultCommitBatch
+	}
+	if cfg.RosterCache == 0 {
+		cfg.RosterCache = DefaultRosterCache
 	}
 	if cfg.CommitMin == 0 {
 		cfg.CommitMin = DefaultCommitMin

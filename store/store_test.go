@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -232,27 +233,35 @@ func (r failReader) Read([]byte) (int, error) {
 	return 0, io.EOF
 }
 
+// TestDuplicate posts a letter id again, with other metadata: the store
+// answers with the original and ErrDuplicate, also after reopening. An
+// inline body is read first, and even one that does not match its digest
+// gets the original; a large body is not read at all.
 func TestDuplicate(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	s := openStore(t, Config{Dir: dir})
+	cfg := Config{Dir: dir, InlineLimit: 1024}
+	s := openStore(t, cfg)
 	p := newPost(1, "alice", "bob", 1, bytes.Repeat([]byte("x"), 2000))
 	orig := mustPost(t, s, p)
 
-	again := newPost(1, "alice", "carol", 0, []byte("other"))
-	again.Body = failReader{t}
-	got, err := s.Post(ctx, again)
-	if !errors.Is(err, ErrDuplicate) || got.Seq != orig.Seq || got.To != "bob" {
-		t.Fatalf("second Post = %+v, %v; want original with ErrDuplicate", got, err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s = openStore(t, Config{Dir: dir})
-	got, err = s.Post(ctx, again)
-	if !errors.Is(err, ErrDuplicate) || got.Seq != orig.Seq || got.To != "bob" {
-		t.Fatalf("Post after reopen = %+v, %v; want original with ErrDuplicate", got, err)
+	inline := newPost(1, "alice", "carol", 0, []byte("other"))
+	inline.Body = strings.NewReader("")
+	large := newPost(1, "alice", "carol", 0, bytes.Repeat([]byte("o"), 1025))
+	large.Body = failReader{t}
+	for _, reopen := range []bool{false, true} {
+		if reopen {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = openStore(t, cfg)
+		}
+		for _, again := range []Post{inline, large} {
+			got, err := s.Post(ctx, again)
+			if !errors.Is(err, ErrDuplicate) || got.Seq != orig.Seq || got.To != "bob" {
+				t.Fatalf("Post of %d bytes again (reopened %t) = %+v, %v; want original with ErrDuplicate", again.BodySize, reopen, got, err)
+			}
+		}
 	}
 	if n, _ := s.MailCount(ctx); n != 1 {
 		t.Errorf("MailCount = %d, want 1", n)
@@ -509,6 +518,53 @@ func TestWatch(t *testing.T) {
 	cancel() // a second cancel is harmless
 }
 
+// TestRosterCache stores a roster version behind the store's back, as
+// another cluster node does: Roster answers the version it read for
+// Config.RosterCache, then the new one. A version stored through the store
+// takes effect at once, and a negative RosterCache reads every time.
+func TestRosterCache(t *testing.T) {
+	ctx := context.Background()
+	for _, ttl := range []time.Duration{300 * time.Millisecond, -1} {
+		s := openStore(t, Config{RosterCache: ttl})
+		if err := s.PutRoster(ctx, "alice", []byte("a1"), nil); err != nil {
+			t.Fatal(err)
+		}
+		behind := func(v string) {
+			t.Helper()
+			if _, err := s.js.Publish(ctx, "roster.alice", []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		roster := func() string {
+			t.Helper()
+			r, err := s.Roster(ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(r)
+		}
+		behind("a2")
+		start := time.Now()
+		got := roster()
+		switch {
+		case ttl < 0 && got != "a2":
+			t.Fatalf("uncached Roster = %s, want a2", got)
+		case ttl > 0 && got != "a1" && time.Since(start) < ttl:
+			t.Fatalf("cached Roster = %s, want a1 for %v", got, ttl)
+		}
+		time.Sleep(ttl)
+		if got := roster(); got != "a2" {
+			t.Fatalf("Roster after %v = %s, want a2", ttl, got)
+		}
+		if err := s.PutRoster(ctx, "alice", []byte("a3"), []byte("a2")); err != nil {
+			t.Fatal(err)
+		}
+		if got := roster(); got != "a3" {
+			t.Fatalf("Roster right after PutRoster = %s, want a3", got)
+		}
+	}
+}
+
 func TestRostersAndChannels(t *testing.T) {
 	s := openStore(t, Config{})
 	ctx := context.Background()
@@ -676,6 +732,9 @@ func TestRepostFilesMissingEntry(t *testing.T) {
 	ctx := context.Background()
 	p := newPost(1, "alice", "bob", 1, []byte("one"))
 	st := mustPost(t, s, p)
+	if err := s.filing.wait(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.dropBox(ctx, st); err != nil {
 		t.Fatal(err)
 	}
