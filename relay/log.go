@@ -296,20 +296,20 @@ func (k *logKeeper) integrate(ctx context.Context) error {
 // its recipient's mailbox (store.EnsureFiled). A failure is logged and
 // does not hold the log up; the store's repair at the next start checks
 // again.
-func (k *logKeeper) checkFiled(ctx context.Context, ids []string) {
-	for _, id := range ids {
-		if err := k.store.EnsureFiled(ctx, id); err != nil && ctx.Err() == nil {
-			k.log.Warn("failed to check that a logged letter is in its mailbox", "id", id, "err", err)
+func (k *logKeeper) checkFiled(ctx context.Context, letters []store.Stored) {
+	for _, st := range letters {
+		if err := k.store.EnsureFiled(ctx, st); err != nil && ctx.Err() == nil {
+			k.log.Warn("failed to check that a logged letter is in its mailbox", "id", st.ID, "err", err)
 		}
 	}
 }
 
 // pending returns the leaves of the records stored since the last
 // integration: rosters, then envelopes each followed by its posted
-// receipt, then filed receipts; and the ids of the letters among them.
-func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, []string, error) {
+// receipt, then filed receipts; and the letters among them.
+func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, []store.Stored, error) {
 	var leaves []store.LogLeaf
-	var mail []string
+	var mail []store.Stored
 	for _, src := range []string{store.LogRosters, store.LogMail, store.LogReceipts} {
 		k.mu.RLock()
 		after := k.high[src]
@@ -333,7 +333,7 @@ func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, []string, err
 					return nil, nil, err
 				}
 				leaf(tlog.KindEnvelope, r.Data)
-				mail = append(mail, r.Mail.ID)
+				mail = append(mail, *r.Mail)
 				leaf(tlog.KindReceipt, rc.Raw)
 			}
 		}

@@ -383,16 +383,18 @@ func TestEnsureFiled(t *testing.T) {
 	if pend, _ := s.Pending(ctx, "bob"); len(pend) != 0 {
 		t.Fatalf("before: Pending = %+v", pend)
 	}
-	for _, id := range []string{delivered.ID, p.ID, p.ID} {
-		if err := s.EnsureFiled(ctx, id); err != nil {
-			t.Fatalf("EnsureFiled %s: %v", id, err)
+	for _, st := range []Stored{delivered, env.Stored, env.Stored} {
+		if err := s.EnsureFiled(ctx, st); err != nil {
+			t.Fatalf("EnsureFiled %s: %v", st.ID, err)
 		}
 	}
 	pend, err := s.Pending(ctx, "bob")
 	if err != nil || len(pend) != 1 || pend[0].ID != p.ID {
 		t.Fatalf("after: Pending = %+v, %v; want letter 2 once", pend, err)
 	}
-	if err := s.EnsureFiled(ctx, letterID(9)); !errors.Is(err, ErrNotFound) {
+	unknown := env.Stored
+	unknown.ID = letterID(9)
+	if err := s.EnsureFiled(ctx, unknown); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("EnsureFiled of an unknown letter: %v", err)
 	}
 }

@@ -655,20 +655,28 @@ func (s *Store) PendingCounts(ctx context.Context) (map[string]int, error) {
 	return out, nil
 }
 
-// EnsureFiled makes sure that the stored letter id, unless delivered, has
-// its mailbox entry. A post files the entry itself before it is
-// acknowledged; this is the invariant checked once more afterwards (the
-// relay does it as it logs each letter), so that a letter stored and
+// EnsureFiled makes sure that the stored letter st (as RecordsAfter
+// returns it; ID, To and Precedence are used), unless delivered, has its
+// mailbox entry. A post files the entry itself right after the letter is
+// durable; this is the invariant checked once more afterwards (the relay
+// does it as it logs each letter), so that a letter stored and
 // acknowledged is listed for delivery whatever went wrong in between.
-func (s *Store) EnsureFiled(ctx context.Context, id string) error {
+// Where the entry is there, that is one read.
+func (s *Store) EnsureFiled(ctx context.Context, st Stored) error {
+	if err := errors.Join(checkID(st.ID), checkParty(st.To)); err != nil || st.Precedence > 3 {
+		return fmt.Errorf("%w: not a stored letter", ErrInvalid)
+	}
 	ctx, done, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
-	unlock := s.locks.lock(id)
+	unlock := s.locks.lock(st.ID)
 	defer unlock()
-	env, err := s.lookup(ctx, id)
+	if _, err := s.box.GetLastMsgForSubject(ctx, boxSubject(st)); err == nil {
+		return nil
+	}
+	env, err := s.lookup(ctx, st.ID)
 	if err != nil {
 		return err
 	}
