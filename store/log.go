@@ -133,7 +133,7 @@ func (s *Store) RecordsAfter(ctx context.Context, source string, after uint64, l
 	}
 	defer done()
 	var out []Record
-	err = getFrom(ctx, st, after+1, limit, func(m *jetstream.RawStreamMsg) error {
+	err = s.getFrom(ctx, st, after+1, limit, func(m *jetstream.RawStreamMsg) error {
 		r := Record{Seq: m.Sequence, Data: m.Data}
 		if source == LogMail {
 			env, err := decodeEnvelope(m.Header, m.Data)
@@ -161,7 +161,7 @@ func (s *Store) LogLeavesAfter(ctx context.Context, from uint64, limit int) ([]L
 	}
 	defer done()
 	var out []LogLeaf
-	err = getFrom(ctx, s.leaves, from+1, limit, func(m *jetstream.RawStreamMsg) error {
+	err = s.getFrom(ctx, s.leaves, from+1, limit, func(m *jetstream.RawStreamMsg) error {
 		l, err := logLeaf(m.Sequence, m.Header, m.Data)
 		out = append(out, l)
 		return err
@@ -173,23 +173,30 @@ func (s *Store) LogLeavesAfter(ctx context.Context, from uint64, limit int) ([]L
 }
 
 // getFrom calls fn for up to limit messages of st from sequence seq on,
-// stopping at the first sequence this node's replica does not hold.
-func getFrom(ctx context.Context, st jetstream.Stream, seq uint64, limit int, fn func(*jetstream.RawStreamMsg) error) error {
-	for ; limit > 0; limit-- {
-		m, err := st.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil
-		}
+// stopping at the first sequence that the replica answering does not hold.
+// It reads them in batches (getBatch).
+func (s *Store) getFrom(ctx context.Context, st jetstream.Stream, seq uint64, limit int, fn func(*jetstream.RawStreamMsg) error) error {
+	for limit > 0 {
+		msgs, err := s.getBatch(ctx, st, seq, min(limit, getBatchSize))
 		if err != nil {
 			return err
 		}
-		if err := fn(m); err != nil {
-			return err
+		for _, m := range msgs {
+			if err := fn(m); err != nil {
+				return err
+			}
 		}
-		seq++
+		if len(msgs) < min(limit, getBatchSize) {
+			return nil
+		}
+		seq += uint64(len(msgs))
+		limit -= len(msgs)
 	}
 	return nil
 }
+
+// getBatchSize is the most messages one batched read asks for.
+const getBatchSize = 256
 
 // logLeaf decodes the LOG message at stream sequence seq.
 func logLeaf(seq uint64, h nats.Header, data []byte) (LogLeaf, error) {

@@ -432,6 +432,7 @@ func (s *Store) file(st Stored, box *ticket) {
 		s.markDirty("mailbox entry", fmt.Errorf("letter %s: %w", st.ID, res.err))
 		return
 	}
+	s.filed.add(st.ID)
 	s.log.Debug("letter filed", "id", st.ID, "seq", st.Seq, "to", st.To, "precedence", st.Precedence,
 		"size", st.BodySize)
 }
@@ -661,7 +662,8 @@ func (s *Store) PendingCounts(ctx context.Context) (map[string]int, error) {
 // durable; this is the invariant checked once more afterwards (the relay
 // does it as it logs each letter), so that a letter stored and
 // acknowledged is listed for delivery whatever went wrong in between.
-// Where the entry is there, that is one read.
+// Where this store filed the entry lately that takes no read, and where
+// the entry is there, one.
 func (s *Store) EnsureFiled(ctx context.Context, st Stored) error {
 	if err := errors.Join(checkID(st.ID), checkParty(st.To)); err != nil || st.Precedence > 3 {
 		return fmt.Errorf("%w: not a stored letter", ErrInvalid)
@@ -673,6 +675,9 @@ func (s *Store) EnsureFiled(ctx context.Context, st Stored) error {
 	defer done()
 	unlock := s.locks.lock(st.ID)
 	defer unlock()
+	if s.filed.has(st.ID) {
+		return nil
+	}
 	if _, err := s.box.GetLastMsgForSubject(ctx, boxSubject(st)); err == nil {
 		return nil
 	}

@@ -157,8 +157,9 @@ type Store struct {
 	bodyStream jetstream.Stream
 	bodyJS     jetstream.JetStream
 
-	locks  idLocks // serialises Post and PutReceipt per letter id
-	filing filings // mailbox entries being filed after their letters were acknowledged
+	locks  idLocks       // serialises Post and PutReceipt per letter id
+	filing filings       // mailbox entries being filed after their letters were acknowledged
+	filed  recentlyFiled // letters whose entries this store filed lately
 
 	// openChannels remembers the channels found open, so that a post does
 	// not read the channel again. A channel is never closed (there is no

@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Headers and statuses of JetStream's batched direct get (one request,
+// one answer per message, then an end-of-batch status).
+const (
+	hdrDirectSeq     = "Nats-Sequence"
+	hdrDirectSubject = "Nats-Subject"
+	hdrDirectTime    = "Nats-Time-Stamp"
+	statusEOB        = "204"
+	statusNotFound   = "404"
+)
+
+// getBatch reads up to n messages of st from sequence seq on with one
+// batched direct get. The replica that answers returns those it holds,
+// so there may be fewer; a sequence it does not hold ends the batch.
+// The messages come in stream order.
+func (s *Store) getBatch(ctx context.Context, st jetstream.Stream, seq uint64, n int) ([]*jetstream.RawStreamMsg, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
+	defer cancel()
+	inbox := s.nc.NewInbox()
+	sub, err := s.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read messages: %w", err)
+	}
+	defer sub.Unsubscribe()
+	req, _ := json.Marshal(map[string]any{"seq": seq, "batch": n})
+	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+st.CachedInfo().Config.Name, inbox, req); err != nil {
+		return nil, fmt.Errorf("failed to read messages: %w", err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read messages from %d: %w", seq, err)
+		}
+		switch m.Header.Get("Status") {
+		case "":
+		case statusEOB, statusNotFound:
+			return out, nil
+		default:
+			return nil, fmt.Errorf("failed to read messages from %d: status %s %s", seq, m.Header.Get("Status"), m.Header.Get("Description"))
+		}
+		raw, err := directMsg(m)
+		if err != nil {
+			return nil, err
+		}
+		if raw.Sequence != seq+uint64(len(out)) {
+			// A gap: this replica holds a later message but not the next.
+			return out, nil
+		}
+		if out = append(out, raw); len(out) == n {
+			return out, nil
+		}
+	}
+}
+
+// directMsg decodes one answer of a batched direct get.
+func directMsg(m *nats.Msg) (*jetstream.RawStreamMsg, error) {
+	seq, err1 := strconv.ParseUint(m.Header.Get(hdrDirectSeq), 10, 64)
+	ts, err2 := time.Parse(time.RFC3339Nano, m.Header.Get(hdrDirectTime))
+	subj := m.Header.Get(hdrDirectSubject)
+	if err := errors.Join(err1, err2); err != nil || subj == "" {
+		return nil, fmt.Errorf("bad answer to a direct get: %w", errors.Join(err, errors.New("no subject")))
+	}
+	return &jetstream.RawStreamMsg{Subject: subj, Sequence: seq, Header: m.Header, Data: m.Data, Time: ts}, nil
+}
