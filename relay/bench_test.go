@@ -74,12 +74,13 @@ func postFramed(c *http.Client, url string, ks *identity.Keystore, body []byte) 
 }
 
 // parallel runs n jobs on the given number of goroutines and reports
-// jobs/s.
+// jobs/s and the process's CPU time per job.
 func parallel(b *testing.B, clients, n int, job func(i int) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	b.ResetTimer()
+	cpu0, cpuOK := processCPU()
 	start := time.Now()
 	for range clients {
 		wg.Add(1)
@@ -100,6 +101,9 @@ func parallel(b *testing.B, clients, n int, job func(i int) error) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "letters/s")
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(n), "cpu-µs/letter")
+	}
 }
 
 func BenchmarkIngest(b *testing.B) {

@@ -12,8 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"brieftraeger/envelope"
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
+	"brieftraeger/internal/recent"
 	"brieftraeger/store"
 )
 
@@ -53,6 +55,9 @@ type Relay struct {
 
 	rosterMu sync.Mutex
 	rosters  map[string]*identity.Roster // parsed rosters, reused while the stored bytes match
+	// posted holds the posted receipts signed lately, by letter id: the
+	// answer to a post and the log's leaf are the same signed bytes.
+	posted recent.Map[string, *envelope.Receipt]
 
 	logs    *logKeeper
 	stopLog func()

@@ -427,24 +427,3 @@ func TestFilingsWait(t *testing.T) {
 	}
 	doneCarol()
 }
-
-// TestRecentlyFiled checks that the set of lately filed letters keeps the
-// newest generation whole and forgets the one before it.
-func TestRecentlyFiled(t *testing.T) {
-	var r recentlyFiled
-	if r.has("x") {
-		t.Fatal("empty set has x")
-	}
-	for i := range recentMax + 1 {
-		r.add(letterID(i))
-	}
-	if !r.has(letterID(0)) || !r.has(letterID(recentMax)) {
-		t.Fatal("lost a letter of the last two generations")
-	}
-	for i := range recentMax {
-		r.add(letterID(recentMax + 1 + i))
-	}
-	if r.has(letterID(0)) || !r.has(letterID(recentMax)) || !r.has(letterID(2*recentMax)) {
-		t.Fatal("generations did not roll over")
-	}
-}

@@ -55,31 +55,3 @@ func (f *filings) wait(ctx context.Context, party string) error {
 	}
 	return nil
 }
-
-// recentlyFiled remembers the letters whose mailbox entries this store
-// filed lately, so that EnsureFiled needs no read for them. It holds two
-// generations of up to recentMax ids each, the older dropped as a new one
-// fills.
-type recentlyFiled struct {
-	mu        sync.Mutex
-	cur, prev map[string]struct{}
-}
-
-const recentMax = 1 << 16
-
-func (r *recentlyFiled) add(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cur == nil || len(r.cur) >= recentMax {
-		r.prev, r.cur = r.cur, make(map[string]struct{})
-	}
-	r.cur[id] = struct{}{}
-}
-
-func (r *recentlyFiled) has(id string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, inCur := r.cur[id]
-	_, inPrev := r.prev[id]
-	return inCur || inPrev
-}

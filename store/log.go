@@ -112,10 +112,11 @@ type Record struct {
 }
 
 // RecordsAfter returns up to limit records of a log source with a stream
-// sequence above after, in stream order. It reads them one by one by
-// sequence (the record streams deny deletes, so sequences have no gaps)
-// from this node's replica, which may be a little behind the stream's
-// leader: it then returns fewer, and the rest on a later call.
+// sequence above after, in stream order. It reads them by sequence (the
+// record streams deny deletes, so sequences have no gaps) from a replica,
+// which may be a little behind the stream's leader: it then returns fewer,
+// and the rest on a later call. Letters this store committed lately come
+// from its memory, without their bodies being read back.
 func (s *Store) RecordsAfter(ctx context.Context, source string, after uint64, limit int) ([]Record, error) {
 	st := s.rosters
 	switch source {
@@ -133,7 +134,17 @@ func (s *Store) RecordsAfter(ctx context.Context, source string, after uint64, l
 	}
 	defer done()
 	var out []Record
-	err = s.getFrom(ctx, st, after+1, limit, func(m *jetstream.RawStreamMsg) error {
+	if source == LogMail {
+		for len(out) < limit {
+			c, ok := s.committed.Get(after + 1)
+			if !ok {
+				break
+			}
+			out = append(out, Record{Seq: c.Seq, Data: c.Header, Mail: &c})
+			after++
+		}
+	}
+	err = s.getFrom(ctx, st, after+1, limit-len(out), func(m *jetstream.RawStreamMsg) error {
 		r := Record{Seq: m.Sequence, Data: m.Data}
 		if source == LogMail {
 			env, err := decodeEnvelope(m.Header, m.Data)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -59,26 +60,43 @@ func TestLogAppendAndReplay(t *testing.T) {
 
 // TestRecordsAfterBatches reads more records than one batched read
 // returns, from several starting points and with several limits, and
-// checks that each comes once, in order, with its own metadata.
+// checks that each comes once, in order, with its own metadata: first
+// from the memory of the store that committed them, then read back by a
+// store that opens the folder again, which must return the same.
 func TestRecordsAfterBatches(t *testing.T) {
-	s := openStore(t, Config{})
+	dir := t.TempDir()
+	s := openStore(t, Config{Dir: dir})
 	ctx := context.Background()
 	const n = 2*getBatchSize + 17
 	for i := range n {
 		mustPost(t, s, newPost(i+1, "alice", "bob", uint8(i%4), []byte{byte(i)}))
 	}
-	for _, c := range []struct{ after, limit, want int }{
+	cases := []struct{ after, limit, want int }{
 		{0, n + 10, n}, {0, getBatchSize, getBatchSize}, {5, getBatchSize + 1, getBatchSize + 1}, {n - 3, 100, 3}, {n, 10, 0},
-	} {
-		recs, err := s.RecordsAfter(ctx, LogMail, uint64(c.after), c.limit)
-		if err != nil || len(recs) != c.want {
-			t.Fatalf("RecordsAfter(%d, %d) = %d records, %v; want %d", c.after, c.limit, len(recs), err, c.want)
-		}
-		for i, r := range recs {
-			seq := uint64(c.after + i + 1)
-			if r.Seq != seq || r.Mail.Seq != seq || r.Mail.ID != letterID(int(seq)) || r.Mail.Precedence != uint8((seq-1)%4) {
-				t.Fatalf("RecordsAfter(%d, %d)[%d] = seq %d, letter %+v", c.after, c.limit, i, r.Seq, r.Mail)
+	}
+	read := func(s *Store) [][]Record {
+		var all [][]Record
+		for _, c := range cases {
+			recs, err := s.RecordsAfter(ctx, LogMail, uint64(c.after), c.limit)
+			if err != nil || len(recs) != c.want {
+				t.Fatalf("RecordsAfter(%d, %d) = %d records, %v; want %d", c.after, c.limit, len(recs), err, c.want)
 			}
+			for i, r := range recs {
+				seq := uint64(c.after + i + 1)
+				if r.Seq != seq || r.Mail.Seq != seq || r.Mail.ID != letterID(int(seq)) || r.Mail.Precedence != uint8((seq-1)%4) {
+					t.Fatalf("RecordsAfter(%d, %d)[%d] = seq %d, letter %+v", c.after, c.limit, i, r.Seq, r.Mail)
+				}
+			}
+			all = append(all, recs)
 		}
+		return all
+	}
+	remembered := read(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	readBack := read(openStore(t, Config{Dir: dir}))
+	if !reflect.DeepEqual(remembered, readBack) {
+		t.Fatal("records from memory differ from those read back")
 	}
 }

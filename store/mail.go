@@ -375,6 +375,7 @@ func (s *Store) commit(ctx context.Context, env envelope, mail *ticket) (Stored,
 		env.Seq = orig.Seq
 	}
 	storeMax(&s.mailSeq, env.Seq)
+	s.committed.Put(env.Seq, env.Stored)
 	filed := s.filing.start(env.To)
 	return env.Stored, func() {
 		defer abort()
@@ -432,7 +433,7 @@ func (s *Store) file(st Stored, box *ticket) {
 		s.markDirty("mailbox entry", fmt.Errorf("letter %s: %w", st.ID, res.err))
 		return
 	}
-	s.filed.add(st.ID)
+	s.filed.Put(st.ID, struct{}{})
 	s.log.Debug("letter filed", "id", st.ID, "seq", st.Seq, "to", st.To, "precedence", st.Precedence,
 		"size", st.BodySize)
 }
@@ -675,7 +676,7 @@ func (s *Store) EnsureFiled(ctx context.Context, st Stored) error {
 	defer done()
 	unlock := s.locks.lock(st.ID)
 	defer unlock()
-	if s.filed.has(st.ID) {
+	if _, ok := s.filed.Get(st.ID); ok {
 		return nil
 	}
 	if _, err := s.box.GetLastMsgForSubject(ctx, boxSubject(st)); err == nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"brieftraeger/internal/recent"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -157,9 +158,12 @@ type Store struct {
 	bodyStream jetstream.Stream
 	bodyJS     jetstream.JetStream
 
-	locks  idLocks       // serialises Post and PutReceipt per letter id
-	filing filings       // mailbox entries being filed after their letters were acknowledged
-	filed  recentlyFiled // letters whose entries this store filed lately
+	locks  idLocks                      // serialises Post and PutReceipt per letter id
+	filing filings                      // mailbox entries being filed after their letters were acknowledged
+	filed  recent.Map[string, struct{}] // letters whose entries this store filed lately
+	// committed holds the letters this store committed lately, by MAIL
+	// sequence, so that the log's reader need not read them back.
+	committed recent.Map[uint64, Stored]
 
 	// openChannels remembers the channels found open, so that a post does
 	// not read the channel again. A channel is never closed (there is no
