@@ -97,6 +97,7 @@ func BenchmarkClusterIngest(b *testing.B) {
 				defer hc.CloseIdleConnections()
 				parallel(b, c, b.N, func(i int) error { return postFramed(hc, w.URL, ks, envs[i]) })
 			})
+			settle(b, w.Store)
 			publishCeilings(b, "leader="+leader+"/", c, js, payload)
 		}
 	}

@@ -83,7 +83,9 @@
 // it in a file store of its own), so a group smaller than Config.CommitMin
 // goes back to its posts, which publish their messages one by one as
 // before; a lone post is never delayed. With NoSync there is no fsync to
-// share and posts never batch unless CommitMin says so.
+// share and posts never batch unless CommitMin says so. With replicas, a
+// write's cost is its replication round, which a batch pays once whatever
+// its size, so there batches start from two messages.
 //
 // Nats-Msg-Id and Nats-Expected-Last-Subject-Sequence work inside a batch,
 // but one conflicting message makes the server refuse the whole batch, and

@@ -24,8 +24,12 @@ const (
 	DefaultMaxBodyBytes = 2 << 30          // Config.MaxBodyBytes when zero
 	DefaultCommitWindow = time.Millisecond // Config.CommitWindow when zero
 	DefaultCommitBatch  = 100              // Config.CommitBatch when zero
-	DefaultCommitMin    = 32               // Config.CommitMin when zero
-	DefaultRosterCache  = time.Second      // Config.RosterCache when zero
+	DefaultCommitMin    = 32               // Config.CommitMin when zero, one replica
+	// DefaultReplicatedCommitMin is Config.CommitMin when zero with more
+	// than one replica: there a write's cost is its replication round,
+	// which an atomic batch of any size pays once.
+	DefaultReplicatedCommitMin = 2
+	DefaultRosterCache         = time.Second // Config.RosterCache when zero
 
 	// MaxCommitBatch bounds Config.CommitBatch: the largest atomic batch
 	// that nats-server accepts by default.
@@ -122,9 +126,10 @@ type Config struct {
 	CommitBatch int
 	// CommitMin is the fewest messages worth an atomic batch; a smaller
 	// group is published message by message, as concurrent requests.
-	// Default DefaultCommitMin, or never with NoSync (without an fsync to
-	// share, a batch costs more than it saves); 1 batches every group;
-	// above CommitBatch never batches.
+	// Default DefaultCommitMin, DefaultReplicatedCommitMin with more than
+	// one replica, or never with NoSync (without an fsync to share, a
+	// batch costs more than it saves); 1 batches every group; above
+	// CommitBatch never batches.
 	CommitMin int
 	// RosterCache is how long Roster answers from the version it read
 	// last, so that posts do not each read their parties' rosters: a
@@ -226,6 +231,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.CommitMin == 0 {
 		cfg.CommitMin = DefaultCommitMin
+		if cfg.Replicas > 1 {
+			cfg.CommitMin = DefaultReplicatedCommitMin
+		}
 		if cfg.NoSync {
 			cfg.CommitMin = MaxCommitBatch + 1 // no fsync to share
 		}
