@@ -200,6 +200,13 @@ func (v *verifier) Read(p []byte) (int, error) {
 	return 0, v.err
 }
 
+// Letter keeps in memory the bodies of up to 2*hotSize letters of at most
+// hotMax bytes each (32 MiB in all) that this store committed lately.
+const (
+	hotMax  = 16 << 10
+	hotSize = 1024
+)
+
 // Body streams the body of letter id, from the MAIL message or the object
 // store. The reader fails with ErrBodyMismatch at the end if the bytes do
 // not match the stored size and SHA-256. It holds at most one chunk
@@ -210,7 +217,9 @@ func (s *Store) Body(ctx context.Context, id string) (io.ReadCloser, error) {
 }
 
 // Letter returns letter id's envelope, read once, and a reader of its
-// body as Body does. Its Delivered is not looked up (false).
+// body as Body does. Its Delivered is not looked up (false). A small
+// letter this store committed lately comes from memory (MAIL messages
+// never change), as its recipient fetches it right after it was posted.
 func (s *Store) Letter(ctx context.Context, id string) (Stored, io.ReadCloser, error) {
 	if err := checkID(id); err != nil {
 		return Stored{}, nil, err
@@ -220,7 +229,10 @@ func (s *Store) Letter(ctx context.Context, id string) (Stored, io.ReadCloser, e
 		return Stored{}, nil, err
 	}
 	defer done()
-	env, err := s.lookupEnvelope(lctx, id, s.lastFor)
+	env, ok := s.hot.Get(id)
+	if !ok {
+		env, err = s.lookupEnvelope(lctx, id, s.lastFor)
+	}
 	if err != nil {
 		return Stored{}, nil, err
 	}

@@ -120,6 +120,7 @@
 // sequence), and a read that misses on a replica that is behind is asked
 // again of the stream's leader.
 //
-// Watch is a core NATS subscription on box.<party>.*.*, so it sees each
-// envelope when its BOX entry is written.
+// Watch is a core NATS subscription on note.box.<party>.*.*, where a post
+// announces its letter once it is durable, as its BOX entry is filed (and
+// a repair or a repost announces an entry it files again).
 package store

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"reflect"
 	"testing"
 )
@@ -98,5 +99,44 @@ func TestRecordsAfterBatches(t *testing.T) {
 	readBack := read(openStore(t, Config{Dir: dir}))
 	if !reflect.DeepEqual(remembered, readBack) {
 		t.Fatal("records from memory differ from those read back")
+	}
+}
+
+// TestLetterFromMemory fetches small letters right after posting them,
+// when the store answers from memory, and again from a store that opens
+// the folder anew and must read them: both answers must be the same. A
+// letter over hotMax bytes is read, not remembered.
+func TestLetterFromMemory(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, Config{Dir: dir})
+	ctx := context.Background()
+	bodies := [][]byte{[]byte("small"), bytes.Repeat([]byte("m"), hotMax), bytes.Repeat([]byte("L"), hotMax+1)}
+	for i, b := range bodies {
+		mustPost(t, s, newPost(i+1, "alice", "bob", 1, b))
+	}
+	if _, ok := s.hot.Get(letterID(3)); ok {
+		t.Error("a letter over hotMax bytes is held in memory")
+	}
+	fetch := func(s *Store) (out []Stored) {
+		for i, want := range bodies {
+			st, rc, err := s.Letter(ctx, letterID(i+1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("letter %d: body %d bytes, %v; want %d", i+1, len(got), err, len(want))
+			}
+			out = append(out, st)
+		}
+		return out
+	}
+	fromMemory := fetch(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if readBack := fetch(openStore(t, Config{Dir: dir})); !reflect.DeepEqual(fromMemory, readBack) {
+		t.Fatalf("from memory %+v, read back %+v", fromMemory, readBack)
 	}
 }

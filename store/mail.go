@@ -376,7 +376,11 @@ func (s *Store) commit(ctx context.Context, env envelope, mail *ticket) (Stored,
 	}
 	storeMax(&s.mailSeq, env.Seq)
 	s.committed.Put(env.Seq, env.Stored)
+	if !env.object && len(env.inline) <= hotMax {
+		s.hot.Put(env.ID, env)
+	}
 	filed := s.filing.start(env.To)
+	s.announce(env.Stored)
 	return env.Stored, func() {
 		defer abort()
 		defer filed()
@@ -475,12 +479,32 @@ func boxMsg(st Stored) *nats.Msg {
 	return msg
 }
 
-// putBox writes the BOX entry of st unless it exists, on its own.
+// putBox writes the BOX entry of st unless it exists, on its own, and
+// announces it.
 func (s *Store) putBox(ctx context.Context, st Stored) error {
 	if res := s.publishAlone(ctx, boxMsg(st)); res.err != nil {
 		return fmt.Errorf("failed to write mailbox entry: %w", res.err)
 	}
+	s.announce(st)
 	return nil
+}
+
+// notePrefix starts the core NATS subjects of announcements: the subject
+// of a letter's mailbox entry after it, which no stream stores.
+const notePrefix = "note."
+
+// announce tells the watchers of st.To's mailbox (Watch), on every node,
+// that letter st is stored: a core NATS message like its mailbox entry,
+// on note.box.<party>.<precedence>.<id>. It is sent once the letter is
+// durable and does not wait for the entry, so that the recipient may
+// fetch the letter at once.
+func (s *Store) announce(st Stored) {
+	msg := boxMsg(st)
+	msg.Subject = notePrefix + msg.Subject
+	msg.Header.Del(jetstream.ExpectedLastSubjSeqHeader)
+	if err := s.nc.PublishMsg(msg); err != nil {
+		s.log.Warn("failed to announce a letter", "id", st.ID, "err", err)
+	}
 }
 
 // ensureBox files st in the mailbox if it is not delivered and not there,
@@ -562,8 +586,9 @@ func (w *watcher) cancel() {
 	})
 }
 
-// Watch pushes envelopes for party as they are filed in its mailbox, from
-// the moment Watch returns. It is a hint for prompt delivery, not a
+// Watch pushes envelopes for party as they are stored, from the moment
+// Watch returns: each is announced once its letter is durable, as its
+// mailbox entry is being filed (see announce). It is a hint for prompt delivery, not a
 // guarantee: a receiver that falls more than 1024 envelopes behind loses
 // some, so Pending stays the source of truth. The returned func ends the
 // watch and closes the channel; Close ends all watches.
@@ -577,7 +602,7 @@ func (s *Store) Watch(party string) (<-chan Stored, func(), error) {
 		s.mu.Unlock()
 		return nil, nil, ErrClosed
 	}
-	sub, err := s.nc.ChanSubscribe("box."+party+".*.*", in)
+	sub, err := s.nc.ChanSubscribe(notePrefix+"box."+party+".*.*", in)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, nil, fmt.Errorf("failed to watch mailbox of %s: %w", party, err)

@@ -169,6 +169,9 @@ type Store struct {
 	// committed holds the letters this store committed lately, by MAIL
 	// sequence, so that the log's reader need not read them back.
 	committed recent.Map[uint64, Stored]
+	// hot holds the letters with bodies up to hotMax bytes that this
+	// store committed lately, bodies and all, by id, for Letter.
+	hot recent.Map[string, envelope]
 
 	// openChannels remembers the channels found open, so that a post does
 	// not read the channel again. A channel is never closed (there is no
@@ -281,6 +284,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	life, stop := context.WithCancel(context.Background())
 	s := &Store{
 		cfg: cfg, log: log, ns: ns, nc: nc, js: js,
+		hot:      recent.Map[string, envelope]{Size: hotSize},
 		watchers: make(map[*watcher]struct{}),
 		life:     life, stop: stop,
 	}
