@@ -1,12 +1,12 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 
 	"brieftraeger/internal/api"
@@ -14,25 +14,28 @@ import (
 )
 
 // Admin is the relay operator's client: it admits parties and opens
-// channels, authenticated by the relay's admin key.
+// channels, authenticated by the relay's admin key. It fails over between
+// a relay's nodes as a party's device does.
 type Admin struct {
-	url  string
-	http *http.Client
+	nodes *relayNodes
 }
 
-// NewAdmin returns an operator client for the relay at url whose
-// certificate has the pinned SHA-256.
-func NewAdmin(url, pinnedSHA256 string, adminKey ed25519.PrivateKey) (*Admin, error) {
-	conf, err := tlspin.ClientTLSConfig(adminKey, pinnedSHA256)
+// NewAdmin returns an operator client for the relay that descriptor d
+// names: at its nodes' URLs, or only at url if url is not empty.
+func NewAdmin(d api.Descriptor, url string, adminKey ed25519.PrivateKey) (*Admin, error) {
+	conf, err := tlspin.ClientTLSConfig(adminKey, d.TLSSHA256)
 	if err != nil {
 		return nil, err
 	}
-	return &Admin{url: url, http: &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}}, nil
+	if url != "" {
+		d.URL, d.URLs = url, nil
+	}
+	return &Admin{nodes: newRelayNodes(d, conf, slog.New(slog.DiscardHandler))}, nil
 }
 
 // Admit admits a party with its signed roster, or updates its roster.
 func (a *Admin) Admit(ctx context.Context, party string, roster []byte) error {
-	resp, err := doRequest(ctx, a.http, a.url, http.MethodPut, api.PathParties+"/"+party, bytes.NewReader(roster), int64(len(roster)), nil)
+	resp, err := a.nodes.do(ctx, http.MethodPut, api.PathParties+"/"+party, bodyOf(roster), int64(len(roster)), nil)
 	if err != nil {
 		return fmt.Errorf("failed to admit %q: %w", party, err)
 	}
@@ -43,7 +46,7 @@ func (a *Admin) Admit(ctx context.Context, party string, roster []byte) error {
 // OpenChannel opens the channel between two admitted parties.
 func (a *Admin) OpenChannel(ctx context.Context, x, y string) error {
 	body, _ := json.Marshal(api.Channel{A: x, B: y})
-	resp, err := doRequest(ctx, a.http, a.url, http.MethodPost, api.PathChannels, bytes.NewReader(body), int64(len(body)), nil)
+	resp, err := a.nodes.do(ctx, http.MethodPost, api.PathChannels, bodyOf(body), int64(len(body)), nil)
 	if err != nil {
 		return fmt.Errorf("failed to open channel: %w", err)
 	}
@@ -53,7 +56,7 @@ func (a *Admin) OpenChannel(ctx context.Context, x, y string) error {
 
 // Channels lists the open channels.
 func (a *Admin) Channels(ctx context.Context) ([]api.Channel, error) {
-	resp, err := doRequest(ctx, a.http, a.url, http.MethodGet, api.PathChannels, nil, 0, nil)
+	resp, err := a.nodes.do(ctx, http.MethodGet, api.PathChannels, nil, 0, nil)
 	if err != nil {
 		return nil, fmt.Errorf("failed to list channels: %w", err)
 	}
@@ -68,7 +71,7 @@ func (a *Admin) Channels(ctx context.Context) ([]api.Channel, error) {
 // Metrics fetches the relay's metrics in the Prometheus text format; only
 // the admin key may read them.
 func (a *Admin) Metrics(ctx context.Context) ([]byte, error) {
-	resp, err := doRequest(ctx, a.http, a.url, http.MethodGet, "/metrics", nil, 0, nil)
+	resp, err := a.nodes.do(ctx, http.MethodGet, "/metrics", nil, 0, nil)
 	if err != nil {
 		return nil, fmt.Errorf("failed to fetch metrics: %w", err)
 	}

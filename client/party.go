@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -36,8 +33,7 @@ type Party struct {
 	relay    api.Descriptor
 	relayKey ed25519.PublicKey
 	epochs   map[uint32]*age.HybridIdentity // opened epoch secrets by number
-	http     *http.Client
-	node     atomic.Int32 // index in relayURLs of the node that answered last
+	nodes    *relayNodes
 	now      func() time.Time
 	log      *slog.Logger
 }
@@ -184,24 +180,9 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A node that does not answer a connection in dialTimeout is taken
-	// for down, and the request goes to the next node.
-	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	// A node that takes responseTimeout to begin its answer, once the
-	// request is sent, is taken for hung, and the request goes on too.
-	p.http = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, ForceAttemptHTTP2: true,
-		DialContext: dialer.DialContext, TLSHandshakeTimeout: dialTimeout, ResponseHeaderTimeout: responseTimeout}}
+	p.nodes = newRelayNodes(p.relay, tlsConf, p.log)
 	return p, nil
 }
-
-// dialTimeout bounds connecting to one relay node; responseTimeout the wait
-// for a node to begin answering a request it has received. A relay holds
-// a post for at most its store's 30-second commit timeout, and answers the
-// event stream at once.
-const (
-	dialTimeout     = 3 * time.Second
-	responseTimeout = 45 * time.Second
-)
 
 // rootOf returns the root key a device trusts for its own roster: its own
 // root key if it holds it, else the root named in the stored roster.
@@ -246,7 +227,7 @@ func (p *Party) Roster() *identity.Roster { return p.roster }
 func (p *Party) Dir() string { return p.dir }
 
 // Close releases idle connections to the relay.
-func (p *Party) Close() { p.http.CloseIdleConnections() }
+func (p *Party) Close() { p.nodes.http.CloseIdleConnections() }
 
 // RelayURL returns the address of the relay this party uses.
 func (p *Party) RelayURL() string { return p.relay.URL }

@@ -3,12 +3,16 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"brieftraeger/internal/api"
@@ -28,19 +32,66 @@ func (e *RelayError) Error() string {
 // do sends a request to the relay as this device and returns the response
 // if its status is 2xx, or a *RelayError. body, if not nil, opens the
 // request body; it is called again for each node the request goes to.
-//
-// A relay may be several nodes (the descriptor's URLs). The request goes
-// first to the node that answered last; if that node cannot be reached, or
-// answers 503, it goes on to the next, until every node was tried; if all
-// failed so, it tries them all again for a while (failoverWait).
-// Every request of the API is idempotent (a repost answers the same
-// receipt), so sending one again to another node is safe.
 func (p *Party) do(ctx context.Context, method, path string, body func() (io.Reader, error), size int64) (*http.Response, error) {
-	urls := p.relayURLs()
+	return p.nodes.do(ctx, method, path, body, size, func(h http.Header) {
+		h.Set(api.HeaderParty, p.keys.Party)
+		h.Set(api.HeaderDevice, p.keys.Device)
+	})
+}
+
+// relayNodes sends requests to a relay that may be several nodes (the
+// descriptor's URLs), failing over between them. It remembers the node
+// that answered last.
+type relayNodes struct {
+	urls []string // the descriptor's URL first
+	http *http.Client
+	last atomic.Int32 // index in urls of the node that answered last
+	log  *slog.Logger
+}
+
+// newRelayNodes returns the nodes of the relay that descriptor d names,
+// reached with TLS configuration conf: the descriptor's URL first, then
+// the other URLs in their order.
+func newRelayNodes(d api.Descriptor, conf *tls.Config, log *slog.Logger) *relayNodes {
+	urls := []string{d.URL}
+	for _, u := range d.URLs {
+		if u != d.URL {
+			urls = append(urls, u)
+		}
+	}
+	// A node that does not answer a connection in dialTimeout is taken
+	// for down, and the request goes to the next node. A node that takes
+	// responseTimeout to begin its answer, once the request is sent, is
+	// taken for hung, and the request goes on too.
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: conf, ForceAttemptHTTP2: true,
+		DialContext: dialer.DialContext, TLSHandshakeTimeout: dialTimeout, ResponseHeaderTimeout: responseTimeout}}
+	return &relayNodes{urls: urls, http: hc, log: log}
+}
+
+// dialTimeout bounds connecting to one relay node; responseTimeout the wait
+// for a node to begin answering a request it has received. A relay holds
+// a post for at most its store's 30-second commit timeout, and answers the
+// event stream at once.
+const (
+	dialTimeout     = 3 * time.Second
+	responseTimeout = 45 * time.Second
+)
+
+// do sends a request with the headers hdr sets, and returns the response
+// if its status is 2xx, or a *RelayError.
+//
+// The request goes first to the node that answered last; if that node
+// cannot be reached, or answers 503, it goes on to the next, until every
+// node was tried; if all failed so, it tries them all again for a while
+// (failoverWait). Every request of the API is idempotent (a repost
+// answers the same receipt), so sending one again to another node is
+// safe.
+func (n *relayNodes) do(ctx context.Context, method, path string, body func() (io.Reader, error), size int64, hdr func(http.Header)) (*http.Response, error) {
 	deadline := time.Now().Add(failoverWait)
 	for pause := failoverPause; ; pause = min(2*pause, time.Second) {
-		resp, again, err := p.tryNodes(ctx, urls, method, path, body, size)
-		if !again || len(urls) == 1 || time.Now().Add(pause).After(deadline) {
+		resp, again, err := n.tryAll(ctx, method, path, body, size, hdr)
+		if !again || len(n.urls) == 1 || time.Now().Add(pause).After(deadline) {
 			return resp, err
 		}
 		// Every node failed or said "not now": a cluster may be electing
@@ -61,47 +112,32 @@ const (
 	failoverWait  = 15 * time.Second
 )
 
-// tryNodes sends the request to each node once, from the one that
-// answered last, and stops at the first answer that is not "try the next
-// node". again reports that every node failed that way; err is then the
-// last failure.
-func (p *Party) tryNodes(ctx context.Context, urls []string, method, path string, body func() (io.Reader, error), size int64) (resp *http.Response, again bool, err error) {
-	first := int(p.node.Load()) % len(urls)
-	for i := range urls {
-		n := (first + i) % len(urls)
+// tryAll sends the request to each node once, from the one that answered
+// last, and stops at the first answer that is not "try the next node".
+// again reports that every node failed that way; err is then the last
+// failure.
+func (n *relayNodes) tryAll(ctx context.Context, method, path string, body func() (io.Reader, error), size int64, hdr func(http.Header)) (resp *http.Response, again bool, err error) {
+	first := int(n.last.Load()) % len(n.urls)
+	for i := range n.urls {
+		k := (first + i) % len(n.urls)
 		var r io.Reader
 		if body != nil {
 			if r, err = body(); err != nil {
 				return nil, false, err
 			}
 		}
-		resp, err = doRequest(ctx, p.http, urls[n], method, path, r, size, func(h http.Header) {
-			h.Set(api.HeaderParty, p.keys.Party)
-			h.Set(api.HeaderDevice, p.keys.Device)
-		})
+		resp, err = doRequest(ctx, n.http, n.urls[k], method, path, r, size, hdr)
 		if !tryNextNode(ctx, err) {
 			if err == nil {
-				p.node.Store(int32(n))
+				n.last.Store(int32(k))
 			}
 			return resp, false, err
 		}
-		if len(urls) > 1 {
-			p.log.Debug("relay node failed, trying the next", "url", urls[n], "err", err)
+		if len(n.urls) > 1 {
+			n.log.Debug("relay node failed, trying the next", "url", n.urls[k], "err", err)
 		}
 	}
 	return nil, true, err
-}
-
-// relayURLs returns the addresses of the relay's nodes, the descriptor's
-// URL first.
-func (p *Party) relayURLs() []string {
-	out := []string{p.relay.URL}
-	for _, u := range p.relay.URLs {
-		if u != p.relay.URL {
-			out = append(out, u)
-		}
-	}
-	return out
 }
 
 // tryNextNode reports whether a request that failed with err should go to

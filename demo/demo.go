@@ -190,7 +190,7 @@ func (w *world) setUpParties(ctx context.Context, dir string, rd *relay.Dir, o O
 		Passphrase: demoPassphrase, WorkFactor: demoWorkFactor, Relay: desc}, opts); err != nil {
 		return err
 	}
-	admin, err := client.NewAdmin(w.url, desc.TLSSHA256, rd.AdminKey)
+	admin, err := client.NewAdmin(desc, w.url, rd.AdminKey)
 	if err != nil {
 		return err
 	}

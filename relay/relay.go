@@ -201,7 +201,7 @@ func (r *Relay) roster(ctx context.Context, party string) (*identity.Roster, err
 	if err := identity.CheckName("party", party); err != nil {
 		return nil, fail(http.StatusBadRequest, api.CodeMalformed, "%v", err)
 	}
-	raw, err := r.cfg.Store.Roster(ctx, party)
+	raw, err := r.cfg.Store.CachedRoster(ctx, party)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fail(http.StatusNotFound, api.CodeUnknownParty, "unknown party %q", party)
 	} else if err != nil {

@@ -79,6 +79,19 @@ func (s *Store) cacheRoster(party string, seq uint64, data []byte) {
 // Roster returns the latest roster version of party, or ErrNotFound if the
 // party was never admitted.
 func (s *Store) Roster(ctx context.Context, party string) ([]byte, error) {
+	return s.roster(ctx, party, false)
+}
+
+// CachedRoster is Roster for the paths that read rosters on every request:
+// it answers from the version read or stored within Config.RosterCache,
+// so a roster stored through another cluster node may take that long to
+// show. A roster to build on, as for admitting the next, is read with
+// Roster.
+func (s *Store) CachedRoster(ctx context.Context, party string) ([]byte, error) {
+	return s.roster(ctx, party, true)
+}
+
+func (s *Store) roster(ctx context.Context, party string, cached bool) ([]byte, error) {
 	if err := checkParty(party); err != nil {
 		return nil, err
 	}
@@ -87,7 +100,7 @@ func (s *Store) Roster(ctx context.Context, party string) ([]byte, error) {
 		return nil, err
 	}
 	defer done()
-	if c, ok := s.rosterCache.Load(party); ok && time.Since(c.(*cachedRoster).at) < s.cfg.RosterCache {
+	if c, ok := s.rosterCache.Load(party); cached && ok && time.Since(c.(*cachedRoster).at) < s.cfg.RosterCache {
 		return c.(*cachedRoster).data, nil
 	}
 	m, err := s.lastFor(ctx, s.rosters, "roster."+party)

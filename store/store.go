@@ -131,10 +131,10 @@ type Config struct {
 	// batch costs more than it saves); 1 batches every group; above
 	// CommitBatch never batches.
 	CommitMin int
-	// RosterCache is how long Roster answers from the version it read
+	// RosterCache is how long CachedRoster answers from the version read
 	// last, so that posts do not each read their parties' rosters: a
-	// roster stored through another cluster node takes effect here within
-	// this time (one stored through this store, at once). Default
+	// roster stored through another cluster node takes effect there
+	// within this time (one stored through this store, at once). Default
 	// DefaultRosterCache; negative reads every time.
 	RosterCache time.Duration
 }

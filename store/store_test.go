@@ -519,9 +519,10 @@ func TestWatch(t *testing.T) {
 }
 
 // TestRosterCache stores a roster version behind the store's back, as
-// another cluster node does: Roster answers the version it read for
-// Config.RosterCache, then the new one. A version stored through the store
-// takes effect at once, and a negative RosterCache reads every time.
+// another cluster node does: CachedRoster answers the version it read for
+// Config.RosterCache, then the new one, while Roster reads it at once. A
+// version stored through the store takes effect at once, and a negative
+// RosterCache reads every time.
 func TestRosterCache(t *testing.T) {
 	ctx := context.Background()
 	for _, ttl := range []time.Duration{300 * time.Millisecond, -1} {
@@ -537,7 +538,7 @@ func TestRosterCache(t *testing.T) {
 		}
 		roster := func() string {
 			t.Helper()
-			r, err := s.Roster(ctx, "alice")
+			r, err := s.CachedRoster(ctx, "alice")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -546,6 +547,9 @@ func TestRosterCache(t *testing.T) {
 		behind("a2")
 		start := time.Now()
 		got := roster()
+		if fresh, err := s.Roster(ctx, "alice"); err != nil || string(fresh) != "a2" {
+			t.Fatalf("Roster = %s, %v; want a2", fresh, err)
+		}
 		switch {
 		case ttl < 0 && got != "a2":
 			t.Fatalf("uncached Roster = %s, want a2", got)

@@ -125,7 +125,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 func adminClient(e *env, name, usage string, args []string) (*client.Admin, []string, bool, error) {
 	fs := flags(e, name, usage)
 	dir := fs.String("dir", "", "the relay's data `folder` (for the admin key and certificate pin)")
-	url := fs.String("url", "", "the running relay's `URL`; default: the URL in the relay's descriptor")
+	url := fs.String("url", "", "talk to the relay node at this `URL` only; default: the nodes in the relay's descriptor, from its first URL on, moving to the next when one cannot be reached")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, false, err
@@ -137,10 +137,7 @@ func adminClient(e *env, name, usage string, args []string) (*client.Admin, []st
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if *url == "" {
-		*url = d.Descriptor.URL
-	}
-	a, err := client.NewAdmin(*url, d.Descriptor.TLSSHA256, d.AdminKey)
+	a, err := client.NewAdmin(d.Descriptor, *url, d.AdminKey)
 	return a, fs.Args(), *asJSON, err
 }
 

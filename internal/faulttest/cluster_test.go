@@ -219,10 +219,16 @@ func (c *cluster) kill(i int) {
 	c.procs[i] = nil
 }
 
-// admin returns an admin client of node i.
+// admin returns an admin client of node i, or of the whole cluster if i
+// is negative (it fails over, and rides out 503s while the new cluster
+// elects its leaders).
 func (c *cluster) admin(i int) *client.Admin {
 	c.t.Helper()
-	a, err := client.NewAdmin(c.urls[i], c.dir.Descriptor.TLSSHA256, c.dir.AdminKey)
+	url := ""
+	if i >= 0 {
+		url = c.urls[i]
+	}
+	a, err := client.NewAdmin(c.dir.Descriptor, url, c.dir.AdminKey)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -238,7 +244,7 @@ func (c *cluster) party(name string) *client.Party {
 		c.t.Fatal(err)
 	}
 	c.t.Cleanup(p.Close)
-	if err := c.admin(0).Admit(context.Background(), name, p.Roster().Raw); err != nil {
+	if err := c.admin(-1).Admit(context.Background(), name, p.Roster().Raw); err != nil {
 		c.t.Fatal(err)
 	}
 	return p
@@ -248,7 +254,7 @@ func (c *cluster) party(name string) *client.Party {
 func (c *cluster) connect(a, b *client.Party) {
 	c.t.Helper()
 	ctx := context.Background()
-	if err := c.admin(0).OpenChannel(ctx, a.Name(), b.Name()); err != nil {
+	if err := c.admin(-1).OpenChannel(ctx, a.Name(), b.Name()); err != nil {
 		c.t.Fatal(err)
 	}
 	for _, x := range [][2]*client.Party{{a, b}, {b, a}} {

@@ -144,7 +144,7 @@ func TestPartitionCutsOffTheLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer geneva.Close()
-	if err := c.admin(0).Admit(context.Background(), "geneva", geneva.Roster().Raw); err != nil {
+	if err := c.admin(-1).Admit(context.Background(), "geneva", geneva.Roster().Raw); err != nil {
 		t.Fatal(err)
 	}
 	c.connect(geneva, teh)

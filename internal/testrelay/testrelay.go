@@ -101,7 +101,7 @@ func Start(t testing.TB, o Options) *World {
 	})
 	t.Cleanup(w.Stop)
 	w.URL = "https://" + ln.Addr().String()
-	if w.Admin, err = client.NewAdmin(w.URL, d.Descriptor.TLSSHA256, d.AdminKey); err != nil {
+	if w.Admin, err = client.NewAdmin(d.Descriptor, w.URL, d.AdminKey); err != nil {
 		t.Fatal(err)
 	}
 	return w
