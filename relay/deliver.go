@@ -144,7 +144,7 @@ func (r *Relay) receipts(w http.ResponseWriter, req *http.Request, c *caller) er
 }
 
 func (r *Relay) getRoster(w http.ResponseWriter, req *http.Request, _ *caller) error {
-	ros, err := r.roster(req.Context(), req.PathValue("party"))
+	ros, err := r.currentRoster(req.Context(), req.PathValue("party"))
 	if err != nil {
 		return err
 	}

@@ -196,12 +196,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// roster returns the latest admitted roster of party.
+// roster returns the latest admitted roster of party, as the store read it
+// within its roster cache time (store.CachedRoster): for the checks that
+// every request makes.
 func (r *Relay) roster(ctx context.Context, party string) (*identity.Roster, error) {
+	return r.rosterFrom(ctx, party, r.cfg.Store.CachedRoster)
+}
+
+// currentRoster returns the latest admitted roster of party, read now.
+func (r *Relay) currentRoster(ctx context.Context, party string) (*identity.Roster, error) {
+	return r.rosterFrom(ctx, party, r.cfg.Store.Roster)
+}
+
+func (r *Relay) rosterFrom(ctx context.Context, party string, read func(context.Context, string) ([]byte, error)) (*identity.Roster, error) {
 	if err := identity.CheckName("party", party); err != nil {
 		return nil, fail(http.StatusBadRequest, api.CodeMalformed, "%v", err)
 	}
-	raw, err := r.cfg.Store.CachedRoster(ctx, party)
+	raw, err := read(ctx, party)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fail(http.StatusNotFound, api.CodeUnknownParty, "unknown party %q", party)
 	} else if err != nil {
