@@ -25,8 +25,11 @@ type Options struct {
 	// NATSURL, if set, is an existing NATS server or cluster with JetStream
 	// to keep the relay's state in, instead of the embedded server; its
 	// own configuration decides durability. Replicas sets the streams'
-	// replica count there (default 1; 3 for a cluster).
+	// replica count there (default 1; 3 for a cluster). NATSName names
+	// this relay process among several that share NATSURL's streams
+	// (store.Config.Name).
 	NATSURL  string
+	NATSName string
 	Replicas int
 	// StoreDir is where the embedded JetStream keeps its data; default
 	// the data folder's "jetstream" (Dir.StoreDir). Each node of a cluster
@@ -64,7 +67,7 @@ func Serve(ctx context.Context, d *Dir, opts Options) error {
 		c.TLS = d.TLS
 		opts.Cluster = &c
 	}
-	st, err := store.Open(ctx, store.Config{Dir: opts.StoreDir, URL: opts.NATSURL, Replicas: opts.Replicas, Cluster: opts.Cluster,
+	st, err := store.Open(ctx, store.Config{Dir: opts.StoreDir, URL: opts.NATSURL, Name: opts.NATSName, Replicas: opts.Replicas, Cluster: opts.Cluster,
 		BodyHash: envelope.NewDigest, NoSync: opts.NoSync, MaxBodyBytes: opts.MaxEnvelopeBytes, Logger: opts.Logger})
 	if err != nil {
 		return fmt.Errorf("failed to open relay store: %w", err)

@@ -65,3 +65,45 @@ func TestExternalNATS(t *testing.T) {
 		t.Fatal("connected to nothing")
 	}
 }
+
+// TestExternalNATSNamedStores runs two stores on one external NATS, as two
+// relay processes would: each keeps its own crash checkpoint, and each
+// sees the letters the other posted. A name needs a URL and a valid form.
+func TestExternalNATSNamedStores(t *testing.T) {
+	url := externalServer(t)
+	ctx := context.Background()
+	a, err := Open(ctx, Config{URL: url, Name: "relay-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, Config{URL: url, Name: "relay-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, pb := newPost(1, "alice", "bob", 0, []byte("via a")), newPost(2, "alice", "bob", 0, []byte("via b"))
+	mustPost(t, a, pa)
+	mustPost(t, b, pb)
+	if pending, err := a.Pending(ctx, "bob"); err != nil || len(pending) != 2 {
+		t.Fatalf("pending through a: %v %d", err, len(pending))
+	}
+	for _, s := range []*Store{a, b} {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := Open(ctx, Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, key := range []string{"checkpoint.relay-a", "checkpoint.relay-b"} {
+		if _, err := c.meta.Get(ctx, key); err != nil {
+			t.Errorf("checkpoint %s: %v", key, err)
+		}
+	}
+	for _, cfg := range []Config{{Dir: t.TempDir(), Name: "x"}, {URL: url, Name: "Relay A"}} {
+		if _, err := Open(ctx, cfg); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Open(%+v) = %v, want ErrInvalid", cfg, err)
+		}
+	}
+}

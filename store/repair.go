@@ -18,13 +18,17 @@ import (
 // checkpoint records how far BOX is known to agree with MAIL and RCPT.
 type checkpoint struct{ mail, rcpt uint64 }
 
-// checkpointKey is the meta key of this node's checkpoint. On a cluster
-// each node keeps its own: a node's checkpoint says that every commit this
-// node made up to it is whole, which is what its repair after a crash
-// relies on; it says nothing of the commits other nodes have half done.
+// checkpointKey is the meta key of this node's checkpoint. On a cluster,
+// and among stores sharing an external NATS (Config.Name), each keeps its
+// own: a node's checkpoint says that every commit this node made up to it
+// is whole, which is what its repair after a crash relies on; it says
+// nothing of the commits other nodes have half done.
 func (s *Store) checkpointKey() string {
-	if s.cfg.Cluster != nil {
+	switch {
+	case s.cfg.Cluster != nil:
 		return keyCheckpoint + "." + s.cfg.Cluster.Node
+	case s.cfg.Name != "":
+		return keyCheckpoint + "." + s.cfg.Name
 	}
 	return keyCheckpoint
 }

@@ -84,8 +84,13 @@ type Config struct {
 	// URL, if set, is an existing NATS server or cluster with JetStream to
 	// use instead of an embedded server; Dir and NoSync are then unused
 	// (durability is the external servers' configuration, their
-	// sync_interval). Only one relay process may use a URL's streams.
+	// sync_interval). Several stores (relay processes) may share a URL's
+	// streams if each has its own Name.
 	URL string
+	// Name, with URL, names this store among those sharing the URL's
+	// streams (1 to 32 of a-z, 0-9 and '-'): each keeps its own crash
+	// checkpoint under it. Unused with Cluster, whose Node names it.
+	Name string
 	// Replicas is the number of replicas of every stream and bucket;
 	// default 1, or 3 with Cluster.
 	Replicas int
@@ -256,6 +261,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%w: negative CommitMin", ErrInvalid)
 	case cfg.BodyHash != nil && cfg.BodyHash().Size() != sha256.Size:
 		return nil, fmt.Errorf("%w: BodyHash must make 32-byte sums", ErrInvalid)
+	case cfg.Name != "" && (cfg.URL == "" || !validNode(cfg.Name)):
+		return nil, fmt.Errorf("%w: Name must be 1 to 32 of a-z, 0-9 and '-', and goes with URL", ErrInvalid)
 	}
 	log := cfg.Logger
 	if log == nil {

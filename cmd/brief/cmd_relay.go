@@ -70,7 +70,7 @@ func urlHost(u string) (string, error) {
 
 func relayRun(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json] [--addr-file FILE] [--min-free BYTES]\n"+
-		"          [--nats URL [--replicas N] | --node NAME --cluster ADDR --routes ADDR,... [--data DIR]]")
+		"          [--nats URL [--node NAME] [--replicas N] | --node NAME --cluster ADDR --routes ADDR,... [--data DIR]]")
 	dir := fs.String("dir", "", "the relay's data `folder`, made by 'brief relay init'")
 	listen := fs.String("listen", "127.0.0.1:8443", "`address` to listen on; port 0 picks a free one")
 	maxEnv := fs.Int64("max-envelope", relay.DefaultMaxEnvelopeBytes, "largest envelope accepted, in `bytes`")
@@ -79,7 +79,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 	natsURL := fs.String("nats", "", "keep the relay's state in an existing NATS JetStream server or cluster at `URL` instead of the embedded one")
 	replicas := fs.Int("replicas", 0, "replicas of every stream; default 1, or 3 with --node (with --nats: 3 for a 3-node cluster)")
 	data := fs.String("data", "", "the embedded JetStream's data `folder`; default DIR/jetstream")
-	node := fs.String("node", "", "run as the cluster node `name` (unique in the cluster: a-z, 0-9, '-')")
+	node := fs.String("node", "", "run as the cluster node `name` (unique in the cluster: a-z, 0-9, '-'); with --nats, this relay process's name among those sharing the NATS cluster")
 	cluster := fs.String("cluster", "", "with --node: the `address` (host:port) to accept the other nodes' routes on")
 	routes := fs.String("routes", "", "with --node: the route `addresses` of the cluster's nodes, comma-separated")
 	minFree := fs.Int64("min-free", 0, "free disk `bytes` kept for delivering stored letters; new letters are refused below it (0: the smaller of 1 GiB and 5% of the disk; -1: none)")
@@ -93,9 +93,12 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 		return usagef("", "--max-envelope must be positive")
 	}
 	var cc *store.ClusterConfig
+	natsName := ""
 	switch {
-	case *node != "" && *natsURL != "":
-		return usagef("", "--node runs an embedded cluster node; --nats uses an external one: give one of them")
+	case *natsURL != "" && (*cluster != "" || *routes != ""):
+		return usagef("", "--cluster and --routes run an embedded cluster node; --nats uses an external one: give one of them")
+	case *natsURL != "":
+		natsName = *node
 	case *node != "" && (*cluster == "" || *routes == ""):
 		return usagef("brief relay run --dir DIR --node n1 --cluster 10.0.0.1:6222 --routes 10.0.0.1:6222,10.0.0.2:6222,10.0.0.3:6222",
 			"--node needs --cluster and --routes")
@@ -113,7 +116,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 		h = slog.NewJSONHandler(e.stderr, nil)
 	}
 	return relay.Serve(ctx, d, relay.Options{Listen: *listen, MaxEnvelopeBytes: *maxEnv, Logger: slog.New(h),
-		NATSURL: *natsURL, Replicas: *replicas, StoreDir: *data, Cluster: cc, MinFreeBytes: *minFree,
+		NATSURL: *natsURL, NATSName: natsName, Replicas: *replicas, StoreDir: *data, Cluster: cc, MinFreeBytes: *minFree,
 		Ready: func(addr string) {
 			if *addrFile != "" {
 				os.WriteFile(*addrFile, []byte(addr+"\n"), 0o644)
