@@ -270,6 +270,9 @@ func (k *logKeeper) integrate(ctx context.Context) error {
 	if err != nil || len(leaves) == 0 {
 		return err
 	}
+	if err := k.checkFiled(ctx, mail); err != nil {
+		return err
+	}
 	first, err := k.store.AppendLog(ctx, k.size(), leaves)
 	if errors.Is(err, store.ErrLogMoved) {
 		k.log.Info("another node appended to the log first; following it")
@@ -288,20 +291,22 @@ func (k *logKeeper) integrate(ctx context.Context) error {
 	}
 	err = k.sign()
 	k.mu.Unlock()
-	k.checkFiled(ctx, mail)
 	return err
 }
 
-// checkFiled makes sure each newly logged letter, unless delivered, is in
-// its recipient's mailbox (store.EnsureFiled). A failure is logged and
-// does not hold the log up; the store's repair at the next start checks
-// again.
-func (k *logKeeper) checkFiled(ctx context.Context, letters []store.Stored) {
+// checkFiled makes sure each letter about to be logged, unless delivered,
+// is in its recipient's mailbox (store.EnsureFiled), before it is logged:
+// so a letter in the log is listed for delivery even if the node that
+// posted it dies while filing it, since the other nodes only follow a log
+// that holds it. A letter this node is still filing waits for it (the id
+// lock). A failure holds the round up; the next one tries again.
+func (k *logKeeper) checkFiled(ctx context.Context, letters []store.Stored) error {
 	for _, st := range letters {
-		if err := k.store.EnsureFiled(ctx, st); err != nil && ctx.Err() == nil {
-			k.log.Warn("failed to check that a logged letter is in its mailbox", "id", st.ID, "err", err)
+		if err := k.store.EnsureFiled(ctx, st); err != nil {
+			return fmt.Errorf("failed to check that letter %s is in its mailbox: %w", st.ID, err)
 		}
 	}
+	return nil
 }
 
 // pending returns the leaves of the records stored since the last

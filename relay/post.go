@@ -40,8 +40,8 @@ func (r *Relay) postEnvelope(w http.ResponseWriter, req *http.Request, c *caller
 		}
 		return err
 	}
-	// Post looks the id up before it reads the body: a repost of an
-	// envelope that passes the checks is answered there.
+	// Post answers a repost of an envelope that passes the checks with
+	// ErrDuplicate and the original (an inline body is read first).
 	stored, err := r.cfg.Store.Post(req.Context(), store.Post{
 		ID: h.ID.String(), From: h.From, To: h.To, Precedence: uint8(h.Precedence),
 		Header: h.Raw, Body: req.Body, BodySize: int64(h.Size), BodySHA256: h.Digest,
@@ -122,6 +122,10 @@ func (r *Relay) answerReceipt(w http.ResponseWriter, status int, s store.Stored)
 	_, err = w.Write(rc.Raw)
 	return err
 }
+
+// recentReceipts is the size of a generation of the posted receipts the
+// relay remembers: a few seconds of posts, until the log takes them.
+const recentReceipts = 8192
 
 // postedReceipt derives the signed posted receipt of a stored envelope.
 // Ed25519 is deterministic, so the same envelope always gets the same

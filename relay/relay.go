@@ -97,6 +97,7 @@ func New(cfg Config) (*Relay, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Relay{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), stop: make(chan struct{}), rosters: map[string]*identity.Roster{},
+		posted:  recent.Map[string, *envelope.Receipt]{Size: recentReceipts},
 		metrics: newMetrics()}
 	r.space = newSpaceGuard(cfg.Store, cfg.MinFreeBytes, cfg.Now, r.log)
 	var err error

@@ -201,7 +201,8 @@ func (v *verifier) Read(p []byte) (int, error) {
 }
 
 // Letter keeps in memory the bodies of up to 2*hotSize letters of at most
-// hotMax bytes each (32 MiB in all) that this store committed lately.
+// hotMax bytes each (32 MiB of bodies, with their envelope headers) that
+// this store committed lately.
 const (
 	hotMax  = 16 << 10
 	hotSize = 1024

@@ -49,7 +49,8 @@
 // receipt. Post returns once the MAIL message is durable, the commit point,
 // and files the entry in the background: a letter acknowledged as posted
 // is durable, and its entry follows within a replication round. Until
-// then the letter's id stays locked (a receipt for it waits), Pending of
+// then the letter's id stays locked (a receipt for it through this store
+// waits), Pending of
 // its recipient on this store waits for it, and Close waits for it. On a
 // cluster, Pending through another node may miss an entry still being
 // filed, for that moment; the event stream announces it once it is
@@ -120,7 +121,11 @@
 // sequence), and a read that misses on a replica that is behind is asked
 // again of the stream's leader.
 //
-// Watch is a core NATS subscription on note.box.<party>.*.*, where a post
-// announces its letter once it is durable, as its BOX entry is filed (and
-// a repair or a repost announces an entry it files again).
+// Watch is a core NATS subscription on note.box.<party>.*.*, where a
+// letter is announced once its BOX entry is durable (by its post's filing,
+// or by a repair or a repost that files it again). Announcing it before,
+// as soon as the letter is durable, would be sooner, but the recipient
+// could then fetch it and file its delivered receipt through another node
+// before the entry is written, whose purge would come too early and leave
+// a delivered letter listed.
 package store

@@ -5,6 +5,11 @@ import (
 	"sync"
 )
 
+// recentLetters is the size of a generation of the store's memories of
+// letters committed and filed lately (recent.Map): a few seconds of posts
+// at thousands a second, for the log's next rounds.
+const recentLetters = 8192
+
 // filings tracks the mailbox entries this store is writing for letters
 // already acknowledged, by recipient, so that a listing of a mailbox
 // waits for the entries of the letters posted before it.

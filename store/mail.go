@@ -269,13 +269,17 @@ func (s *Store) post(ctx context.Context, p Post) (Stored, func(), error) {
 	// batch within microseconds, so a batch forming meanwhile waits for it.
 	// A large body may take long to stream, so commit announces it later.
 	var mail *ticket
-	if p.BodySize <= int64(s.cfg.InlineLimit) {
+	_, filed := s.filed.Get(p.ID)
+	if p.BodySize <= int64(s.cfg.InlineLimit) && !filed {
 		mail = s.mailQ.expect()
 		defer mail.done()
-	} else if st, err := s.repost(ctx, p.ID); !errors.Is(err, ErrNotFound) {
+	} else if st, err := s.repost(ctx, p.ID, filed); !errors.Is(err, ErrNotFound) {
 		// A large body is looked for first, so that a repost is not read
-		// and stored again. An inline body is read first, and its MAIL
-		// message finds out (Nats-Msg-Id and expected subject sequence).
+		// and stored again; so is a letter this store filed lately (a
+		// client trying again), whose MAIL message would make the server
+		// refuse a whole group commit. Any other inline body is read
+		// first, and its MAIL message finds out (Nats-Msg-Id and expected
+		// subject sequence).
 		return st, nil, err
 	}
 	if p.BodySize > s.cfg.MaxBodyBytes {
@@ -309,7 +313,7 @@ func (s *Store) post(ctx context.Context, p Post) (Stored, func(), error) {
 		if _, err := buf.ReadFrom(body); err != nil {
 			if errors.Is(err, ErrBodyMismatch) {
 				// A repost is answered whatever its body.
-				if st, rerr := s.repost(ctx, p.ID); !errors.Is(rerr, ErrNotFound) {
+				if st, rerr := s.repost(ctx, p.ID, false); !errors.Is(rerr, ErrNotFound) {
 					return st, nil, rerr
 				}
 			}
@@ -322,11 +326,16 @@ func (s *Store) post(ctx context.Context, p Post) (Stored, func(), error) {
 
 // repost answers the post of a letter id that may be stored already: the
 // original with ErrDuplicate, after making sure it is filed; ErrNotFound
-// if it is not on this node's replica (then MAIL's deduplication refuses a
-// second copy, and the refused post looks the first up). The id lock is
-// held.
-func (s *Store) repost(ctx context.Context, id string) (Stored, error) {
-	orig, err := s.lookupLocal(ctx, id)
+// if the replica asked does not hold it (then MAIL's deduplication refuses
+// a second copy, and the refused post looks the first up). If stored says
+// the letter is known to be stored, a miss is asked again of the stream's
+// leader. The id lock is held.
+func (s *Store) repost(ctx context.Context, id string, stored bool) (Stored, error) {
+	look := s.lookupLocal
+	if stored {
+		look = s.lookup
+	}
+	orig, err := look(ctx, id)
 	if err != nil {
 		return Stored{}, err
 	}
@@ -380,7 +389,6 @@ func (s *Store) commit(ctx context.Context, env envelope, mail *ticket) (Stored,
 		s.hot.Put(env.ID, env)
 	}
 	filed := s.filing.start(env.To)
-	s.announce(env.Stored)
 	return env.Stored, func() {
 		defer abort()
 		defer filed()
@@ -437,6 +445,10 @@ func (s *Store) file(st Stored, box *ticket) {
 		s.markDirty("mailbox entry", fmt.Errorf("letter %s: %w", st.ID, res.err))
 		return
 	}
+	// Announced only now: a recipient who fetched the letter and filed its
+	// delivered receipt through another store before the entry was written
+	// would have had the entry purged too early, and listed again.
+	s.announce(st)
 	s.filed.Put(st.ID, struct{}{})
 	s.log.Debug("letter filed", "id", st.ID, "seq", st.Seq, "to", st.To, "precedence", st.Precedence,
 		"size", st.BodySize)
@@ -494,10 +506,8 @@ func (s *Store) putBox(ctx context.Context, st Stored) error {
 const notePrefix = "note."
 
 // announce tells the watchers of st.To's mailbox (Watch), on every node,
-// that letter st is stored: a core NATS message like its mailbox entry,
-// on note.box.<party>.<precedence>.<id>. It is sent once the letter is
-// durable and does not wait for the entry, so that the recipient may
-// fetch the letter at once.
+// that letter st is filed: a core NATS message like its mailbox entry, on
+// note.box.<party>.<precedence>.<id>, sent once the entry is durable.
 func (s *Store) announce(st Stored) {
 	msg := boxMsg(st)
 	msg.Subject = notePrefix + msg.Subject
@@ -586,9 +596,8 @@ func (w *watcher) cancel() {
 	})
 }
 
-// Watch pushes envelopes for party as they are stored, from the moment
-// Watch returns: each is announced once its letter is durable, as its
-// mailbox entry is being filed (see announce). It is a hint for prompt delivery, not a
+// Watch pushes envelopes for party as they are filed in its mailbox, from
+// the moment Watch returns (see announce). It is a hint for prompt delivery, not a
 // guarantee: a receiver that falls more than 1024 envelopes behind loses
 // some, so Pending stays the source of truth. The returned func ends the
 // watch and closes the channel; Close ends all watches.

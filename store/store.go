@@ -172,7 +172,8 @@ type Store struct {
 	filing filings                      // mailbox entries being filed after their letters were acknowledged
 	filed  recent.Map[string, struct{}] // letters whose entries this store filed lately
 	// committed holds the letters this store committed lately, by MAIL
-	// sequence, so that the log's reader need not read them back.
+	// sequence, so that the log's reader need not read them back:
+	// recentLetters a generation, a few seconds of traffic.
 	committed recent.Map[uint64, Stored]
 	// hot holds the letters with bodies up to hotMax bytes that this
 	// store committed lately, bodies and all, by id, for Letter.
@@ -291,9 +292,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	life, stop := context.WithCancel(context.Background())
 	s := &Store{
 		cfg: cfg, log: log, ns: ns, nc: nc, js: js,
-		hot:      recent.Map[string, envelope]{Size: hotSize},
-		watchers: make(map[*watcher]struct{}),
-		life:     life, stop: stop,
+		hot:       recent.Map[string, envelope]{Size: hotSize},
+		committed: recent.Map[uint64, Stored]{Size: recentLetters},
+		filed:     recent.Map[string, struct{}]{Size: recentLetters},
+		watchers:  make(map[*watcher]struct{}),
+		life:      life, stop: stop,
 	}
 	if err := s.setupWhenReady(ctx); err != nil {
 		stop()
