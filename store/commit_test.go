@@ -427,3 +427,21 @@ func TestFilingsWait(t *testing.T) {
 	}
 	doneCarol()
 }
+
+// TestPendingWaitsForFilingsBriefly holds a filing open, as an election
+// can: Pending waits filingWait for it, then lists what is filed.
+func TestPendingWaitsForFilingsBriefly(t *testing.T) {
+	s := openStore(t, Config{})
+	ctx := context.Background()
+	mustPost(t, s, newPost(1, "alice", "bob", 0, []byte("one")))
+	if err := s.filing.wait(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	stuck := s.filing.start("bob")
+	defer stuck()
+	start := time.Now()
+	pend, err := s.Pending(ctx, "bob")
+	if took := time.Since(start); err != nil || len(pend) != 1 || took < filingWait || took > filingWait+time.Second {
+		t.Fatalf("Pending = %d entries, %v, after %v; want 1 after %v", len(pend), err, took, filingWait)
+	}
+}

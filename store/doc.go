@@ -50,11 +50,10 @@
 // and files the entry in the background: a letter acknowledged as posted
 // is durable, and its entry follows within a replication round. Until
 // then the letter's id stays locked (a receipt for it through this store
-// waits), Pending of
-// its recipient on this store waits for it, and Close waits for it. On a
-// cluster, Pending through another node may miss an entry still being
-// filed, for that moment; the event stream announces it once it is
-// written. A crash between the two steps would leave BOX out of step with
+// waits), Pending of its recipient on this store waits for it (for up to
+// filingWait), and Close waits for it. On a cluster, Pending through
+// another node may miss an entry still being filed, for that moment; the
+// event stream announces it once it is written. A crash between the two steps would leave BOX out of step with
 // MAIL or RCPT. So the store keeps a checkpoint (MAIL seq, RCPT seq) up to
 // which BOX is known to be right. It is written every checkpointEvery while
 // nothing is half done, and at Close. Open replays MAIL and RCPT after the

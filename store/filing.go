@@ -3,12 +3,17 @@ package store
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // recentLetters is the size of a generation of the store's memories of
 // letters committed and filed lately (recent.Map): a few seconds of posts
 // at thousands a second, for the log's next rounds.
 const recentLetters = 8192
+
+// filingWait bounds how long Pending waits for the entries of letters
+// already acknowledged to be filed.
+const filingWait = 2 * time.Second
 
 // filings tracks the mailbox entries this store is writing for letters
 // already acknowledged, by recipient, so that a listing of a mailbox

@@ -547,8 +547,17 @@ func (s *Store) Pending(ctx context.Context, party string) ([]Stored, error) {
 		return nil, err
 	}
 	defer done()
-	if err := s.filing.wait(ctx, party); err != nil {
-		return nil, fmt.Errorf("failed to read mailbox of %s: %w", party, err)
+	// Entries being filed are waited for, but not for long: a filing held
+	// up by an election must not hold up the whole listing. An entry
+	// filed later is announced (Watch).
+	wctx, cancel := context.WithTimeout(ctx, filingWait)
+	err = s.filing.wait(wctx, party)
+	cancel()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("failed to read mailbox of %s: %w", party, ctx.Err())
+	}
+	if err != nil {
+		s.log.Warn("listing a mailbox before all its entries are filed", "party", party, "err", err)
 	}
 	var out []Stored
 	err = s.scan(ctx, s.box, "box."+party+".*.*", 0, false, func(m jetstream.Msg) error {
