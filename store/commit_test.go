@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -443,5 +444,30 @@ func TestPendingWaitsForFilingsBriefly(t *testing.T) {
 	pend, err := s.Pending(ctx, "bob")
 	if took := time.Since(start); err != nil || len(pend) != 1 || took < filingWait || took > filingWait+time.Second {
 		t.Fatalf("Pending = %d entries, %v, after %v; want 1 after %v", len(pend), err, took, filingWait)
+	}
+}
+
+// TestFilingAfterAFailedBatch files a mailbox entry whose batch fails
+// without an answer from JetStream (here the batch's connection is
+// closed; on a cluster, a stream leader that died): the filing sends the
+// entry again on its own, and the entry is there.
+func TestFilingAfterAFailedBatch(t *testing.T) {
+	s := openStore(t, Config{})
+	nc, err := nats.Connect("", nats.InProcessServer(s.ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	dead := newCommitter(nc, time.Second, -1, 1, 10)
+	defer dead.stop()
+	p := newPost(1, "alice", "bob", 1, []byte("one"))
+	st := Stored{Seq: 1, ID: p.ID, From: p.From, To: p.To, Precedence: p.Precedence, Header: p.Header,
+		BodySize: p.BodySize, BodySHA256: p.BodySHA256, Time: p.Time}
+	s.file(st, dead.expect())
+	if _, err := s.box.GetLastMsgForSubject(context.Background(), boxSubject(st)); err != nil {
+		t.Fatalf("mailbox entry after a failed batch: %v", err)
+	}
+	if s.dirty.Load() {
+		t.Error("the store was marked out of step")
 	}
 }

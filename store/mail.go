@@ -438,7 +438,10 @@ func (s *Store) file(st Stored, box *ticket) {
 	defer cancel()
 	// A dup here means the entry is there already.
 	res := box.publish(boxMsg(st))
-	if res.alone || refused(res.err) {
+	if res.alone || res.err != nil {
+		// Too few for a batch, or the batch failed: refused whole, or with
+		// its outcome unknown, as when the stream's leader died. The entry
+		// is written only if there is none, so it may be sent again.
 		res = s.publishAlone(ctx, boxMsg(st))
 	}
 	if res.err != nil {
