@@ -264,19 +264,28 @@ const catchUpWait = 3 * time.Second
 // cannot interleave (the loser follows on its next step). A crash between
 // the append and the tree update is harmless: the tree is rebuilt from LOG
 // at start, and integration resumes after the highest record sequence
-// found there. The caller holds stepMu.
+// found there. Letters are logged only once checked to be in their
+// mailboxes (checkFiled): a round stops before the first that cannot be
+// checked, and the next round goes on from it. The caller holds stepMu.
 func (k *logKeeper) integrate(ctx context.Context) error {
 	leaves, mail, err := k.pending(ctx)
 	if err != nil || len(leaves) == 0 {
 		return err
 	}
-	if err := k.checkFiled(ctx, mail); err != nil {
-		return err
+	// Log only letters known to be filed: up to the first that is not,
+	// leaving it and what comes after it for the next round.
+	filedErr := k.checkFiled(ctx, mail)
+	var unfiled *filedError
+	if errors.As(filedErr, &unfiled) {
+		leaves = leaves[:unfiled.leaf]
+	}
+	if filedErr != nil && len(leaves) == 0 {
+		return filedErr
 	}
 	first, err := k.store.AppendLog(ctx, k.size(), leaves)
 	if errors.Is(err, store.ErrLogMoved) {
-		k.log.Info("another node appended to the log first; following it")
-		return nil
+		k.log.Debug("another node appended to the log first; following it")
+		return filedErr
 	}
 	if err != nil {
 		return err
@@ -291,30 +300,56 @@ func (k *logKeeper) integrate(ctx context.Context) error {
 	}
 	err = k.sign()
 	k.mu.Unlock()
-	return err
+	return errors.Join(err, filedErr)
 }
+
+// pendingLetter is a letter among the leaves of a round: its metadata and
+// the index of its first leaf.
+type pendingLetter struct {
+	store.Stored
+	leaf int
+}
+
+// filedError is checkFiled's failure for the letter whose first leaf is
+// at index leaf.
+type filedError struct {
+	leaf int
+	err  error
+}
+
+func (e *filedError) Error() string { return e.err.Error() }
+func (e *filedError) Unwrap() error { return e.err }
 
 // checkFiled makes sure each letter about to be logged, unless delivered,
 // is in its recipient's mailbox (store.EnsureFiled), before it is logged:
 // so a letter in the log is listed for delivery even if the node that
 // posted it dies while filing it, since the other nodes only follow a log
-// that holds it. A letter this node is still filing waits for it (the id
-// lock). A failure holds the round up; the next one tries again.
-func (k *logKeeper) checkFiled(ctx context.Context, letters []store.Stored) error {
-	for _, st := range letters {
-		if err := k.store.EnsureFiled(ctx, st); err != nil {
-			return fmt.Errorf("failed to check that letter %s is in its mailbox: %w", st.ID, err)
+// that holds it. A letter this node is still filing is waited for (its id
+// lock), for at most fileCheckWait. It returns a *filedError for the first
+// letter that could not be checked.
+func (k *logKeeper) checkFiled(ctx context.Context, letters []pendingLetter) error {
+	for _, l := range letters {
+		cctx, cancel := context.WithTimeout(ctx, fileCheckWait)
+		err := k.store.EnsureFiled(cctx, l.Stored)
+		cancel()
+		if err != nil {
+			return &filedError{leaf: l.leaf, err: fmt.Errorf("failed to check that letter %s is in its mailbox: %w", l.ID, err)}
 		}
 	}
 	return nil
 }
 
+// fileCheckWait bounds the wait for one letter's mailbox check, which may
+// wait for a post still filing it or for a sender still sending the body
+// of a repost.
+const fileCheckWait = 3 * time.Second
+
 // pending returns the leaves of the records stored since the last
 // integration: rosters, then envelopes each followed by its posted
 // receipt, then filed receipts; and the letters among them.
-func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, []store.Stored, error) {
+func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, []pendingLetter, error) {
 	var leaves []store.LogLeaf
-	var mail []store.Stored
+	var mail []pendingLetter
 	for _, src := range []string{store.LogRosters, store.LogMail, store.LogReceipts} {
 		k.mu.RLock()
 		after := k.high[src]
@@ -337,8 +372,8 @@ func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, []store.Store
 				if err != nil {
 					return nil, nil, err
 				}
+				mail = append(mail, pendingLetter{Stored: *r.Mail, leaf: len(leaves)})
 				leaf(tlog.KindEnvelope, r.Data)
-				mail = append(mail, *r.Mail)
 				leaf(tlog.KindReceipt, rc.Raw)
 			}
 		}

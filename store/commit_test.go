@@ -349,7 +349,10 @@ func TestCommitFindsItsOwnLetter(t *testing.T) {
 	}
 	for _, nonce := range []string{"second", "first"} {
 		env.nonce = nonce
-		unlock := s.locks.lock(p.ID)
+		unlock, err := s.locks.lock(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		st, file, err := s.commit(ctx, env, nil)
 		if file != nil {
 			file()
@@ -447,19 +450,35 @@ func TestPendingWaitsForFilingsBriefly(t *testing.T) {
 	}
 }
 
-// TestFilingAfterAFailedBatch files a mailbox entry whose batch fails
-// without an answer from JetStream (here the batch's connection is
-// closed; on a cluster, a stream leader that died): the filing sends the
-// entry again on its own, and the entry is there.
-func TestFilingAfterAFailedBatch(t *testing.T) {
-	s := openStore(t, Config{})
+// deadCommitter returns a committer whose connection is closed, so that
+// every batch fails without an answer from JetStream, as when a stream's
+// leader died.
+func deadCommitter(t *testing.T, s *Store) *committer {
 	nc, err := nats.Connect("", nats.InProcessServer(s.ns))
 	if err != nil {
 		t.Fatal(err)
 	}
 	nc.Close()
-	dead := newCommitter(nc, time.Second, -1, 1, 10)
-	defer dead.stop()
+	c := newCommitter(nc, time.Second, -1, 1, 10)
+	t.Cleanup(c.stop)
+	return c
+}
+
+// TestFilingAfterAFailedBatch files a mailbox entry whose batch fails
+// without an answer: the filing sends the entry again on its own, and the
+// entry is there. But a letter delivered meanwhile is not listed again.
+func TestFilingAfterAFailedBatch(t *testing.T) {
+	s := openStore(t, Config{})
+	ctx := context.Background()
+	dead := deadCommitter(t, s)
+	delivered := mustPost(t, s, newPost(2, "alice", "bob", 1, []byte("two")))
+	if _, err := s.PutReceipt(ctx, delivered.ID, "alice", ReceiptDelivered, []byte("delivered 2")); err != nil {
+		t.Fatal(err)
+	}
+	s.file(delivered, dead.expect())
+	if pend, err := s.Pending(ctx, "bob"); err != nil || len(pend) != 0 {
+		t.Fatalf("a delivered letter filed again: Pending = %+v, %v", pend, err)
+	}
 	p := newPost(1, "alice", "bob", 1, []byte("one"))
 	st := Stored{Seq: 1, ID: p.ID, From: p.From, To: p.To, Precedence: p.Precedence, Header: p.Header,
 		BodySize: p.BodySize, BodySHA256: p.BodySHA256, Time: p.Time}
@@ -469,5 +488,30 @@ func TestFilingAfterAFailedBatch(t *testing.T) {
 	}
 	if s.dirty.Load() {
 		t.Error("the store was marked out of step")
+	}
+}
+
+// TestEnsureFiledGivesUp holds a letter's id, as a post still filing it
+// does: EnsureFiled waits for it only as long as its context allows, and
+// returns once the id is free.
+func TestEnsureFiledGivesUp(t *testing.T) {
+	s := openStore(t, Config{})
+	ctx := context.Background()
+	st := mustPost(t, s, newPost(1, "alice", "bob", 0, []byte("one")))
+	if err := s.filing.wait(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := s.locks.lock(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := s.EnsureFiled(short, st); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("EnsureFiled of a busy letter = %v, want the deadline", err)
+	}
+	unlock()
+	if err := s.EnsureFiled(ctx, st); err != nil {
+		t.Fatalf("EnsureFiled once free: %v", err)
 	}
 }

@@ -83,6 +83,10 @@ func TestExternalNATSNamedStores(t *testing.T) {
 	pa, pb := newPost(1, "alice", "bob", 0, []byte("via a")), newPost(2, "alice", "bob", 0, []byte("via b"))
 	mustPost(t, a, pa)
 	mustPost(t, b, pb)
+	// a waits for its own filings only; b's is waited for here.
+	if err := b.filing.wait(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
 	if pending, err := a.Pending(ctx, "bob"); err != nil || len(pending) != 2 {
 		t.Fatalf("pending through a: %v %d", err, len(pending))
 	}

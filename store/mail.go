@@ -246,8 +246,19 @@ func (s *Store) Post(ctx context.Context, p Post) (Stored, error) {
 	if err != nil {
 		return Stored{}, err
 	}
-	unlock := s.locks.lock(p.ID)
-	st, file, err := s.post(ctx, p)
+	// An inline body is read before the id is locked, so that a slow
+	// sender cannot hold the id up, nor the log, which waits for ids.
+	var in *inlineBody
+	if _, filed := s.filed.Get(p.ID); p.BodySize <= int64(s.cfg.InlineLimit) && !filed {
+		in = &inlineBody{}
+		in.data, in.err = s.readBody(ctx, p)
+	}
+	unlock, err := s.locks.lock(ctx, p.ID)
+	if err != nil {
+		done()
+		return Stored{}, err
+	}
+	st, file, err := s.post(ctx, p, in)
 	if file == nil {
 		unlock()
 		done()
@@ -262,25 +273,59 @@ func (s *Store) Post(ctx context.Context, p Post) (Stored, error) {
 	return st, err
 }
 
-// post is Post with the id locked. It returns the letter's filing step,
-// to be run once, if the letter was stored now.
-func (s *Store) post(ctx context.Context, p Post) (Stored, func(), error) {
-	// Announce an inline letter to the MAIL committer now: it reaches the
-	// batch within microseconds, so a batch forming meanwhile waits for it.
-	// A large body may take long to stream, so commit announces it later.
+// inlineBody is an inline letter's body, read before its id was locked.
+type inlineBody struct {
+	data []byte
+	err  error // the read failed; ErrBodyMismatch: the body is not the declared one
+}
+
+// readBody reads p's body whole, checked against its declared size and
+// hash.
+func (s *Store) readBody(ctx context.Context, p Post) ([]byte, error) {
+	r := p.Body
+	if r == nil {
+		r = bytes.NewReader(nil)
+	}
+	body := &verifier{ctx: ctx, r: io.LimitReader(r, p.BodySize+1), size: p.BodySize, want: p.BodySHA256, h: s.bodyHash()}
+	buf := bytes.NewBuffer(make([]byte, 0, p.BodySize+1))
+	if _, err := buf.ReadFrom(body); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// post is Post with the id locked; in is the inline body Post read, if
+// it did. It returns the letter's filing step, to be run once, if the
+// letter was stored now.
+func (s *Store) post(ctx context.Context, p Post, in *inlineBody) (Stored, func(), error) {
 	var mail *ticket
-	_, filed := s.filed.Get(p.ID)
-	if p.BodySize <= int64(s.cfg.InlineLimit) && !filed {
+	if in != nil {
+		if in.err != nil {
+			if errors.Is(in.err, ErrBodyMismatch) {
+				// A repost is answered whatever its body.
+				if st, err := s.repost(ctx, p.ID, false); !errors.Is(err, ErrNotFound) {
+					return st, nil, err
+				}
+			}
+			return Stored{}, nil, in.err
+		}
+		// Announce the letter to the MAIL committer now: it reaches the
+		// batch within microseconds, so a batch forming meanwhile waits
+		// for it. A large body may take long to stream, so commit
+		// announces it later.
 		mail = s.mailQ.expect()
 		defer mail.done()
-	} else if st, err := s.repost(ctx, p.ID, filed); !errors.Is(err, ErrNotFound) {
+	} else {
 		// A large body is looked for first, so that a repost is not read
 		// and stored again; so is a letter this store filed lately (a
 		// client trying again), whose MAIL message would make the server
-		// refuse a whole group commit. Any other inline body is read
+		// refuse a whole group commit. Any other inline body was read
 		// first, and its MAIL message finds out (Nats-Msg-Id and expected
 		// subject sequence).
-		return st, nil, err
+		_, filed := s.filed.Get(p.ID)
+		if st, err := s.repost(ctx, p.ID, filed); !errors.Is(err, ErrNotFound) {
+			return st, nil, err
+		}
 	}
 	if p.BodySize > s.cfg.MaxBodyBytes {
 		return Stored{}, nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, p.BodySize, s.cfg.MaxBodyBytes)
@@ -297,29 +342,26 @@ func (s *Store) post(ctx context.Context, p Post) (Stored, func(), error) {
 		object: p.BodySize > int64(s.cfg.InlineLimit),
 		nonce:  rand.Text(),
 	}
-	body := &verifier{ctx: ctx, r: p.Body, size: p.BodySize, want: p.BodySHA256, h: s.bodyHash()}
-	if body.r == nil {
-		body.r = bytes.NewReader(nil)
-	}
-	body.r = io.LimitReader(body.r, p.BodySize+1)
-
-	if env.object {
+	switch {
+	case env.object:
+		body := &verifier{ctx: ctx, r: p.Body, size: p.BodySize, want: p.BodySHA256, h: s.bodyHash()}
+		if body.r == nil {
+			body.r = bytes.NewReader(nil)
+		}
+		body.r = io.LimitReader(body.r, p.BodySize+1)
 		if err := s.putBody(ctx, p.ID, body); err != nil {
 			s.dropBody(ctx, p.ID)
 			return Stored{}, nil, err
 		}
-	} else {
-		buf := bytes.NewBuffer(make([]byte, 0, p.BodySize+1))
-		if _, err := buf.ReadFrom(body); err != nil {
-			if errors.Is(err, ErrBodyMismatch) {
-				// A repost is answered whatever its body.
-				if st, rerr := s.repost(ctx, p.ID, false); !errors.Is(rerr, ErrNotFound) {
-					return st, nil, rerr
-				}
-			}
+	case in != nil:
+		env.inline = in.data
+	default:
+		// Filed lately, yet not found: read it now, under the lock.
+		data, err := s.readBody(ctx, p)
+		if err != nil {
 			return Stored{}, nil, err
 		}
-		env.inline = buf.Bytes()
+		env.inline = data
 	}
 	return s.commit(ctx, env, mail)
 }
@@ -438,11 +480,21 @@ func (s *Store) file(st Stored, box *ticket) {
 	defer cancel()
 	// A dup here means the entry is there already.
 	res := box.publish(boxMsg(st))
-	if res.alone || res.err != nil {
-		// Too few for a batch, or the batch failed: refused whole, or with
-		// its outcome unknown, as when the stream's leader died. The entry
-		// is written only if there is none, so it may be sent again.
+	switch {
+	case res.alone:
 		res = s.publishAlone(ctx, boxMsg(st))
+	case res.err != nil:
+		// The batch failed: refused whole, or with its outcome unknown, as
+		// when the stream's leader died. The entry is written only if there
+		// is none, so it may be sent again, with time of its own; but if
+		// the batch was stored and the letter delivered and taken out of
+		// the mailbox meanwhile, it must not be listed again.
+		rctx, rcancel := commitContext(context.Background())
+		defer rcancel()
+		if delivered, err := s.hasReceipt(rctx, st.From, ReceiptDelivered, st.ID); err == nil && delivered {
+			return
+		}
+		res = s.publishAlone(rctx, boxMsg(st))
 	}
 	if res.err != nil {
 		s.markDirty("mailbox entry", fmt.Errorf("letter %s: %w", st.ID, res.err))
@@ -720,7 +772,10 @@ func (s *Store) EnsureFiled(ctx context.Context, st Stored) error {
 		return err
 	}
 	defer done()
-	unlock := s.locks.lock(st.ID)
+	unlock, err := s.locks.lock(ctx, st.ID)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	if _, ok := s.filed.Get(st.ID); ok {
 		return nil

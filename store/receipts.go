@@ -54,7 +54,10 @@ func (s *Store) PutReceipt(ctx context.Context, id string, sender string, kind u
 		return StoredReceipt{}, err
 	}
 	defer done()
-	unlock := s.locks.lock(id)
+	unlock, err := s.locks.lock(ctx, id)
+	if err != nil {
+		return StoredReceipt{}, err
+	}
 	defer unlock()
 
 	env, err := s.lookup(ctx, id)

@@ -84,38 +84,48 @@ func (s *Store) scan(ctx context.Context, st jetstream.Stream, filter string, fr
 // on the node that holds it.
 const consumerStartWait = 3 * time.Second
 
-// idLocks is a set of mutexes keyed by letter id.
+// idLocks is a set of locks keyed by letter id.
 type idLocks struct {
 	mu sync.Mutex
 	m  map[string]*idLock
 }
 
+// idLock is one id's lock: held while its channel holds a token.
 type idLock struct {
-	sync.Mutex
+	held chan struct{}
 	refs int
 }
 
-// lock locks id and returns its unlock function.
-func (l *idLocks) lock(id string) func() {
+// lock locks id and returns its unlock function, or ctx's error if ctx
+// ends first.
+func (l *idLocks) lock(ctx context.Context, id string) (func(), error) {
 	l.mu.Lock()
 	if l.m == nil {
 		l.m = make(map[string]*idLock)
 	}
 	e := l.m[id]
 	if e == nil {
-		e = &idLock{}
+		e = &idLock{held: make(chan struct{}, 1)}
 		l.m[id] = e
 	}
 	e.refs++
 	l.mu.Unlock()
-	e.Lock()
-	return func() {
-		e.Unlock()
+	release := func() {
 		l.mu.Lock()
 		if e.refs--; e.refs == 0 {
 			delete(l.m, id)
 		}
 		l.mu.Unlock()
+	}
+	select {
+	case e.held <- struct{}{}:
+		return func() {
+			<-e.held
+			release()
+		}, nil
+	case <-ctx.Done():
+		release()
+		return nil, fmt.Errorf("letter %s is busy: %w", id, ctx.Err())
 	}
 }
 
