@@ -239,9 +239,11 @@ func (s *Store) setupWhenReady(ctx context.Context) error {
 }
 
 // LogWriter reports whether this node should integrate the log: the node
-// that leads the LOG stream on a cluster, and the only node otherwise.
-// Another node may believe it leads for a moment during an election;
-// AppendLog's size check keeps the log whole even then.
+// that leads the LOG stream on an embedded cluster, and every store
+// otherwise (one alone, or each of several named stores sharing an
+// external NATS, which then race to append). Another node may believe it
+// leads for a moment during an election; AppendLog's size check keeps the
+// log whole even then, and the loser follows.
 func (s *Store) LogWriter() bool {
 	if s.ns == nil || s.cfg.Cluster == nil {
 		return true
@@ -337,17 +339,38 @@ const clusterRequestTimeout = 2 * time.Second
 // of a message that the first try stored is answered as a duplicate or a
 // conflict, never stored twice.
 func (s *Store) publish(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	var ack *jetstream.PubAck
+	err := s.untilAnswered(ctx, "publish "+msg.Subject, func(ctx context.Context) (err error) {
+		ack, err = s.js.PublishMsg(ctx, msg, opts...)
+		return err
+	})
+	return ack, err
+}
+
+// purge removes the messages of st on subject subj, as publish writes: a
+// purge sent to a stream leader that has just died is never answered, and
+// would otherwise wait for all of ctx. Purging twice is harmless.
+func (s *Store) purge(ctx context.Context, st jetstream.Stream, subj string) error {
+	return s.untilAnswered(ctx, "purge "+subj, func(ctx context.Context) error {
+		return st.Purge(ctx, jetstream.WithPurgeSubject(subj))
+	})
+}
+
+// untilAnswered runs the JetStream request req with requestTimeout for
+// each try, and tries again while it is unanswered and ctx lasts. req must
+// be idempotent.
+func (s *Store) untilAnswered(ctx context.Context, what string, req func(context.Context) error) error {
 	for {
 		actx, cancel := context.WithTimeout(ctx, s.requestTimeout())
-		ack, err := s.js.PublishMsg(actx, msg, opts...)
+		err := req(actx)
 		cancel()
 		if err == nil || !unanswered(err) || ctx.Err() != nil {
-			return ack, err
+			return err
 		}
-		s.log.Debug("publish not answered, trying again", "subject", msg.Subject, "err", err)
+		s.log.Debug("request not answered, trying again", "request", what, "err", err)
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return err
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

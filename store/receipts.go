@@ -128,7 +128,7 @@ func (s *Store) PutReceipt(ctx context.Context, id string, sender string, kind u
 
 // dropBox removes the BOX entry of st, if any.
 func (s *Store) dropBox(ctx context.Context, st Stored) error {
-	if err := s.box.Purge(ctx, jetstream.WithPurgeSubject(boxSubject(st))); err != nil {
+	if err := s.purge(ctx, s.box, boxSubject(st)); err != nil {
 		return fmt.Errorf("failed to remove mailbox entry: %w", err)
 	}
 	return nil

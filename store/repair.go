@@ -143,7 +143,7 @@ func (s *Store) repair(ctx context.Context) error {
 		err = s.scan(ctx, s.receipts, filter, cp.rcpt+1, true, func(m jetstream.Msg) error {
 			id := m.Subject()[strings.LastIndexByte(m.Subject(), '.')+1:]
 			removed++
-			return s.box.Purge(ctx, jetstream.WithPurgeSubject("box.*.*."+id))
+			return s.purge(ctx, s.box, "box.*.*."+id)
 		})
 		if err != nil {
 			return fmt.Errorf("failed to repair mailbox from receipts: %w", err)
