@@ -86,11 +86,20 @@ const (
 // node was tried; if all failed so, it tries them all again for a while
 // (failoverWait). Every request of the API is idempotent (a repost
 // answers the same receipt), so sending one again to another node is
-// safe.
+// safe; every try after the first carries api.HeaderRetry.
 func (n *relayNodes) do(ctx context.Context, method, path string, body func() (io.Reader, error), size int64, hdr func(http.Header)) (*http.Response, error) {
 	deadline := time.Now().Add(failoverWait)
+	tries := 0
+	withRetry := func(h http.Header) {
+		if hdr != nil {
+			hdr(h)
+		}
+		if tries++; tries > 1 {
+			h.Set(api.HeaderRetry, "1")
+		}
+	}
 	for pause := failoverPause; ; pause = min(2*pause, time.Second) {
-		resp, again, err := n.tryAll(ctx, method, path, body, size, hdr)
+		resp, again, err := n.tryAll(ctx, method, path, body, size, withRetry)
 		if !again || len(n.urls) == 1 || time.Now().Add(pause).After(deadline) {
 			return resp, err
 		}

@@ -45,7 +45,7 @@ func (r *Relay) postEnvelope(w http.ResponseWriter, req *http.Request, c *caller
 	stored, err := r.cfg.Store.Post(req.Context(), store.Post{
 		ID: h.ID.String(), From: h.From, To: h.To, Precedence: uint8(h.Precedence),
 		Header: h.Raw, Body: req.Body, BodySize: int64(h.Size), BodySHA256: h.Digest,
-		Time: r.cfg.Now(),
+		Time: r.cfg.Now(), Retry: req.Header.Get(api.HeaderRetry) == "1",
 	})
 	switch {
 	case errors.Is(err, store.ErrDuplicate):

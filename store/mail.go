@@ -29,6 +29,11 @@ type Post struct {
 	BodySize   int64     // exact expected length
 	BodySHA256 [32]byte  // expected SHA-256 of the body bytes (or Config.BodyHash)
 	Time       time.Time // relay's accept time, stored so that receipts can be re-derived; zero means now
+	// Retry says the sender may have posted this letter before (its client
+	// is trying again): the id is looked up before the body is read, so
+	// that a repost does not join a group commit, which the server would
+	// refuse whole.
+	Retry bool
 }
 
 // Stored is the metadata of a stored envelope (no body).
@@ -249,7 +254,7 @@ func (s *Store) Post(ctx context.Context, p Post) (Stored, error) {
 	// An inline body is read before the id is locked, so that a slow
 	// sender cannot hold the id up, nor the log, which waits for ids.
 	var in *inlineBody
-	if _, filed := s.filed.Get(p.ID); p.BodySize <= int64(s.cfg.InlineLimit) && !filed {
+	if _, filed := s.filed.Get(p.ID); p.BodySize <= int64(s.cfg.InlineLimit) && !filed && !p.Retry {
 		in = &inlineBody{}
 		in.data, in.err = s.readBody(ctx, p)
 	}
@@ -317,11 +322,11 @@ func (s *Store) post(ctx context.Context, p Post, in *inlineBody) (Stored, func(
 		defer mail.done()
 	} else {
 		// A large body is looked for first, so that a repost is not read
-		// and stored again; so is a letter this store filed lately (a
-		// client trying again), whose MAIL message would make the server
-		// refuse a whole group commit. Any other inline body was read
-		// first, and its MAIL message finds out (Nats-Msg-Id and expected
-		// subject sequence).
+		// and stored again; so is a letter this store filed lately, or one
+		// whose sender says it is trying again, whose MAIL message would
+		// make the server refuse a whole group commit. Any other inline
+		// body was read first, and its MAIL message finds out (Nats-Msg-Id
+		// and expected subject sequence).
 		_, filed := s.filed.Get(p.ID)
 		if st, err := s.repost(ctx, p.ID, filed); !errors.Is(err, ErrNotFound) {
 			return st, nil, err
@@ -356,7 +361,8 @@ func (s *Store) post(ctx context.Context, p Post, in *inlineBody) (Stored, func(
 	case in != nil:
 		env.inline = in.data
 	default:
-		// Filed lately, yet not found: read it now, under the lock.
+		// Filed lately, or sent again, yet not found: read it now, under
+		// the lock.
 		data, err := s.readBody(ctx, p)
 		if err != nil {
 			return Stored{}, nil, err

@@ -905,3 +905,21 @@ func TestRepostOfFiledLetter(t *testing.T) {
 		t.Fatalf("repost = %+v, %v; want the original with ErrDuplicate", got, err)
 	}
 }
+
+// TestPostMarkedRetry posts a letter again, marked as a client's retry, to
+// a store that has no memory of filing it (opened anew): the id is looked
+// up before the body is read, and the original comes back.
+func TestPostMarkedRetry(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, Config{Dir: dir})
+	p := newPost(1, "alice", "bob", 1, []byte("sent twice"))
+	orig := mustPost(t, s, p)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, Config{Dir: dir})
+	p.Body, p.Retry = failReader{t}, true
+	if got, err := s.Post(context.Background(), p); !errors.Is(err, ErrDuplicate) || got.Seq != orig.Seq {
+		t.Fatalf("retried post = %+v, %v; want the original with ErrDuplicate", got, err)
+	}
+}

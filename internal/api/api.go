@@ -27,6 +27,11 @@ const (
 	HeaderDevice = "Brief-Device"
 )
 
+// HeaderRetry, set to "1", marks a request that a client sends again after
+// it failed or went unanswered, to the same relay node or another: the
+// relay then looks a posted envelope's id up before it reads the body.
+const HeaderRetry = "Brief-Retry"
+
 // Paths of the relay API.
 const (
 	PathInfo      = "/v1/info"
