@@ -58,20 +58,27 @@ func (w *world) deviceClient(b testing.TB, ks *identity.Keystore) *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: conf, MaxIdleConnsPerHost: 256}}
 }
 
-func postFramed(c *http.Client, url string, ks *identity.Keystore, body []byte) error {
-	req, _ := http.NewRequest(http.MethodPost, url+api.PathEnvelopes, bytes.NewReader(body))
+// deviceDo sends a request as ks's device, reads the answer to its end
+// and returns its status.
+func deviceDo(c *http.Client, method, url string, ks *identity.Keystore, body io.Reader) (int, error) {
+	req, _ := http.NewRequest(method, url, body)
 	req.Header.Set(api.HeaderParty, ks.Party)
 	req.Header.Set(api.HeaderDevice, ks.Device)
 	resp, err := c.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("post: %s", resp.Status)
+	return resp.StatusCode, nil
+}
+
+func postFramed(c *http.Client, url string, ks *identity.Keystore, body []byte) error {
+	status, err := deviceDo(c, http.MethodPost, url+api.PathEnvelopes, ks, bytes.NewReader(body))
+	if err == nil && status != http.StatusCreated {
+		err = fmt.Errorf("post: %s", http.StatusText(status))
 	}
-	return nil
+	return err
 }
 
 // parallel runs n jobs on the given number of goroutines and reports
@@ -227,15 +234,9 @@ func postToDelivered(b *testing.B, w *world) {
 			return nil // a letter of an earlier round
 		}
 		go func() {
-			req, _ := http.NewRequest(http.MethodGet, w.URL+api.PathEnvelopes+"/"+e.ID, nil)
-			req.Header.Set(api.HeaderParty, tk.Party)
-			req.Header.Set(api.HeaderDevice, tk.Device)
-			resp, err := tc.Do(req)
-			if err != nil {
+			if _, err := deviceDo(tc, http.MethodGet, w.URL+api.PathEnvelopes+"/"+e.ID, tk, nil); err != nil {
 				return
 			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
 			mu.Lock()
 			defer mu.Unlock()
 			lat = append(lat, time.Since(started[i]))
@@ -305,43 +306,24 @@ func BenchmarkPostToCheckpoint(b *testing.B) {
 	}
 	c := w.deviceClient(b, ks)
 	lat := make([]time.Duration, b.N)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	for i := range b.N {
-		<-tick.C
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start := time.Now()
-			if err := postFramed(c, w.URL, ks, envs[i]); err != nil {
-				b.Error(err)
-				return
+	atRate(b, func(i int) error {
+		start := time.Now()
+		if err := postFramed(c, w.URL, ks, envs[i]); err != nil {
+			return err
+		}
+		for time.Since(start) < 10*time.Second {
+			status, err := deviceDo(c, http.MethodGet, w.URL+api.PathLogProof+"?leaf="+leaves[i], ks, nil)
+			if err != nil {
+				return err
 			}
-			for time.Since(start) < 10*time.Second {
-				req, _ := http.NewRequest(http.MethodGet, w.URL+api.PathLogProof+"?leaf="+leaves[i], nil)
-				req.Header.Set(api.HeaderParty, ks.Party)
-				req.Header.Set(api.HeaderDevice, ks.Device)
-				resp, err := c.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					lat[i] = time.Since(start)
-					return
-				}
-				time.Sleep(5 * time.Millisecond)
+			if status == http.StatusOK {
+				lat[i] = time.Since(start)
+				return nil
 			}
-			b.Errorf("letter %d not in a checkpoint after 10 s", i)
-		}()
-	}
-	wg.Wait()
+			time.Sleep(5 * time.Millisecond)
+		}
+		return fmt.Errorf("letter %d not in a checkpoint after 10 s", i)
+	})
 	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	reportLatency(b, lat)
 }

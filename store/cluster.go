@@ -383,11 +383,11 @@ func unanswered(err error) bool {
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
 }
 
-// lastFor returns the last message of subj in st. It asks this node's
-// replica (a direct get); on a cluster a replica that is behind, such as a
-// node just back from a partition, answers "not found" for what the
-// leader holds, so a miss is asked again of the stream's leader before it
-// counts.
+// lastFor returns the last message of subj in st. It asks a replica (a
+// direct get, which any of the stream's replicas may answer); on a
+// cluster a replica that is behind, such as a node just back from a
+// partition, answers "not found" for what the leader holds, so a miss is
+// asked again of the stream's leader before it counts.
 func (s *Store) lastFor(ctx context.Context, st jetstream.Stream, subj string) (*jetstream.RawStreamMsg, error) {
 	m, err := st.GetLastMsgForSubject(ctx, subj)
 	if !errors.Is(err, jetstream.ErrMsgNotFound) || s.cfg.Cluster == nil && s.cfg.URL == "" {

@@ -164,7 +164,7 @@ func (s *Store) RecordsAfter(ctx context.Context, source string, after uint64, l
 }
 
 // LogLeavesAfter returns up to limit leaves from index from on, as far as
-// this node's replica of LOG holds them.
+// the replica of LOG that answers holds them.
 func (s *Store) LogLeavesAfter(ctx context.Context, from uint64, limit int) ([]LogLeaf, error) {
 	ctx, done, err := s.begin(ctx)
 	if err != nil {

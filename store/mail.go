@@ -236,10 +236,12 @@ func (s *Store) lookupEnvelope(ctx context.Context, id string, get func(context.
 //
 // The letter's mailbox entry is filed right after, in the background: see
 // "The mailbox (BOX) and crashes" in the package documentation. Until it
-// is filed, Pending of the recipient on this store waits for it.
+// is filed, Pending of the recipient on this store waits for it (up to
+// filingWait).
 //
 // If id was posted before, Post returns the original with ErrDuplicate.
-// A large body (over Config.InlineLimit) is not read then. If Post
+// The body is not read then if it is large (over Config.InlineLimit), if
+// p.Retry is set, or if this store filed the letter lately. If Post
 // returns another error together with a non-zero Stored, the letter is
 // stored but its mailbox entry failed; posting again returns it with
 // ErrDuplicate and files the entry.
@@ -284,16 +286,21 @@ type inlineBody struct {
 	err  error // the read failed; ErrBodyMismatch: the body is not the declared one
 }
 
-// readBody reads p's body whole, checked against its declared size and
-// hash.
-func (s *Store) readBody(ctx context.Context, p Post) ([]byte, error) {
+// bodyOf returns a reader of p's body that checks it against its declared
+// size and hash.
+func (s *Store) bodyOf(ctx context.Context, p Post) *verifier {
 	r := p.Body
 	if r == nil {
 		r = bytes.NewReader(nil)
 	}
-	body := &verifier{ctx: ctx, r: io.LimitReader(r, p.BodySize+1), size: p.BodySize, want: p.BodySHA256, h: s.bodyHash()}
+	return &verifier{ctx: ctx, r: io.LimitReader(r, p.BodySize+1), size: p.BodySize, want: p.BodySHA256, h: s.bodyHash()}
+}
+
+// readBody reads p's body whole, checked against its declared size and
+// hash.
+func (s *Store) readBody(ctx context.Context, p Post) ([]byte, error) {
 	buf := bytes.NewBuffer(make([]byte, 0, p.BodySize+1))
-	if _, err := buf.ReadFrom(body); err != nil {
+	if _, err := buf.ReadFrom(s.bodyOf(ctx, p)); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -349,12 +356,7 @@ func (s *Store) post(ctx context.Context, p Post, in *inlineBody) (Stored, func(
 	}
 	switch {
 	case env.object:
-		body := &verifier{ctx: ctx, r: p.Body, size: p.BodySize, want: p.BodySHA256, h: s.bodyHash()}
-		if body.r == nil {
-			body.r = bytes.NewReader(nil)
-		}
-		body.r = io.LimitReader(body.r, p.BodySize+1)
-		if err := s.putBody(ctx, p.ID, body); err != nil {
+		if err := s.putBody(ctx, p.ID, s.bodyOf(ctx, p)); err != nil {
 			s.dropBody(ctx, p.ID)
 			return Stored{}, nil, err
 		}
@@ -789,9 +791,13 @@ func (s *Store) EnsureFiled(ctx context.Context, st Stored) error {
 	if _, err := s.box.GetLastMsgForSubject(ctx, boxSubject(st)); err == nil {
 		return nil
 	}
+	// Not on the replica asked: file it unless it is delivered (or not
+	// stored at all). The entry is written only if there is none.
 	env, err := s.lookup(ctx, st.ID)
-	if err != nil {
+	if err != nil || env.Delivered {
 		return err
 	}
-	return s.ensureBox(ctx, env.Stored)
+	ctx, cancel := commitContext(ctx)
+	defer cancel()
+	return s.putBox(ctx, env.Stored)
 }
