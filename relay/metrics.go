@@ -206,11 +206,11 @@ func (r *Relay) serveMetrics(w http.ResponseWriter, req *http.Request) {
 	}
 	r.metrics.write(w, r.logs.size(), pending)
 	r.space.writeMetrics(w)
-	if node := r.cfg.Store.Node(); node != "" {
+	if r.cfg.Store.Replicated() {
 		state, err := r.cfg.Store.ClusterState(req.Context())
 		if err != nil {
 			r.log.Warn("metrics: failed to read the cluster state", "err", err)
 		}
-		writeClusterMetrics(w, node, r.cfg.Store.LogWriter(), state)
+		writeClusterMetrics(w, r.cfg.Store.Node(), r.cfg.Store.LogWriter(), state)
 	}
 }

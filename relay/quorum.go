@@ -20,7 +20,8 @@ const (
 	quorumGrace = 3 * time.Second
 )
 
-// quorumWatch knows whether this cluster node's write streams had a quorum
+// quorumWatch knows whether this node's write streams (on an embedded
+// cluster or an external NATS cluster) had a quorum
 // at the last check, so that a node cut off from the others refuses posts
 // and receipts at once (503: the client tries the next node) instead of
 // holding them until the store gives up.
@@ -29,9 +30,9 @@ type quorumWatch struct {
 }
 
 // run checks every quorumEvery until ctx ends. It returns at once on a
-// store that is not a cluster node.
+// store whose streams have one replica.
 func (q *quorumWatch) run(ctx context.Context, st *store.Store, r *Relay) {
-	if st.Node() == "" {
+	if !st.Replicated() {
 		return
 	}
 	t := time.NewTicker(quorumEvery)

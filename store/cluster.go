@@ -211,19 +211,24 @@ func validNode(name string) bool {
 // concurrent creations of one stream from several nodes); the other nodes
 // wait until they exist and open them. A node that has just started waits
 // first for the nodes to elect a meta leader, which needs a quorum of
-// them up.
+// them up. On an external NATS, setup is tried again while JetStream does
+// not answer (a cluster still electing its meta leader), until ctx ends.
 func (s *Store) setupWhenReady(ctx context.Context) error {
-	if s.cfg.Cluster == nil {
+	if s.cfg.Cluster == nil && s.cfg.URL == "" {
 		return s.setup(ctx, true)
 	}
 	for {
 		var err error
-		if s.ns.JetStreamIsCurrent() || s.ns.JetStreamIsLeader() {
+		create := s.cfg.Cluster == nil || s.ns.JetStreamIsLeader()
+		if create || s.ns.JetStreamIsCurrent() {
 			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err = s.setup(actx, s.ns.JetStreamIsLeader())
+			err = s.setup(actx, create)
 			cancel()
-			if err == nil {
+			switch {
+			case err == nil:
 				return nil
+			case s.cfg.Cluster == nil && !unanswered(err) && !unavailable(err):
+				return err
 			}
 			s.log.Info("waiting for the cluster", "err", err)
 		}
@@ -236,6 +241,35 @@ func (s *Store) setupWhenReady(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// unavailable reports whether err is JetStream's answer that it cannot
+// serve API requests for now (no meta leader yet).
+func unavailable(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeUnavailable
+}
+
+// nats-server's error codes (JSClusterNotAvailErr, JSClusterNoPeersErrF,
+// JSInsufficientResourcesErr).
+const (
+	errCodeUnavailable = 10008
+	errCodeNoPeers     = 10005
+	errCodeNoResources = 10023
+)
+
+// ErrTooFewServers means JetStream could not place a stream's replicas:
+// fewer servers with JetStream (and room) than Config.Replicas.
+var ErrTooFewServers = errors.New("store: too few JetStream servers for the replicas")
+
+// placement marks err, from creating a stream or bucket, as
+// ErrTooFewServers where JetStream could not place its replicas.
+func (s *Store) placement(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeNoPeers || apiErr.ErrorCode == errCodeNoResources) {
+		return fmt.Errorf("%w (%d replicas): %w", ErrTooFewServers, s.cfg.Replicas, err)
+	}
+	return err
 }
 
 // LogWriter reports whether this node should integrate the log: the node
@@ -267,10 +301,10 @@ type StreamReplicas struct {
 
 // ClusterState returns the replicas of each of the relay's record and
 // mailbox streams, as each stream's leader reports them, or nil for a
-// store that is not a cluster node. A stream without a leader (during an
+// store whose streams have one replica. A stream without a leader (during an
 // election, or without a quorum) has no replicas listed.
 func (s *Store) ClusterState(ctx context.Context) ([]StreamReplicas, error) {
-	if s.cfg.Cluster == nil {
+	if !s.Replicated() {
 		return nil, nil
 	}
 	var out []StreamReplicas
@@ -305,14 +339,20 @@ func (s *Store) replicas(ctx context.Context, st jetstream.Stream) (StreamReplic
 	return sr, nil
 }
 
-// Node returns this node's name, or "" for a store that is not a cluster
-// node.
+// Node returns this store's name among those that share the streams: the
+// cluster node's name, or Config.Name on an external NATS; "" if it has
+// none.
 func (s *Store) Node() string {
 	if s.cfg.Cluster == nil {
-		return ""
+		return s.cfg.Name
 	}
 	return s.cfg.Cluster.Node
 }
+
+// Replicated reports whether the streams have more than one replica: an
+// embedded cluster node, or an external NATS cluster. Only then do
+// ClusterState and Quorate have anything to report.
+func (s *Store) Replicated() bool { return s.cfg.Replicas > 1 }
 
 // requestTimeout is how long one JetStream request may take before it is
 // tried again: commitTimeout on a single node, where no answer means
@@ -442,13 +482,14 @@ func (s *Store) lastFromLeader(ctx context.Context, stream, subj string) (*jetst
 // or fail.
 var ErrNoQuorum = errors.New("store: no quorum of cluster nodes")
 
-// Quorate reports, on a cluster node, whether every stream a post or a
+// Quorate reports, where the streams are replicated (an embedded cluster
+// node, or an external NATS cluster), whether every stream a post or a
 // receipt writes (MAIL, BOX, RCPT) has a leader that sees a majority of
-// its replicas current; nil on a store that is not a cluster node. A
+// its replicas current; nil where they have one replica. A
 // leader cut off from the others keeps answering stream info for a while,
 // but sees its followers go stale within a few heartbeats.
 func (s *Store) Quorate(ctx context.Context) error {
-	if s.cfg.Cluster == nil {
+	if !s.Replicated() {
 		return nil
 	}
 	for _, st := range []jetstream.Stream{s.mail, s.box, s.receipts} {

@@ -3,6 +3,11 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +114,97 @@ func TestExternalNATSNamedStores(t *testing.T) {
 		if _, err := Open(ctx, cfg); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Open(%+v) = %v, want ErrInvalid", cfg, err)
 		}
+	}
+}
+
+// externalCluster starts n real nats-servers with JetStream, listening on
+// 127.0.0.1 and joined by routes, as an operator's NATS cluster would be.
+// It returns the servers and a URL naming them all.
+func externalCluster(t *testing.T, n int) ([]*server.Server, string) {
+	t.Helper()
+	routes := freeAddrs(t, n)
+	var urls []*url.URL
+	for _, r := range routes {
+		urls = append(urls, &url.URL{Scheme: "nats", Host: r})
+	}
+	servers := make([]*server.Server, n)
+	var clients []string
+	for i := range servers {
+		_, port, _ := net.SplitHostPort(routes[i])
+		p, _ := strconv.Atoi(port)
+		ns, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("e%d", i+1), Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+			JetStream: true, StoreDir: t.TempDir(), SyncAlways: true,
+			Cluster: server.ClusterOpts{Name: "external", Host: "127.0.0.1", Port: p}, Routes: urls,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Start()
+		t.Cleanup(func() {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		})
+		servers[i] = ns
+	}
+	for _, ns := range servers {
+		if !ns.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server did not start")
+		}
+		clients = append(clients, ns.ClientURL())
+	}
+	return servers, strings.Join(clients, ",")
+}
+
+// TestExternalNATSCluster keeps the store in an external three-server NATS
+// cluster: the streams get three replicas without being told, the
+// cluster's state and quorum are reported as on an embedded cluster, and
+// a store left with one server of three reports no quorum. A cluster of
+// two servers cannot hold three replicas, and says so.
+func TestExternalNATSCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nats-servers")
+	}
+	servers, url := externalCluster(t, 3)
+	ctx := context.Background()
+	octx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	s, err := Open(octx, Config{URL: url, Name: "relay-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Replicated() || s.Node() != "relay-a" {
+		t.Fatalf("replicated %v, node %q", s.Replicated(), s.Node())
+	}
+	mustPost(t, s, newPost(1, "alice", "bob", 0, []byte("replicated")))
+	state, err := s.ClusterState(ctx)
+	if err != nil || len(state) != 5 {
+		t.Fatalf("cluster state: %v %+v", err, state)
+	}
+	for _, sr := range state {
+		if len(sr.Replicas) != 3 {
+			t.Errorf("stream %s: %+v, want 3 replicas", sr.Stream, sr.Replicas)
+		}
+	}
+	if err := s.Quorate(ctx); err != nil {
+		t.Fatalf("a whole cluster: %v", err)
+	}
+	servers[0].Shutdown()
+	servers[1].Shutdown()
+	alone := time.Now()
+	for !errors.Is(s.Quorate(ctx), ErrNoQuorum) {
+		if time.Since(alone) > 30*time.Second {
+			t.Fatal("a store left with one server of three still reports a quorum")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	t.Logf("no quorum reported after %v", time.Since(alone))
+	_, two := externalCluster(t, 2)
+	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if _, err := Open(tctx, Config{URL: two}); !errors.Is(err, ErrTooFewServers) {
+		t.Fatalf("three replicas on two servers: %v", err)
 	}
 }

@@ -92,7 +92,8 @@ type Config struct {
 	// checkpoint under it. Unused with Cluster, whose Node names it.
 	Name string
 	// Replicas is the number of replicas of every stream and bucket;
-	// default 1, or 3 with Cluster.
+	// default 1, or 3 with Cluster or with a URL whose server is part of a
+	// cluster.
 	Replicas int
 	// Cluster, if set, makes the embedded server one node of a cluster
 	// (cluster.go); nil runs a single node.
@@ -214,7 +215,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Dir == "" && cfg.URL == "" {
 		return nil, fmt.Errorf("%w: config needs a data folder (Dir) or a NATS URL", ErrInvalid)
 	}
-	if cfg.Replicas == 0 {
+	if cfg.Replicas == 0 && cfg.URL == "" {
 		cfg.Replicas = 1
 		if cfg.Cluster != nil {
 			cfg.Replicas = 3
@@ -238,17 +239,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.RosterCache == 0 {
 		cfg.RosterCache = DefaultRosterCache
 	}
-	if cfg.CommitMin == 0 {
-		cfg.CommitMin = DefaultCommitMin
-		if cfg.Replicas > 1 {
-			cfg.CommitMin = DefaultReplicatedCommitMin
-		}
-		if cfg.NoSync {
-			cfg.CommitMin = MaxCommitBatch + 1 // no fsync to share
-		}
-	}
 	switch {
-	case cfg.Replicas < 1 || cfg.Replicas > 5:
+	case cfg.Replicas < 0 || cfg.Replicas > 5:
 		return nil, fmt.Errorf("%w: Replicas must be between 1 and 5", ErrInvalid)
 	case cfg.DedupWindow < 0:
 		return nil, fmt.Errorf("%w: negative DedupWindow", ErrInvalid)
@@ -273,6 +265,22 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	ns, nc, err := connect(cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Replicas == 0 {
+		// An external NATS: three replicas if it is a cluster.
+		cfg.Replicas = 1
+		if nc.ConnectedClusterName() != "" {
+			cfg.Replicas = 3
+		}
+	}
+	if cfg.CommitMin == 0 {
+		cfg.CommitMin = DefaultCommitMin
+		if cfg.Replicas > 1 {
+			cfg.CommitMin = DefaultReplicatedCommitMin
+		}
+		if cfg.NoSync {
+			cfg.CommitMin = MaxCommitBatch + 1 // no fsync to share
+		}
 	}
 	abort := func(err error) (*Store, error) {
 		nc.Close()
@@ -391,7 +399,7 @@ func (s *Store) setup(ctx context.Context, create bool) error {
 			*x.st, err = s.js.Stream(ctx, x.cfg.Name)
 		}
 		if err != nil {
-			return fmt.Errorf("failed to open stream %s: %w", x.cfg.Name, err)
+			return fmt.Errorf("failed to open stream %s: %w", x.cfg.Name, s.placement(err))
 		}
 	}
 	for _, b := range []struct {
@@ -404,7 +412,7 @@ func (s *Store) setup(ctx context.Context, create bool) error {
 			*b.kv, err = s.js.KeyValue(ctx, b.name)
 		}
 		if err != nil {
-			return fmt.Errorf("failed to open bucket %s: %w", b.name, err)
+			return fmt.Errorf("failed to open bucket %s: %w", b.name, s.placement(err))
 		}
 	}
 	if create {
@@ -413,7 +421,7 @@ func (s *Store) setup(ctx context.Context, create bool) error {
 		s.bodies, err = s.js.ObjectStore(ctx, bucketBodies)
 	}
 	if err != nil {
-		return fmt.Errorf("failed to open object store %s: %w", bucketBodies, err)
+		return fmt.Errorf("failed to open object store %s: %w", bucketBodies, s.placement(err))
 	}
 	if s.bodyStream, err = s.js.Stream(ctx, "OBJ_"+bucketBodies); err != nil {
 		return fmt.Errorf("failed to open object store stream: %w", err)

@@ -19,6 +19,7 @@ import (
 	"brieftraeger/client"
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
+	"brieftraeger/store"
 )
 
 // report prints err as "brief: …" lines with hints where one helps.
@@ -41,6 +42,8 @@ func hints(err error) []string {
 		return []string{"check BRIEF_PASSPHRASE, or unset it to be asked on the terminal"}
 	case errors.Is(err, client.ErrNoParty):
 		return []string{"create one with 'brief party init', or point --dir (or BRIEF_DIR) at a party folder"}
+	case errors.Is(err, store.ErrTooFewServers):
+		return []string{"the NATS cluster has fewer servers with JetStream than the relay asks replicas of; pass --replicas with at most their number"}
 	case errors.Is(err, client.ErrUnknownContact):
 		return []string{"get the party's root key out of band and run 'brief contact add PARTY ROOTKEY'"}
 	case errors.As(err, &re):
