@@ -30,6 +30,8 @@ func TestReadEvents(t *testing.T) {
 // panic, and every event it reports must have come from a data line.
 func FuzzReadEvents(f *testing.F) {
 	f.Add("event: envelope\ndata: {\"id\":\"aa\",\"from\":\"tehran\",\"precedence\":\"FLASH\",\"size\":4096,\"seq\":1}\n\n")
+	f.Add("event: envelope\ndata: {\"id\":\"aa\",\"size\":4,\"envelope\":\"AAJoaWFiY2Q=\"}\n\n")
+	f.Add("event: envelope\ndata: {\"id\":\"aa\",\"envelope\":\"not base64!\"}\n\n")
 	f.Add(": keepalive\n\n")
 	f.Add("event: envelope\ndata: null\n\nevent: envelope\ndata: []\n")
 	f.Add(strings.Repeat("x", 70<<10))

@@ -67,6 +67,19 @@ func (p *Party) Mailbox(ctx context.Context) ([]api.MailboxEntry, error) {
 // (NoteHeartbeat); a test letter is recorded and acknowledged at once
 // (NoteTestLetter).
 func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
+	return p.receive(ctx, id, nil)
+}
+
+// ReceiveEvent receives the envelope an event announced, as Receive does.
+// If the event carries the envelope (e.Envelope), the letter is opened
+// from there, with every check a fetched one gets, and not fetched.
+func (p *Party) ReceiveEvent(ctx context.Context, e api.MailboxEntry) (*Received, error) {
+	return p.receive(ctx, e.ID, e.Envelope)
+}
+
+// receive is Receive, with the envelope stream at hand (inline) or, if
+// inline is nil, fetched.
+func (p *Party) receive(ctx context.Context, id string, inline []byte) (*Received, error) {
 	if _, err := envelope.ParseID(id); err != nil {
 		return nil, err
 	}
@@ -74,7 +87,7 @@ func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
 	if err == nil {
 		err = p.noteSeq(rec)
 	} else if errors.Is(err, os.ErrNotExist) {
-		rec, err = p.fetchAndOpen(ctx, id)
+		rec, err = p.fetchAndOpen(ctx, id, inline)
 	}
 	if err != nil {
 		return nil, err
@@ -94,18 +107,28 @@ func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
 	return rec, nil
 }
 
-func (p *Party) fetchAndOpen(ctx context.Context, id string) (*Received, error) {
-	resp, err := p.do(ctx, http.MethodGet, api.PathEnvelopes+"/"+id, nil, 0)
-	if err != nil {
-		return nil, fmt.Errorf("failed to fetch letter %s: %w", id, err)
+// fetchAndOpen opens letter id from its envelope stream: inline, or if
+// that is nil, fetched from the relay.
+func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Received, error) {
+	in := bytes.NewReader(inline)
+	var stream io.Reader = in
+	if inline == nil {
+		resp, err := p.do(ctx, http.MethodGet, api.PathEnvelopes+"/"+id, nil, 0)
+		if err != nil {
+			return nil, fmt.Errorf("failed to fetch letter %s: %w", id, err)
+		}
+		defer resp.Body.Close()
+		stream = resp.Body
 	}
-	defer resp.Body.Close()
-	eh, err := envelope.ReadHeader(resp.Body)
+	eh, err := envelope.ReadHeader(stream)
 	if err != nil {
 		return nil, fmt.Errorf("letter %s: %w", id, err)
 	}
 	if eh.ID.String() != id || eh.To != p.keys.Party {
 		return nil, fmt.Errorf("relay answered with envelope %s to %q for letter %s", eh.ID, eh.To, id)
+	}
+	if inline != nil && uint64(in.Len()) != eh.Size {
+		return nil, fmt.Errorf("letter %s: the event's envelope has %d bytes of ciphertext, not the %d its header declares", id, in.Len(), eh.Size)
 	}
 	sender, err := p.Contact(eh.From)
 	if err != nil {
@@ -137,7 +160,7 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string) (*Received, error) 
 	stage := lk.Name()
 	defer os.RemoveAll(stage)
 	defer lk.Close()
-	rec, err := openInto(stage, io.LimitReader(resp.Body, int64(eh.Size)), eh, dev.Key, epoch)
+	rec, err := openInto(stage, io.LimitReader(stream, int64(eh.Size)), eh, dev.Key, epoch)
 	if err != nil {
 		return nil, fmt.Errorf("letter %s refused: %w", id, err)
 	}

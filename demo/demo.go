@@ -284,7 +284,7 @@ func (w *world) exchange(ctx context.Context, o Options, rep *Report) error {
 // sends the delivered receipt.
 func (w *world) listen(ctx context.Context, listening chan struct{}, got chan<- received) {
 	err := w.teh.Events(ctx, func() { close(listening) }, func(e api.MailboxEntry) error {
-		rec, err := w.teh.Receive(ctx, e.ID)
+		rec, err := w.teh.ReceiveEvent(ctx, e)
 		got <- received{rec: rec, at: time.Now(), err: err}
 		return errStop
 	})

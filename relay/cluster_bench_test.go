@@ -105,8 +105,8 @@ func BenchmarkClusterIngest(b *testing.B) {
 
 // BenchmarkClusterPostToDelivered is BenchmarkPostToDelivered on a
 // three-node cluster whose streams n1, the relay's node, leads: letters
-// posted at 1,000 a second, each fetched when its event arrives; p50 and
-// p99 from the start of the post to the end of the fetch. Its ceiling,
+// posted at 1,000 a second, each taken from its event; p50 and p99 from
+// the start of the post until the device has the envelope. Its ceiling,
 // jetstream-r3, publishes messages of the same size at the same rate to
 // an R3 stream, each awaiting its ack as a post does, and takes the time
 // from the start of each publish until an ordered consumer on n1 receives

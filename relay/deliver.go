@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -173,8 +175,9 @@ func (r *Relay) getRosterChain(w http.ResponseWriter, req *http.Request, _ *call
 }
 
 // events pushes each envelope posted to the caller's party as a
-// server-sent event named "envelope" whose data is a MailboxEntry. A
-// comment line every 15 seconds keeps the connection open.
+// server-sent event named "envelope" whose data is a MailboxEntry, with
+// the envelope itself if it is small (eventEntry). A comment line every
+// 15 seconds keeps the connection open.
 func (r *Relay) events(w http.ResponseWriter, req *http.Request, c *caller) error {
 	ch, cancel, err := r.cfg.Store.Watch(c.party)
 	if err != nil {
@@ -202,11 +205,57 @@ func (r *Relay) events(w http.ResponseWriter, req *http.Request, c *caller) erro
 			if !ok {
 				return nil
 			}
-			data, _ := json.Marshal(entry(s))
+			data, _ := json.Marshal(r.eventEntry(req.Context(), s))
 			fmt.Fprintf(w, "event: envelope\ndata: %s\n\n", data)
 		}
 		if err := rc.Flush(); err != nil {
 			return nil
 		}
 	}
+}
+
+// eventEntry is s's mailbox entry for an event. It carries the envelope
+// itself if the ciphertext is at most api.EventEnvelopeLimit bytes and the
+// store has it at hand within eventReadWait (from memory on the node that
+// stored it); otherwise the device fetches it.
+func (r *Relay) eventEntry(ctx context.Context, s store.Stored) api.MailboxEntry {
+	e := entry(s)
+	if s.BodySize > api.EventEnvelopeLimit {
+		return e
+	}
+	ctx, cancel := context.WithTimeout(ctx, eventReadWait)
+	defer cancel()
+	framed, err := r.framed(ctx, s.ID)
+	if err != nil {
+		r.log.Debug("event without its envelope", "id", s.ID, "err", err)
+		return e
+	}
+	e.Envelope = framed
+	return e
+}
+
+// eventReadWait bounds the read of an envelope for an event, so that a slow
+// read cannot hold up the events after it.
+const eventReadWait = time.Second
+
+// framed reads a small letter whole as the envelope stream.
+func (r *Relay) framed(ctx context.Context, id string) ([]byte, error) {
+	s, body, err := r.cfg.Store.Letter(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	h, err := envelope.Parse(s.Header)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(2 + len(h.Raw) + int(s.BodySize))
+	if err := envelope.WriteHeader(&buf, h); err != nil {
+		return nil, err
+	}
+	if _, err := buf.ReadFrom(body); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

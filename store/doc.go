@@ -122,9 +122,12 @@
 //
 // Watch is a core NATS subscription on note.box.<party>.*.*, where a
 // letter is announced once its BOX entry is durable (by its post's filing,
-// or by a repair or a repost that files it again). Announcing it before,
-// as soon as the letter is durable, would be sooner, but the recipient
-// could then fetch it and file its delivered receipt through another node
-// before the entry is written, whose purge would come too early and leave
-// a delivered letter listed.
+// or by a repair or a repost that files it again), together with the
+// watchers on the store that stored the letter, which hear of it as soon
+// as it is durable, before its entry is filed (watch.go). Those are safe:
+// a recipient's delivered receipt through the same store waits for the
+// letter's id lock, so for the entry. Announcing every letter that early
+// on every node would not be: the recipient could fetch it and file its
+// delivered receipt through another node before the entry is written,
+// whose purge would come too early and leave a delivered letter listed.
 package store

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -439,6 +438,7 @@ func (s *Store) commit(ctx context.Context, env envelope, mail *ticket) (Stored,
 		s.hot.Put(env.ID, env)
 	}
 	filed := s.filing.start(env.To)
+	s.announceHere(env.Stored)
 	return env.Stored, func() {
 		defer abort()
 		defer filed()
@@ -652,79 +652,6 @@ func compareUint(a, b uint64) int {
 		return 1
 	}
 	return 0
-}
-
-// watcher is one Watch subscription.
-type watcher struct {
-	sub  *nats.Subscription
-	done chan struct{}
-	once sync.Once
-}
-
-func (w *watcher) cancel() {
-	w.once.Do(func() {
-		_ = w.sub.Unsubscribe()
-		close(w.done)
-	})
-}
-
-// Watch pushes envelopes for party as they are filed in its mailbox, from
-// the moment Watch returns (see announce). It is a hint for prompt delivery, not a
-// guarantee: a receiver that falls more than 1024 envelopes behind loses
-// some, so Pending stays the source of truth. The returned func ends the
-// watch and closes the channel; Close ends all watches.
-func (s *Store) Watch(party string) (<-chan Stored, func(), error) {
-	if err := checkParty(party); err != nil {
-		return nil, nil, err
-	}
-	in := make(chan *nats.Msg, 1024)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, nil, ErrClosed
-	}
-	sub, err := s.nc.ChanSubscribe(notePrefix+"box."+party+".*.*", in)
-	if err != nil {
-		s.mu.Unlock()
-		return nil, nil, fmt.Errorf("failed to watch mailbox of %s: %w", party, err)
-	}
-	w := &watcher{sub: sub, done: make(chan struct{})}
-	s.watchers[w] = struct{}{}
-	s.mu.Unlock()
-
-	cancel := func() {
-		w.cancel()
-		s.mu.Lock()
-		delete(s.watchers, w)
-		s.mu.Unlock()
-	}
-	// Make sure the server has the subscription before we return.
-	if err := s.nc.Flush(); err != nil {
-		cancel()
-		return nil, nil, fmt.Errorf("failed to watch mailbox of %s: %w", party, err)
-	}
-	out := make(chan Stored, 64)
-	go func() {
-		defer close(out)
-		for {
-			select {
-			case <-w.done:
-				return
-			case m := <-in:
-				st, err := decodeBox(m.Header, m.Data)
-				if err != nil {
-					s.log.Error("skipping undecodable mailbox entry", "subject", m.Subject, "err", err)
-					continue
-				}
-				select {
-				case out <- st:
-				case <-w.done:
-					return
-				}
-			}
-		}
-	}()
-	return out, cancel, nil
 }
 
 // MailCount returns the number of envelopes stored.

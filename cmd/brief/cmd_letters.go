@@ -213,14 +213,16 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 // onAlarm, if not nil, is called with each alarm about the relay's log.
 func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool, onAlarm func(from string, err error)) error {
 	seen := map[string]bool{}
-	read := func(id string) *client.Received {
-		if seen[id] {
+	// read receives the letter m names: from the event itself if it
+	// carries the envelope, else fetched.
+	read := func(m api.MailboxEntry) *client.Received {
+		if seen[m.ID] {
 			return nil
 		}
-		seen[id] = true
+		seen[m.ID] = true
 		// An interrupt stops the following, not the letter in hand: it is
 		// archived and its delivered receipt sent before brief exits.
-		rec, err := p.Receive(context.WithoutCancel(ctx), id)
+		rec, err := p.ReceiveEvent(context.WithoutCancel(ctx), m)
 		if err == nil {
 			if gerr := p.CheckGossip(context.WithoutCancel(ctx), rec); gerr != nil {
 				report(e.stderr, gerr)
@@ -246,11 +248,11 @@ func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool, onAla
 			report(e.stderr, err)
 		}
 		for _, m := range list {
-			read(m.ID)
+			read(m)
 		}
 		warnGaps(e, p, "")
 	}, func(m api.MailboxEntry) error {
-		if rec := read(m.ID); rec != nil {
+		if rec := read(m); rec != nil {
 			warnGaps(e, p, rec.From)
 		}
 		return nil

@@ -59,7 +59,19 @@ type MailboxEntry struct {
 	Size       uint64 `json:"size"`
 	Seq        uint64 `json:"seq"`
 	PostedAt   int64  `json:"posted_at_ms"`
+	// Envelope, in an event only, is the envelope stream as GET
+	// /v1/envelopes/{id} answers it (uint16 length, signed header,
+	// ciphertext), for envelopes of at most EventEnvelopeLimit bytes of
+	// ciphertext, so that the device needs no request to fetch it. The
+	// device checks it exactly as a fetched one. Absent otherwise, and
+	// whenever the relay could not read the envelope at once.
+	Envelope []byte `json:"envelope,omitempty"`
 }
+
+// EventEnvelopeLimit is the largest ciphertext, in bytes, that an event
+// carries (MailboxEntry.Envelope). With its header, base64 and JSON, such
+// an event stays well inside the 64 KiB line a client reads.
+const EventEnvelopeLimit = 16 << 10
 
 // ReceiptEntry is one receipt in GET /v1/receipts.
 type ReceiptEntry struct {
