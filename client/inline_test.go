@@ -56,6 +56,11 @@ func TestEventCarriesSmallEnvelope(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := nextEvent(t, ch, small.ID)
+	other, _, err := wash.Send(ctx, client.Outgoing{To: "tehran", Subject: "other", Body: []byte("another")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := nextEvent(t, ch, other.ID)
 	h, err := envelope.ReadHeader(bytes.NewReader(e.Envelope))
 	if err != nil || h.ID.String() != small.ID || uint64(len(e.Envelope)) != 2+uint64(len(h.Raw))+h.Size {
 		t.Fatalf("event's envelope: %v, %d bytes", err, len(e.Envelope))
@@ -70,6 +75,7 @@ func TestEventCarriesSmallEnvelope(t *testing.T) {
 		"header":     tampered(func(b []byte) []byte { b[2+len(h.Raw)-1] ^= 1; return b }),
 		"cut":        tampered(func(b []byte) []byte { return b[:len(b)-1] }),
 		"longer":     tampered(func(b []byte) []byte { return append(b, 0) }),
+		"another":    tampered(func([]byte) []byte { return bytes.Clone(o.Envelope) }),
 	} {
 		if _, err := teh.ReceiveEvent(ctx, bad); err == nil {
 			t.Errorf("%s: a tampered envelope in an event was received", name)
@@ -78,15 +84,19 @@ func TestEventCarriesSmallEnvelope(t *testing.T) {
 			t.Fatalf("%s: something was archived: %v", name, err)
 		}
 	}
-	if box, err := teh.Mailbox(ctx); err != nil || len(box) != 1 {
+	if box, err := teh.Mailbox(ctx); err != nil || len(box) != 2 {
 		t.Fatalf("a receipt went out for a refused envelope: %v %+v", err, box)
 	}
 	rec, err := teh.ReceiveEvent(ctx, e)
 	if err != nil || rec.Subject != "small" {
 		t.Fatalf("received from the event: %v %+v", err, rec)
 	}
+	o.Envelope = []byte{} // as "envelope": "" decodes: fetched
+	if rec, err := teh.ReceiveEvent(ctx, o); err != nil || rec.Subject != "other" {
+		t.Fatalf("received without the event's envelope: %v %+v", err, rec)
+	}
 	if box, err := teh.Mailbox(ctx); err != nil || len(box) != 0 {
-		t.Fatalf("no delivered receipt: %v %+v", err, box)
+		t.Fatalf("no delivered receipts: %v %+v", err, box)
 	}
 
 	large, _, err := wash.Send(ctx, client.Outgoing{To: "tehran", Subject: "large", Body: bytes.Repeat([]byte("x"), api.EventEnvelopeLimit+1)})

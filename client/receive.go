@@ -74,6 +74,9 @@ func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
 // If the event carries the envelope (e.Envelope), the letter is opened
 // from there, with every check a fetched one gets, and not fetched.
 func (p *Party) ReceiveEvent(ctx context.Context, e api.MailboxEntry) (*Received, error) {
+	if len(e.Envelope) == 0 {
+		return p.receive(ctx, e.ID, nil)
+	}
 	return p.receive(ctx, e.ID, e.Envelope)
 }
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -206,31 +207,58 @@ func validNode(name string) bool {
 	return true
 }
 
-// setupWhenReady runs setup. On a cluster only the meta leader creates or
+// setupWhenReady opens the streams and buckets (openWhenReady), then
+// repairs BOX with no deadline of its own: after a crash under load the
+// replay may take longer than any one try to open.
+func (s *Store) setupWhenReady(ctx context.Context) error {
+	if err := s.openWhenReady(ctx); err != nil {
+		return err
+	}
+	return s.repair(ctx)
+}
+
+// openWhenReady runs open. On a cluster only the meta leader creates or
 // updates the streams and buckets (nats-server loses the answers to
 // concurrent creations of one stream from several nodes); the other nodes
 // wait until they exist and open them. A node that has just started waits
 // first for the nodes to elect a meta leader, which needs a quorum of
-// them up. On an external NATS, setup is tried again while JetStream does
-// not answer (a cluster still electing its meta leader), until ctx ends.
-func (s *Store) setupWhenReady(ctx context.Context) error {
+// them up. On an external NATS, open is tried again while JetStream does
+// not answer (a cluster still electing its meta leader), for at most
+// externalWait.
+func (s *Store) openWhenReady(ctx context.Context) error {
 	if s.cfg.Cluster == nil && s.cfg.URL == "" {
-		return s.setup(ctx, true)
+		return s.open(ctx, true)
 	}
+	if s.cfg.Cluster == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, externalWait)
+		defer cancel()
+	}
+	var logged time.Time
 	for {
 		var err error
 		create := s.cfg.Cluster == nil || s.ns.JetStreamIsLeader()
 		if create || s.ns.JetStreamIsCurrent() {
 			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err = s.setup(actx, create)
+			if s.cfg.Replicas == 0 {
+				s.cfg.Replicas, err = s.defaultReplicas(actx)
+			}
+			if err == nil {
+				err = s.open(actx, create)
+			}
 			cancel()
 			switch {
 			case err == nil:
 				return nil
-			case s.cfg.Cluster == nil && !unanswered(err) && !unavailable(err):
+			case s.cfg.Cluster == nil && !s.electing(err):
+				if errors.Is(err, nats.ErrNoResponders) {
+					return fmt.Errorf("%w (is JetStream enabled on the NATS server?)", err)
+				}
 				return err
+			case time.Since(logged) >= 2*time.Second:
+				s.log.Info("waiting for the cluster", "err", err)
+				logged = time.Now()
 			}
-			s.log.Info("waiting for the cluster", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -243,6 +271,37 @@ func (s *Store) setupWhenReady(ctx context.Context) error {
 	}
 }
 
+// defaultReplicas is Config.Replicas left zero with a URL: the replicas
+// of the streams a store made there before, so that an upgrade does not
+// scale them, or else 3 if the server is part of a cluster and 1 if not.
+func (s *Store) defaultReplicas(ctx context.Context) (int, error) {
+	st, err := s.js.Stream(ctx, streamMail)
+	switch {
+	case err == nil:
+		return st.CachedInfo().Config.Replicas, nil
+	case !errors.Is(err, jetstream.ErrStreamNotFound):
+		return 0, fmt.Errorf("failed to read stream %s: %w", streamMail, err)
+	case s.nc.ConnectedClusterName() != "":
+		return 3, nil
+	}
+	return 1, nil
+}
+
+// externalWait bounds how long a store waits for an external NATS cluster
+// to elect its meta leader.
+const externalWait = 2 * time.Minute
+
+// electing reports whether err, from opening the streams on an external
+// NATS, may mean that its cluster is still electing a meta leader: no
+// answer, or JetStream's "temporarily unavailable". A server that is not
+// part of a cluster and has no JetStream has no responders for good.
+func (s *Store) electing(err error) bool {
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) {
+		return s.nc.ConnectedClusterName() != ""
+	}
+	return unanswered(err) || unavailable(err)
+}
+
 // unavailable reports whether err is JetStream's answer that it cannot
 // serve API requests for now (no meta leader yet).
 func unavailable(err error) bool {
@@ -251,11 +310,12 @@ func unavailable(err error) bool {
 }
 
 // nats-server's error codes (JSClusterNotAvailErr, JSClusterNoPeersErrF,
-// JSInsufficientResourcesErr).
+// JSInsufficientResourcesErr, JSStreamReplicasNotSupportedErr).
 const (
-	errCodeUnavailable = 10008
-	errCodeNoPeers     = 10005
-	errCodeNoResources = 10023
+	errCodeUnavailable  = 10008
+	errCodeNoPeers      = 10005
+	errCodeNoResources  = 10023
+	errCodeNotClustered = 10074
 )
 
 // ErrTooFewServers means JetStream could not place a stream's replicas:
@@ -266,7 +326,7 @@ var ErrTooFewServers = errors.New("store: too few JetStream servers for the repl
 // ErrTooFewServers where JetStream could not place its replicas.
 func (s *Store) placement(err error) error {
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeNoPeers || apiErr.ErrorCode == errCodeNoResources) {
+	if errors.As(err, &apiErr) && slices.Contains([]jetstream.ErrorCode{errCodeNoPeers, errCodeNoResources, errCodeNotClustered}, apiErr.ErrorCode) {
 		return fmt.Errorf("%w (%d replicas): %w", ErrTooFewServers, s.cfg.Replicas, err)
 	}
 	return err
@@ -327,7 +387,7 @@ func (s *Store) replicas(ctx context.Context, st jetstream.Stream) (StreamReplic
 	info, err := st.Info(actx)
 	cancel()
 	switch {
-	case err != nil && !unanswered(err):
+	case err != nil && !unanswered(err) && !unavailable(err):
 		return sr, fmt.Errorf("failed to read the state of stream %s: %w", name, err)
 	case err != nil || info.Cluster == nil || info.Cluster.Leader == "":
 		return sr, nil

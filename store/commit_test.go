@@ -475,14 +475,14 @@ func TestFilingAfterAFailedBatch(t *testing.T) {
 	if _, err := s.PutReceipt(ctx, delivered.ID, "alice", ReceiptDelivered, []byte("delivered 2")); err != nil {
 		t.Fatal(err)
 	}
-	s.file(delivered, dead.expect())
+	s.file(delivered, dead.expect(), false)
 	if pend, err := s.Pending(ctx, "bob"); err != nil || len(pend) != 0 {
 		t.Fatalf("a delivered letter filed again: Pending = %+v, %v", pend, err)
 	}
 	p := newPost(1, "alice", "bob", 1, []byte("one"))
 	st := Stored{Seq: 1, ID: p.ID, From: p.From, To: p.To, Precedence: p.Precedence, Header: p.Header,
 		BodySize: p.BodySize, BodySHA256: p.BodySHA256, Time: p.Time}
-	s.file(st, dead.expect())
+	s.file(st, dead.expect(), false)
 	if _, err := s.box.GetLastMsgForSubject(context.Background(), boxSubject(st)); err != nil {
 		t.Fatalf("mailbox entry after a failed batch: %v", err)
 	}

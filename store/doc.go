@@ -124,10 +124,12 @@
 // letter is announced once its BOX entry is durable (by its post's filing,
 // or by a repair or a repost that files it again), together with the
 // watchers on the store that stored the letter, which hear of it as soon
-// as it is durable, before its entry is filed (watch.go). Those are safe:
-// a recipient's delivered receipt through the same store waits for the
-// letter's id lock, so for the entry. Announcing every letter that early
-// on every node would not be: the recipient could fetch it and file its
-// delivered receipt through another node before the entry is written,
-// whose purge would come too early and leave a delivered letter listed.
+// as it is durable, before its entry is filed (watch.go). A recipient's
+// delivered receipt through the same store waits for the letter's id
+// lock, so for the entry. Through another store it could come first, and
+// that store's purge would find no entry to take out; so the filing of a
+// letter announced early, where other stores share the streams, reads
+// the delivered receipt from the leader of RCPT after writing the entry,
+// and takes the entry out again if the receipt is there. Announcing every
+// letter that early on every node would need that read for every letter.
 package store

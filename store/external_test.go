@@ -160,7 +160,8 @@ func externalCluster(t *testing.T, n int) ([]*server.Server, string) {
 // cluster: the streams get three replicas without being told, the
 // cluster's state and quorum are reported as on an embedded cluster, and
 // a store left with one server of three reports no quorum. A cluster of
-// two servers cannot hold three replicas, and says so.
+// two servers cannot hold three replicas, and says so; streams made there
+// with one replica keep it when a store opens them without saying.
 func TestExternalNATSCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nats-servers")
@@ -201,10 +202,22 @@ func TestExternalNATSCluster(t *testing.T) {
 	}
 
 	t.Logf("no quorum reported after %v", time.Since(alone))
+	// Two servers cannot hold three replicas; streams made with one
+	// replica keep it.
 	_, two := externalCluster(t, 2)
 	tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if _, err := Open(tctx, Config{URL: two}); !errors.Is(err, ErrTooFewServers) {
 		t.Fatalf("three replicas on two servers: %v", err)
+	}
+	for _, replicas := range []int{1, 0} {
+		s, err := Open(tctx, Config{URL: two, Replicas: replicas})
+		if err != nil {
+			t.Fatalf("Replicas %d: %v", replicas, err)
+		}
+		if s.Replicated() {
+			t.Errorf("Replicas %d: the streams were scaled to %d replicas", replicas, s.cfg.Replicas)
+		}
+		s.Close()
 	}
 }

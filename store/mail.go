@@ -438,11 +438,11 @@ func (s *Store) commit(ctx context.Context, env envelope, mail *ticket) (Stored,
 		s.hot.Put(env.ID, env)
 	}
 	filed := s.filing.start(env.To)
-	s.announceHere(env.Stored)
+	early := s.announceHere(env.Stored)
 	return env.Stored, func() {
 		defer abort()
 		defer filed()
-		s.file(env.Stored, box)
+		s.file(env.Stored, box, early)
 	}, nil
 }
 
@@ -482,8 +482,10 @@ func (s *Store) settle(ctx context.Context, env envelope, orig envelope, err err
 
 // file writes the mailbox entry of st, whose MAIL message is durable. A
 // failure leaves the store out of step until the next Open repairs it; on
-// a cluster the relay's log writer files it sooner (EnsureFiled).
-func (s *Store) file(st Stored, box *ticket) {
+// a cluster the relay's log writer files it sooner (EnsureFiled). early
+// says that watchers on this store were told of st before it was filed
+// (announceHere).
+func (s *Store) file(st Stored, box *ticket, early bool) {
 	ctx, cancel := commitContext(context.Background())
 	defer cancel()
 	// A dup here means the entry is there already.
@@ -508,13 +510,42 @@ func (s *Store) file(st Stored, box *ticket) {
 		s.markDirty("mailbox entry", fmt.Errorf("letter %s: %w", st.ID, res.err))
 		return
 	}
-	// Announced only now: a recipient who fetched the letter and filed its
-	// delivered receipt through another store before the entry was written
-	// would have had the entry purged too early, and listed again.
+	if early && s.deliveredMeanwhile(ctx, st) {
+		return
+	}
+	// Announced to every store only now: a recipient who fetched the
+	// letter and filed its delivered receipt through another store before
+	// the entry was written would have had the entry purged too early, and
+	// listed again.
 	s.announce(st)
 	s.filed.Put(st.ID, struct{}{})
 	s.log.Debug("letter filed", "id", st.ID, "seq", st.Seq, "to", st.To, "precedence", st.Precedence,
 		"size", st.BodySize)
+}
+
+// deliveredMeanwhile takes the just written entry of st out again if st's
+// recipient, told of it early, has filed its delivered receipt through
+// another store meanwhile, whose purge then came before the entry (see
+// Watch). Where no other store shares the streams, the id lock rules that
+// out and nothing is read. The receipt is read from the leader of RCPT:
+// another store writes it before it purges, so if that purge came before
+// this entry, the receipt is there to be read now.
+func (s *Store) deliveredMeanwhile(ctx context.Context, st Stored) bool {
+	if s.cfg.Cluster == nil && s.cfg.URL == "" {
+		return false
+	}
+	_, err := s.lastFromLeader(ctx, streamReceipts, receiptSubject(st.From, ReceiptDelivered, st.ID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false
+	}
+	if err == nil {
+		err = s.purge(ctx, s.box, boxSubject(st))
+		if err == nil {
+			return true
+		}
+	}
+	s.log.Warn("failed to check for a delivered receipt after filing; the letter may be listed again", "id", st.ID, "err", err)
+	return false
 }
 
 // mailMsg encodes env as its MAIL message.

@@ -92,8 +92,9 @@ type Config struct {
 	// checkpoint under it. Unused with Cluster, whose Node names it.
 	Name string
 	// Replicas is the number of replicas of every stream and bucket;
-	// default 1, or 3 with Cluster or with a URL whose server is part of a
-	// cluster.
+	// default 1, or 3 with Cluster. With a URL the default is the replicas
+	// of the streams a store made there before, or for new streams 3 if
+	// the server is part of a cluster and 1 if not.
 	Replicas int
 	// Cluster, if set, makes the embedded server one node of a cluster
 	// (cluster.go); nil runs a single node.
@@ -202,6 +203,7 @@ type Store struct {
 	mu       sync.Mutex // guards closed and watchers
 	closed   bool
 	watchers map[*watcher]struct{}
+	watching watching       // the same watchers by party, under a lock of their own
 	ops      sync.WaitGroup // running method calls
 	bg       sync.WaitGroup // checkpoint goroutine
 	life     context.Context
@@ -266,22 +268,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Replicas == 0 {
-		// An external NATS: three replicas if it is a cluster.
-		cfg.Replicas = 1
-		if nc.ConnectedClusterName() != "" {
-			cfg.Replicas = 3
-		}
-	}
-	if cfg.CommitMin == 0 {
-		cfg.CommitMin = DefaultCommitMin
-		if cfg.Replicas > 1 {
-			cfg.CommitMin = DefaultReplicatedCommitMin
-		}
-		if cfg.NoSync {
-			cfg.CommitMin = MaxCommitBatch + 1 // no fsync to share
-		}
-	}
 	abort := func(err error) (*Store, error) {
 		nc.Close()
 		if ns != nil {
@@ -310,6 +296,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		stop()
 		return abort(err)
 	}
+	cfg = s.cfg // with Replicas known
+	if cfg.CommitMin == 0 {
+		cfg.CommitMin = DefaultCommitMin
+		if cfg.Replicas > 1 {
+			cfg.CommitMin = DefaultReplicatedCommitMin
+		}
+		if cfg.NoSync {
+			cfg.CommitMin = MaxCommitBatch + 1 // no fsync to share
+		}
+	}
+	s.cfg = cfg
 	s.mailQ = newCommitter(nc, s.requestTimeout(), cfg.CommitWindow, cfg.CommitMin, cfg.CommitBatch)
 	s.boxQ = newCommitter(nc, s.requestTimeout(), cfg.CommitWindow, cfg.CommitMin, cfg.CommitBatch)
 	s.bg.Add(1)
@@ -366,9 +363,9 @@ func connect(cfg Config, log *slog.Logger) (*server.Server, *nats.Conn, error) {
 	return ns, nc, nil
 }
 
-// setup creates or updates every stream and bucket, or with create false
-// only opens them, and repairs BOX.
-func (s *Store) setup(ctx context.Context, create bool) error {
+// open creates or updates every stream and bucket, or with create false
+// only opens them.
+func (s *Store) open(ctx context.Context, create bool) error {
 	records := func(name string, subjects []string, dedup time.Duration) jetstream.StreamConfig {
 		return jetstream.StreamConfig{
 			Name: name, Subjects: subjects, Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas,
@@ -429,7 +426,7 @@ func (s *Store) setup(ctx context.Context, create bool) error {
 	if s.bodyJS, err = jetstream.New(s.nc, jetstream.WithPublishAsyncTimeout(commitTimeout)); err != nil {
 		return fmt.Errorf("failed to open jetstream: %w", err)
 	}
-	return s.repair(ctx)
+	return nil
 }
 
 // Close ends all watches, cancels running calls and waits for them (a call

@@ -518,63 +518,6 @@ func TestWatch(t *testing.T) {
 	cancel() // a second cancel is harmless
 }
 
-// TestWatchBeforeFiling holds a letter's mailbox entry back: a watcher on
-// the store that stored the letter hears of it while the entry is still
-// being filed, other stores (the announcement on core NATS) only once it
-// is filed, and the watcher does not hear of it twice.
-func TestWatchBeforeFiling(t *testing.T) {
-	s := openStore(t, Config{})
-	ctx := context.Background()
-	ch, cancel, err := s.Watch("bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cancel()
-	notes, err := s.nc.SubscribeSync(notePrefix + "box.bob.*.*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A BOX committer that holds every entry until it runs.
-	held := &committer{nc: s.nc, timeout: time.Second, window: -1, min: 1, max: 10, prefix: "held.",
-		q: make(chan *commitReq, 10), wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
-	boxQ := s.boxQ
-	s.boxQ = held
-	var run sync.Once
-	release := func() { run.Do(func() { go held.run() }) }
-	t.Cleanup(func() { // Close waits for the filing
-		release()
-		s.filing.wait(ctx, "bob")
-		held.stop()
-	})
-	p := newPost(1, "alice", "bob", 0, []byte("early"))
-	st := mustPost(t, s, p)
-	select {
-	case got := <-ch:
-		checkStored(t, got, p)
-	case <-time.After(5 * time.Second):
-		t.Fatal("the storing store's watcher did not hear of the letter before it was filed")
-	}
-	if _, err := s.box.GetLastMsgForSubject(ctx, boxSubject(st)); !errors.Is(err, jetstream.ErrMsgNotFound) {
-		t.Fatalf("the entry was filed already: %v", err)
-	}
-	if m, err := notes.NextMsg(100 * time.Millisecond); err == nil {
-		t.Fatalf("announced to every store before the entry was filed: %s", m.Subject)
-	}
-	release()
-	if m, err := notes.NextMsg(5 * time.Second); err != nil || !strings.HasSuffix(m.Subject, st.ID) {
-		t.Fatalf("no announcement once filed: %v", err)
-	}
-	if err := s.filing.wait(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	s.boxQ = boxQ
-	select {
-	case got := <-ch:
-		t.Fatalf("the watcher heard of letter %s twice", got.ID)
-	case <-time.After(300 * time.Millisecond):
-	}
-}
-
 // TestRosterCache stores a roster version behind the store's back, as
 // another cluster node does: CachedRoster answers the version it read for
 // Config.RosterCache, then the new one, while Roster reads it at once. A

@@ -18,6 +18,33 @@ type watcher struct {
 	once  sync.Once
 }
 
+// watching is the watchers on this store by party, for announceHere.
+type watching struct {
+	mu sync.RWMutex
+	m  map[string]map[*watcher]struct{}
+}
+
+func (ws *watching) add(w *watcher) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.m == nil {
+		ws.m = make(map[string]map[*watcher]struct{})
+	}
+	if ws.m[w.party] == nil {
+		ws.m[w.party] = make(map[*watcher]struct{})
+	}
+	ws.m[w.party][w] = struct{}{}
+}
+
+func (ws *watching) remove(w *watcher) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	delete(ws.m[w.party], w)
+	if len(ws.m[w.party]) == 0 {
+		delete(ws.m, w.party)
+	}
+}
+
 func (w *watcher) cancel() {
 	w.once.Do(func() {
 		_ = w.sub.Unsubscribe()
@@ -27,7 +54,15 @@ func (w *watcher) cancel() {
 
 // watchBuffer is how many announcements a watcher holds for a receiver
 // that is behind; beyond them it loses some (Pending has them all).
-const watchBuffer = 1024
+// earlyBuffer is how many early announcements it holds: one that does not
+// fit comes once the letter is filed. A watcher remembers the letters of
+// its last watchBuffer to watchBuffer*2 announcements, so as to pass each
+// on once; after a stall of more than that many letters to one party, one
+// may come twice, which a device takes as the same letter.
+const (
+	watchBuffer = 1024
+	earlyBuffer = 64
+)
 
 // Watch pushes envelopes for party as they are stored, each once: on this
 // store as soon as the letter is durable (announceHere), and from every
@@ -40,9 +75,10 @@ const watchBuffer = 1024
 // A letter is announced before its entry is filed only on the store that
 // stores it. A recipient that takes it from there and files its delivered
 // receipt through the same store waits for the entry (the id lock), so
-// the receipt's purge cannot come before the entry. Through another store
-// it could, and the letter would be listed again after delivery, which is
-// why other stores hear of it only once it is filed.
+// the receipt's purge comes after the entry. Through another store the
+// purge could come first; the filing then finds the receipt and takes the
+// entry out again (deliveredMeanwhile), at the cost of a read, which is
+// why other stores hear of a letter only once it is filed.
 func (s *Store) Watch(party string) (<-chan Stored, func(), error) {
 	if err := checkParty(party); err != nil {
 		return nil, nil, err
@@ -58,12 +94,14 @@ func (s *Store) Watch(party string) (<-chan Stored, func(), error) {
 		s.mu.Unlock()
 		return nil, nil, fmt.Errorf("failed to watch mailbox of %s: %w", party, err)
 	}
-	w := &watcher{party: party, sub: sub, early: make(chan Stored, watchBuffer), done: make(chan struct{})}
+	w := &watcher{party: party, sub: sub, early: make(chan Stored, earlyBuffer), done: make(chan struct{})}
 	s.watchers[w] = struct{}{}
+	s.watching.add(w)
 	s.mu.Unlock()
 
 	cancel := func() {
 		w.cancel()
+		s.watching.remove(w)
 		s.mu.Lock()
 		delete(s.watchers, w)
 		s.mu.Unlock()
@@ -109,18 +147,17 @@ func (s *Store) forward(w *watcher, in <-chan *nats.Msg, out chan<- Stored) {
 }
 
 // announceHere tells the watchers of st.To's mailbox on this store that
-// letter st is durable, before its mailbox entry is filed (see Watch). A
-// watcher that is behind misses it here and hears of it once it is filed.
-func (s *Store) announceHere(st Stored) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for w := range s.watchers {
-		if w.party != st.To {
-			continue
-		}
+// letter st is durable, before its mailbox entry is filed (see Watch), and
+// reports whether there were any. A watcher that is behind misses it here
+// and hears of it once it is filed.
+func (s *Store) announceHere(st Stored) bool {
+	s.watching.mu.RLock()
+	defer s.watching.mu.RUnlock()
+	for w := range s.watching.m[st.To] {
 		select {
 		case w.early <- st:
 		default:
 		}
 	}
+	return len(s.watching.m[st.To]) > 0
 }
