@@ -490,6 +490,7 @@ func (s *Store) file(st Stored, box *ticket, early bool) {
 	defer cancel()
 	// A dup here means the entry is there already.
 	res := box.publish(boxMsg(st))
+	retried := false
 	switch {
 	case res.alone:
 		res = s.publishAlone(ctx, boxMsg(st))
@@ -505,12 +506,13 @@ func (s *Store) file(st Stored, box *ticket, early bool) {
 			return
 		}
 		res = s.publishAlone(rctx, boxMsg(st))
+		retried = true
 	}
 	if res.err != nil {
 		s.markDirty("mailbox entry", fmt.Errorf("letter %s: %w", st.ID, res.err))
 		return
 	}
-	if early && s.deliveredMeanwhile(ctx, st) {
+	if (early || retried) && s.deliveredMeanwhile(ctx, st) {
 		return
 	}
 	// Announced to every store only now: a recipient who fetched the
@@ -524,10 +526,12 @@ func (s *Store) file(st Stored, box *ticket, early bool) {
 }
 
 // deliveredMeanwhile takes the just written entry of st out again if st's
-// recipient, told of it early, has filed its delivered receipt through
-// another store meanwhile, whose purge then came before the entry (see
-// Watch). Where no other store shares the streams, the id lock rules that
-// out and nothing is read. The receipt is read from the leader of RCPT:
+// delivered receipt was filed meanwhile through another store, whose purge
+// then came before the entry: after the recipient was told of st early
+// (see Watch), or after a filing that went by an earlier read saying st
+// was not delivered (EnsureFiled, a repair, the retry of a failed batch).
+// Where no other store shares the streams, the id lock rules that out and
+// nothing is read. The receipt is read from the leader of RCPT:
 // another store writes it before it purges, so if that purge came before
 // this entry, the receipt is there to be read now.
 func (s *Store) deliveredMeanwhile(ctx context.Context, st Stored) bool {
@@ -586,12 +590,14 @@ func boxMsg(st Stored) *nats.Msg {
 }
 
 // putBox writes the BOX entry of st unless it exists, on its own, and
-// announces it.
+// announces it, unless st turns out to be delivered meanwhile.
 func (s *Store) putBox(ctx context.Context, st Stored) error {
 	if res := s.publishAlone(ctx, boxMsg(st)); res.err != nil {
 		return fmt.Errorf("failed to write mailbox entry: %w", res.err)
 	}
-	s.announce(st)
+	if !s.deliveredMeanwhile(ctx, st) {
+		s.announce(st)
+	}
 	return nil
 }
 

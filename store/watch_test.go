@@ -130,3 +130,28 @@ func TestDeliveredElsewhereBeforeFiling(t *testing.T) {
 		}
 	}
 }
+
+// TestLateFilingOfADeliveredLetter files the entry of a letter whose
+// delivered receipt another node filed after the filing's own check (as
+// EnsureFiled or a repair may): the entry is taken out again at once.
+func TestLateFilingOfADeliveredLetter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three cluster nodes")
+	}
+	nodes := openCluster(t, testCert(t))
+	a, b := nodes[0], nodes[1]
+	ctx := context.Background()
+	st := mustPost(t, a, newPost(1, "alice", "bob", 0, []byte("late")))
+	if err := a.filing.wait(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.PutReceipt(ctx, st.ID, "alice", ReceiptDelivered, []byte("delivered")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.putBox(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if pend, err := b.Pending(ctx, "bob"); err != nil || len(pend) != 0 {
+		t.Fatalf("a delivered letter is listed: %+v, %v", pend, err)
+	}
+}
