@@ -97,61 +97,61 @@ func TestWatchBeforeFiling(t *testing.T) {
 	}
 }
 
-// TestDeliveredElsewhereBeforeFiling is the case the id lock cannot cover:
-// the recipient, told early by node a, files its delivered receipt
-// through node b before a has filed the letter's mailbox entry. b's purge
+// TestDeliveredElsewhere files a letter's delivered receipt through node
+// b while node a is about to file the letter's mailbox entry, so b's purge
 // finds nothing; a, filing the entry, finds the receipt and takes the
 // entry out again, so the delivered letter is not listed, on any node.
-func TestDeliveredElsewhereBeforeFiling(t *testing.T) {
+//
+//   - early: the recipient was told early by a (the case a's id lock
+//     cannot cover), and filed its receipt through b before the entry;
+//   - late: a files the entry after its own check found no receipt, as
+//     EnsureFiled or a repair may.
+func TestDeliveredElsewhere(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three cluster nodes")
 	}
 	nodes := openCluster(t, testCert(t))
 	a, b := nodes[0], nodes[1]
 	ctx := context.Background()
-	ch, cancel, err := a.Watch("bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cancel()
-	release := holdBox(t, a, "bob")
-	st := mustPost(t, a, newPost(1, "alice", "bob", 0, []byte("early")))
-	heard(t, ch, st)
-	if _, err := b.PutReceipt(ctx, st.ID, "alice", ReceiptDelivered, []byte("delivered")); err != nil {
-		t.Fatal(err)
-	}
-	release()
-	if err := a.filing.wait(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []*Store{a, b} {
-		if pend, err := n.Pending(ctx, "bob"); err != nil || len(pend) != 0 {
-			t.Fatalf("a delivered letter is listed: %+v, %v", pend, err)
+	deliver := func(t *testing.T, st Stored) {
+		t.Helper()
+		if _, err := b.PutReceipt(ctx, st.ID, "alice", ReceiptDelivered, []byte("delivered")); err != nil {
+			t.Fatal(err)
 		}
 	}
-}
-
-// TestLateFilingOfADeliveredLetter files the entry of a letter whose
-// delivered receipt another node filed after the filing's own check (as
-// EnsureFiled or a repair may): the entry is taken out again at once.
-func TestLateFilingOfADeliveredLetter(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three cluster nodes")
+	notListed := func(t *testing.T) {
+		t.Helper()
+		if err := a.filing.wait(ctx, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []*Store{a, b} {
+			if pend, err := n.Pending(ctx, "bob"); err != nil || len(pend) != 0 {
+				t.Fatalf("a delivered letter is listed: %+v, %v", pend, err)
+			}
+		}
 	}
-	nodes := openCluster(t, testCert(t))
-	a, b := nodes[0], nodes[1]
-	ctx := context.Background()
-	st := mustPost(t, a, newPost(1, "alice", "bob", 0, []byte("late")))
-	if err := a.filing.wait(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.PutReceipt(ctx, st.ID, "alice", ReceiptDelivered, []byte("delivered")); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.putBox(ctx, st); err != nil {
-		t.Fatal(err)
-	}
-	if pend, err := b.Pending(ctx, "bob"); err != nil || len(pend) != 0 {
-		t.Fatalf("a delivered letter is listed: %+v, %v", pend, err)
-	}
+	t.Run("early", func(t *testing.T) {
+		ch, cancel, err := a.Watch("bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cancel()
+		release := holdBox(t, a, "bob")
+		st := mustPost(t, a, newPost(1, "alice", "bob", 0, []byte("early")))
+		heard(t, ch, st)
+		deliver(t, st)
+		release()
+		notListed(t)
+	})
+	t.Run("late", func(t *testing.T) {
+		st := mustPost(t, a, newPost(2, "alice", "bob", 0, []byte("late")))
+		if err := a.filing.wait(ctx, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		deliver(t, st)
+		if err := a.putBox(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		notListed(t)
+	})
 }
