@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"brieftraeger/internal/api"
 	"brieftraeger/internal/testrelay"
 	"brieftraeger/store"
 )
@@ -75,12 +76,32 @@ func leadOn(b *testing.B, st *store.Store, node string, streams ...string) {
 	}
 }
 
+// listen holds tehran's event stream open, taking each event (with its
+// envelope) and doing nothing with it, until the returned func is called.
+func listen(b *testing.B, w *world) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		w.teh.Events(ctx, func() { close(ready) }, func(api.MailboxEntry) error { return nil })
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		b.Fatal("the event stream did not open")
+	}
+	return func() { cancel(); <-done }
+}
+
 // BenchmarkClusterIngest is BenchmarkIngest on a three-node cluster. With
 // leader=n1 the relay's node leads every stream (each write goes from
 // there to the two followers); with leader=n2 another node leads the
 // record and mailbox streams and the ceiling's, so each write first
 // crosses a route to its leader. The log's stream stays led by n1, whose
-// relay integrates it.
+// relay integrates it. relay-https-listened is relay-https with the
+// recipient's device on the event stream, which then carries every
+// envelope, and the filing of each letter checks for a delivered receipt
+// filed elsewhere (store.Watch).
 func BenchmarkClusterIngest(b *testing.B) {
 	w, _ := newClusterWorld(b)
 	ks := w.Keys(w.wash)
@@ -92,6 +113,14 @@ func BenchmarkClusterIngest(b *testing.B) {
 		leadOn(b, w.Store, leader, "MAIL", "BOX", "RCPT", "CEILING")
 		for _, c := range ingestClients {
 			b.Run(fmt.Sprintf("leader=%s/relay-https/c=%d", leader, c), func(b *testing.B) {
+				envs := envelopes(b, w, ks, b.N)
+				hc := w.deviceClient(b, ks)
+				defer hc.CloseIdleConnections()
+				parallel(b, c, b.N, func(i int) error { return postFramed(hc, w.URL, ks, envs[i]) })
+			})
+			settle(b, w.Store)
+			b.Run(fmt.Sprintf("leader=%s/relay-https-listened/c=%d", leader, c), func(b *testing.B) {
+				defer listen(b, w)()
 				envs := envelopes(b, w, ks, b.N)
 				hc := w.deviceClient(b, ks)
 				defer hc.CloseIdleConnections()
