@@ -2,7 +2,6 @@ package relay
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -205,7 +204,7 @@ func (r *Relay) events(w http.ResponseWriter, req *http.Request, c *caller) erro
 			if !ok {
 				return nil
 			}
-			data, _ := json.Marshal(r.eventEntry(req.Context(), s))
+			data, _ := json.Marshal(r.eventEntry(s))
 			fmt.Fprintf(w, "event: envelope\ndata: %s\n\n", data)
 		}
 		if err := rc.Flush(); err != nil {
@@ -215,47 +214,30 @@ func (r *Relay) events(w http.ResponseWriter, req *http.Request, c *caller) erro
 }
 
 // eventEntry is s's mailbox entry for an event. It carries the envelope
-// itself if the ciphertext is at most api.EventEnvelopeLimit bytes and the
-// store has it at hand within eventReadWait (from memory on the node that
-// stored it); otherwise the device fetches it.
-func (r *Relay) eventEntry(ctx context.Context, s store.Stored) api.MailboxEntry {
+// itself if the ciphertext is at most api.EventEnvelopeLimit bytes and
+// this node stored it lately and still holds it in memory (store.Recent);
+// otherwise the device fetches it. Nothing is read for an event, so that
+// a slow store cannot hold up the events after it.
+func (r *Relay) eventEntry(s store.Stored) api.MailboxEntry {
 	e := entry(s)
 	if s.BodySize > api.EventEnvelopeLimit {
 		return e
 	}
-	ctx, cancel := context.WithTimeout(ctx, eventReadWait)
-	defer cancel()
-	framed, err := r.framed(ctx, s.ID)
-	if err != nil {
-		r.log.Debug("event without its envelope", "id", s.ID, "err", err)
+	st, body, ok := r.cfg.Store.Recent(s.ID)
+	if !ok {
 		return e
 	}
-	e.Envelope = framed
-	return e
-}
-
-// eventReadWait bounds the read of an envelope for an event, so that a slow
-// read cannot hold up the events after it.
-const eventReadWait = time.Second
-
-// framed reads a small letter whole as the envelope stream.
-func (r *Relay) framed(ctx context.Context, id string) ([]byte, error) {
-	s, body, err := r.cfg.Store.Letter(ctx, id)
+	h, err := envelope.Parse(st.Header)
 	if err != nil {
-		return nil, err
-	}
-	defer body.Close()
-	h, err := envelope.Parse(s.Header)
-	if err != nil {
-		return nil, err
+		r.log.Error("a stored envelope header does not parse", "id", s.ID, "err", err)
+		return e
 	}
 	var buf bytes.Buffer
-	buf.Grow(2 + len(h.Raw) + int(s.BodySize))
+	buf.Grow(2 + len(h.Raw) + len(body))
 	if err := envelope.WriteHeader(&buf, h); err != nil {
-		return nil, err
+		return e
 	}
-	if _, err := buf.ReadFrom(body); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	buf.Write(body)
+	e.Envelope = buf.Bytes()
+	return e
 }

@@ -208,6 +208,18 @@ const (
 	hotSize = 1024
 )
 
+// Recent returns letter id's envelope and body, without reading anything,
+// if this store committed it lately and holds it in memory (a body of at
+// most hotMax bytes, checked when it was posted); false otherwise. The
+// body must not be changed.
+func (s *Store) Recent(id string) (Stored, []byte, bool) {
+	env, ok := s.hot.Get(id)
+	if !ok {
+		return Stored{}, nil, false
+	}
+	return env.Stored, env.inline, true
+}
+
 // Body streams the body of letter id, from the MAIL message or the object
 // store. The reader fails with ErrBodyMismatch at the end if the bytes do
 // not match the stored size and SHA-256. It holds at most one chunk

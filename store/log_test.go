@@ -105,7 +105,8 @@ func TestRecordsAfterBatches(t *testing.T) {
 // TestLetterFromMemory fetches small letters right after posting them,
 // when the store answers from memory, and again from a store that opens
 // the folder anew and must read them: both answers must be the same. A
-// letter over hotMax bytes is read, not remembered.
+// letter over hotMax bytes is read, not remembered (Recent has only the
+// others).
 func TestLetterFromMemory(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, Config{Dir: dir})
@@ -114,7 +115,10 @@ func TestLetterFromMemory(t *testing.T) {
 	for i, b := range bodies {
 		mustPost(t, s, newPost(i+1, "alice", "bob", 1, b))
 	}
-	if _, ok := s.hot.Get(letterID(3)); ok {
+	if st, body, ok := s.Recent(letterID(1)); !ok || !bytes.Equal(body, bodies[0]) || st.ID != letterID(1) {
+		t.Errorf("a small letter is not held in memory: %v, %q", ok, body)
+	}
+	if _, _, ok := s.Recent(letterID(3)); ok {
 		t.Error("a letter over hotMax bytes is held in memory")
 	}
 	fetch := func(s *Store) (out []Stored) {
