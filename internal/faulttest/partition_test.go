@@ -209,8 +209,8 @@ func TestPartitionCutsOffTheLeader(t *testing.T) {
 	stopRecv()
 	wg.Wait()
 	tr.checkOpenedOnce(t)
-	t.Logf("%d letters acknowledged, %d posts failed, %d listed again after delivery; write pause %v",
-		len(tr.posted), tr.failures, tr.relisted, pause)
+	t.Logf("%d letters acknowledged (%d opened from their event), %d posts failed, %d listed again after delivery; write pause %v",
+		len(tr.posted), tr.inline, tr.failures, tr.relisted, pause)
 	// A silent partition takes longer to notice than a dead process: the
 	// routes' pings must go unanswered first.
 	if pause > partitionPauseLimit {
