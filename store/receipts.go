@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -54,7 +55,7 @@ func (s *Store) PutReceipt(ctx context.Context, id string, sender string, kind u
 		return StoredReceipt{}, err
 	}
 	defer done()
-	unlock, err := s.locks.lock(ctx, id)
+	unlock, err := s.lockForReceipt(ctx, id)
 	if err != nil {
 		return StoredReceipt{}, err
 	}
@@ -125,6 +126,24 @@ func (s *Store) PutReceipt(ctx context.Context, id string, sender string, kind u
 	s.log.Debug("receipt stored", "id", id, "kind", kind, "seq", sr.Seq)
 	return sr, nil
 }
+
+// lockForReceipt locks letter id for a receipt, waiting at most
+// s.receiptWait: a letter whose filing is held up (its node cut off from
+// the cluster, say) answers ErrUnavailable, so that the device files the
+// receipt through another node instead of waiting out the filing; the
+// filing then finds the receipt and takes its entry out (see Watch).
+func (s *Store) lockForReceipt(ctx context.Context, id string) (func(), error) {
+	lctx, cancel := context.WithTimeout(ctx, s.receiptWait)
+	defer cancel()
+	unlock, err := s.locks.lock(lctx, id)
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("%w: letter %s is still being filed after %v", ErrUnavailable, id, s.receiptWait)
+	}
+	return unlock, err
+}
+
+// receiptWait is how long a receipt waits for its letter's filing.
+const receiptWait = 5 * time.Second
 
 // dropBox removes the BOX entry of st, if any.
 func (s *Store) dropBox(ctx context.Context, st Stored) error {

@@ -200,14 +200,15 @@ type Store struct {
 	dirty    atomic.Bool   // a second step failed: do not advance the checkpoint
 	lastCP   checkpoint    // last checkpoint written; used by the checkpoint goroutine and Close only
 
-	mu       sync.Mutex // guards closed and watchers
-	closed   bool
-	watchers map[*watcher]struct{}
-	watching watching       // the same watchers by party, under a lock of their own
-	ops      sync.WaitGroup // running method calls
-	bg       sync.WaitGroup // checkpoint goroutine
-	life     context.Context
-	stop     context.CancelFunc
+	mu          sync.Mutex // guards closed and watchers
+	closed      bool
+	watchers    map[*watcher]struct{}
+	watching    watching       // the same watchers by party, under a lock of their own
+	receiptWait time.Duration  // receiptWait; shorter in tests
+	ops         sync.WaitGroup // running method calls
+	bg          sync.WaitGroup // checkpoint goroutine
+	life        context.Context
+	stop        context.CancelFunc
 }
 
 // Open starts an embedded nats-server with JetStream in cfg.Dir, connects to
@@ -286,11 +287,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	life, stop := context.WithCancel(context.Background())
 	s := &Store{
 		cfg: cfg, log: log, ns: ns, nc: nc, js: js,
-		hot:       recent.Map[string, envelope]{Size: hotSize},
-		committed: recent.Map[uint64, Stored]{Size: recentLetters},
-		filed:     recent.Map[string, struct{}]{Size: recentLetters},
-		watchers:  make(map[*watcher]struct{}),
-		life:      life, stop: stop,
+		hot:         recent.Map[string, envelope]{Size: hotSize},
+		committed:   recent.Map[uint64, Stored]{Size: recentLetters},
+		filed:       recent.Map[string, struct{}]{Size: recentLetters},
+		watchers:    make(map[*watcher]struct{}),
+		receiptWait: receiptWait,
+		life:        life, stop: stop,
 	}
 	if err := s.setupWhenReady(ctx); err != nil {
 		stop()

@@ -155,3 +155,31 @@ func TestDeliveredElsewhere(t *testing.T) {
 		notListed(t)
 	})
 }
+
+// TestReceiptDoesNotWaitOutAFiling holds a letter's filing past the time a
+// receipt waits for it: the receipt is refused as unavailable, so that the
+// device tries another node, and nothing is stored; once the filing is
+// done the receipt is filed.
+func TestReceiptDoesNotWaitOutAFiling(t *testing.T) {
+	s := openStore(t, Config{})
+	s.receiptWait = 100 * time.Millisecond
+	ctx := context.Background()
+	release := holdBox(t, s, "bob")
+	st := mustPost(t, s, newPost(1, "alice", "bob", 0, []byte("held")))
+	if _, err := s.PutReceipt(ctx, st.ID, "alice", ReceiptDelivered, []byte("delivered")); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a receipt behind a held filing: %v, want ErrUnavailable", err)
+	}
+	if delivered, err := s.hasReceipt(ctx, "alice", ReceiptDelivered, st.ID); err != nil || delivered {
+		t.Fatalf("a refused receipt was stored: %v %v", delivered, err)
+	}
+	release()
+	if err := s.filing.wait(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutReceipt(ctx, st.ID, "alice", ReceiptDelivered, []byte("delivered")); err != nil {
+		t.Fatal(err)
+	}
+	if pend, err := s.Pending(ctx, "bob"); err != nil || len(pend) != 0 {
+		t.Fatalf("a delivered letter is listed: %+v, %v", pend, err)
+	}
+}
