@@ -144,6 +144,9 @@ func launch(t *testing.T, addrs func(i int) (web, route string), netns []string)
 	return c
 }
 
+// keepLogsEnv names the folder a failed test's logs and data are copied to.
+const keepLogsEnv = "BRIEF_FAULTTEST_LOGS"
+
 // logsIfFailed prints the last lines of each node's log if the test
 // failed, and copies the whole test folder (logs, data) to the folder that
 // BRIEF_FAULTTEST_LOGS names, if set.
@@ -151,7 +154,7 @@ func (c *cluster) logsIfFailed() {
 	if !c.t.Failed() {
 		return
 	}
-	if keep := os.Getenv("BRIEF_FAULTTEST_LOGS"); keep != "" {
+	if keep := os.Getenv(keepLogsEnv); keep != "" {
 		os.RemoveAll(keep)
 		os.CopyFS(keep, os.DirFS(c.base))
 	}
@@ -182,7 +185,7 @@ func (c *cluster) start(i int) {
 		// ip netns exec execs the binary: the process is the node.
 		cmd = exec.Command("ip", "netns", "exec", c.netns[i], os.Args[0], "-test.run=^$")
 	}
-	cmd.Env = append(os.Environ(), nodeEnv+"="+string(conf))
+	cmd.Env = append(os.Environ(), nodeEnv+"="+string(conf), "GOTRACEBACK=all")
 	logf, err := os.OpenFile(filepath.Join(c.base, c.confs[i].Node+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		c.t.Fatal(err)
@@ -195,6 +198,20 @@ func (c *cluster) start(i int) {
 	c.procs[i] = cmd
 }
 
+// dumpLines is how much of a hung node's goroutine dump a failure shows.
+const dumpLines = 150
+
+// firstGoroutines returns log up to n lines into its goroutine dump, if
+// it has one.
+func firstGoroutines(log []byte, n int) []byte {
+	at := bytes.Index(log, []byte("\ngoroutine "))
+	if at < 0 {
+		return log
+	}
+	lines := bytes.SplitAfter(log[at:], []byte("\n"))
+	return append(log[:at:at], bytes.Join(lines[:min(n, len(lines))], nil)...)
+}
+
 // waitListening waits until node i listens.
 func (c *cluster) waitListening(i int) {
 	c.t.Helper()
@@ -205,8 +222,13 @@ func (c *cluster) waitListening(i int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// A node that hangs while it starts: its goroutines tell where. The
+	// Go runtime writes them to the node's log on SIGQUIT.
+	c.procs[i].Process.Signal(syscall.SIGQUIT)
+	time.Sleep(time.Second)
 	log, _ := os.ReadFile(filepath.Join(c.base, c.confs[i].Node+".log"))
-	c.t.Fatalf("node %s did not listen within 60 s; its log:\n%s", c.confs[i].Node, log)
+	c.t.Fatalf("node %s did not listen within 60 s; its log, to %d lines into its goroutines (all of them in %s.log, kept with %s):\n%s",
+		c.confs[i].Node, dumpLines, c.confs[i].Node, keepLogsEnv, firstGoroutines(log, dumpLines))
 }
 
 // kill kills node i with SIGKILL.
