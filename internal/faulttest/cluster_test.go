@@ -223,12 +223,15 @@ func (c *cluster) waitListening(i int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// A node that hangs while it starts: its goroutines tell where. The
-	// Go runtime writes them to the node's log on SIGQUIT.
+	// Go runtime writes them to the node's log on SIGQUIT. One that died
+	// has no goroutines; its process state says so.
+	pid := c.procs[i].Process.Pid
+	state, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	c.procs[i].Process.Signal(syscall.SIGQUIT)
 	time.Sleep(time.Second)
 	log, _ := os.ReadFile(filepath.Join(c.base, c.confs[i].Node+".log"))
-	c.t.Fatalf("node %s did not listen within 60 s; its log, to %d lines into its goroutines (all of them in %s.log, kept with %s):\n%s",
-		c.confs[i].Node, dumpLines, c.confs[i].Node, keepLogsEnv, firstGoroutines(log, dumpLines))
+	c.t.Fatalf("node %s did not listen within 60 s (process %d: %q); its log, to %d lines into its goroutines (all of them in %s.log, kept with %s):\n%s",
+		c.confs[i].Node, pid, state, dumpLines, c.confs[i].Node, keepLogsEnv, firstGoroutines(log, dumpLines))
 }
 
 // kill kills node i with SIGKILL.
