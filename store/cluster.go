@@ -209,12 +209,30 @@ func validNode(name string) bool {
 
 // setupWhenReady opens the streams and buckets (openWhenReady), then
 // repairs BOX with no deadline of its own: after a crash under load the
-// replay may take longer than any one try to open.
+// replay may take longer than any one try to open. Where the streams are
+// shared (a cluster, an external NATS), a repair that fails because a
+// stream just opened has no leader yet to answer is started again (it is
+// idempotent), until ctx ends.
 func (s *Store) setupWhenReady(ctx context.Context) error {
 	if err := s.openWhenReady(ctx); err != nil {
 		return err
 	}
-	return s.repair(ctx)
+	var logged time.Time
+	for {
+		err := s.repair(ctx)
+		if err == nil || s.cfg.Cluster == nil && s.cfg.URL == "" || !unanswered(err) && !unavailable(err) || ctx.Err() != nil {
+			return err
+		}
+		if time.Since(logged) >= 2*time.Second {
+			s.log.Info("waiting for the cluster to repair the mailbox", "err", err)
+			logged = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // openWhenReady runs open. On a cluster only the meta leader creates or
