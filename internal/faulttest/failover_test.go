@@ -23,7 +23,6 @@ type traffic struct {
 	openedAt map[string]time.Time // when each letter was first opened
 	relisted int                  // letters received again after they were opened (the receipt is sent again)
 	inline   int                  // letters first opened from the envelope their event carried
-	events   bool                 // receive from the event stream too, not only by polling
 }
 
 func newTraffic() *traffic {
@@ -52,16 +51,13 @@ func (tr *traffic) send(ctx context.Context, from *client.Party, to string, ever
 	}
 }
 
-// receive opens what the mailbox lists, polled every 50 ms, and with
-// tr.events each letter as its event arrives (from the event itself when
-// it carries the envelope), until ctx ends. A letter that an event
-// announces again once opened is skipped; one that the mailbox lists
-// again is received again and counted as relisted.
+// receive opens each letter as its event arrives (from the event itself
+// when it carries the envelope), and what the mailbox lists, polled every
+// 50 ms, until ctx ends. A letter that an event announces again once
+// opened is skipped; one that the mailbox lists again is received again
+// and counted as relisted.
 func (tr *traffic) receive(ctx context.Context, p *client.Party) {
-	var events <-chan api.MailboxEntry // nil: never ready
-	if tr.events {
-		events = listen(ctx, p)
-	}
+	events := listen(ctx, p)
 	for ctx.Err() == nil {
 		entries, _ := p.Mailbox(ctx)
 		for _, e := range entries {
@@ -170,7 +166,6 @@ func TestFailoverKillStreamLeader(t *testing.T) {
 
 	ctx, stop := context.WithCancel(context.Background())
 	tr := newTraffic()
-	tr.events = true
 	var wg sync.WaitGroup
 	wg.Go(func() { tr.send(ctx, wash, "tehran", 20*time.Millisecond) })
 	recvCtx, stopRecv := context.WithCancel(context.Background())
