@@ -77,7 +77,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 	logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
 	addrFile := fs.String("addr-file", "", "write the listening address to `file` once listening")
 	natsURL := fs.String("nats", "", "keep the relay's state in an existing NATS JetStream server or cluster at `URL` instead of the embedded one")
-	replicas := fs.Int("replicas", 0, "replicas of every stream; default 1, or 3 with --node, or with --nats to a NATS cluster")
+	replicas := fs.Int("replicas", 0, "replicas of every stream; default 1, or 3 with --node; with --nats, those of the streams already there, else 3 on a NATS cluster")
 	data := fs.String("data", "", "the embedded JetStream's data `folder`; default DIR/jetstream")
 	node := fs.String("node", "", "run as the cluster node `name` (unique in the cluster: a-z, 0-9, '-'); with --nats, this relay process's name among those sharing the NATS cluster")
 	cluster := fs.String("cluster", "", "with --node: the `address` (host:port) to accept the other nodes' routes on")
