@@ -220,7 +220,7 @@ func (s *Store) setupWhenReady(ctx context.Context) error {
 	var logged time.Time
 	for {
 		err := s.repair(ctx)
-		if err == nil || s.cfg.Cluster == nil && s.cfg.URL == "" || !unanswered(err) && !unavailable(err) || ctx.Err() != nil {
+		if err == nil || !s.cfg.shared() || !unanswered(err) && !unavailable(err) || ctx.Err() != nil {
 			return err
 		}
 		if time.Since(logged) >= 2*time.Second {
@@ -244,7 +244,7 @@ func (s *Store) setupWhenReady(ctx context.Context) error {
 // not answer (a cluster still electing its meta leader), for at most
 // externalWait.
 func (s *Store) openWhenReady(ctx context.Context) error {
-	if s.cfg.Cluster == nil && s.cfg.URL == "" {
+	if !s.cfg.shared() {
 		return s.open(ctx, true)
 	}
 	if s.cfg.Cluster == nil {
@@ -427,6 +427,10 @@ func (s *Store) Node() string {
 	return s.cfg.Cluster.Node
 }
 
+// shared reports whether other stores may write the same streams: on an
+// embedded cluster, or on an external NATS.
+func (c Config) shared() bool { return c.Cluster != nil || c.URL != "" }
+
 // Replicated reports whether the streams have more than one replica: an
 // embedded cluster node, or an external NATS cluster. Only then do
 // ClusterState and Quorate have anything to report.
@@ -440,7 +444,7 @@ func (s *Store) Replicated() bool { return s.cfg.Replicas > 1 }
 func (s *Store) requestTimeout() time.Duration { return requestTimeout(s.cfg) }
 
 func requestTimeout(cfg Config) time.Duration {
-	if cfg.Cluster != nil || cfg.URL != "" {
+	if cfg.shared() {
 		return clusterRequestTimeout
 	}
 	return commitTimeout
@@ -508,7 +512,7 @@ func unanswered(err error) bool {
 // asked again of the stream's leader before it counts.
 func (s *Store) lastFor(ctx context.Context, st jetstream.Stream, subj string) (*jetstream.RawStreamMsg, error) {
 	m, err := st.GetLastMsgForSubject(ctx, subj)
-	if !errors.Is(err, jetstream.ErrMsgNotFound) || s.cfg.Cluster == nil && s.cfg.URL == "" {
+	if !errors.Is(err, jetstream.ErrMsgNotFound) || !s.cfg.shared() {
 		return m, err
 	}
 	return s.lastFromLeader(ctx, st.CachedInfo().Config.Name, subj)

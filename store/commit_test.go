@@ -438,9 +438,7 @@ func TestPendingWaitsForFilingsBriefly(t *testing.T) {
 	s := openStore(t, Config{})
 	ctx := context.Background()
 	mustPost(t, s, newPost(1, "alice", "bob", 0, []byte("one")))
-	if err := s.filing.wait(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
+	waitFiled(t, s, "bob")
 	stuck := s.filing.start("bob")
 	defer stuck()
 	start := time.Now()
@@ -498,9 +496,7 @@ func TestEnsureFiledGivesUp(t *testing.T) {
 	s := openStore(t, Config{})
 	ctx := context.Background()
 	st := mustPost(t, s, newPost(1, "alice", "bob", 0, []byte("one")))
-	if err := s.filing.wait(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
+	waitFiled(t, s, "bob")
 	unlock, err := s.locks.lock(ctx, st.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -89,9 +89,7 @@ func TestExternalNATSNamedStores(t *testing.T) {
 	mustPost(t, a, pa)
 	mustPost(t, b, pb)
 	// a waits for its own filings only; b's is waited for here.
-	if err := b.filing.wait(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
+	waitFiled(t, b, "bob")
 	if pending, err := a.Pending(ctx, "bob"); err != nil || len(pending) != 2 {
 		t.Fatalf("pending through a: %v %d", err, len(pending))
 	}

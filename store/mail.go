@@ -535,7 +535,7 @@ func (s *Store) file(st Stored, box *ticket, early bool) {
 // another store writes it before it purges, so if that purge came before
 // this entry, the receipt is there to be read now.
 func (s *Store) deliveredMeanwhile(ctx context.Context, st Stored) bool {
-	if s.cfg.Cluster == nil && s.cfg.URL == "" {
+	if !s.cfg.shared() {
 		return false
 	}
 	_, err := s.lastFromLeader(ctx, streamReceipts, receiptSubject(st.From, ReceiptDelivered, st.ID))

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"brieftraeger/internal/recent"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"brieftraeger/internal/recent"
 )
 
 // Defaults for Config and limits on what the store accepts.

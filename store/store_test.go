@@ -74,6 +74,15 @@ func mustPost(t testing.TB, s *Store, p Post) Stored {
 	return st
 }
 
+// waitFiled waits until the mailbox entries of party that s is filing are
+// written.
+func waitFiled(t testing.TB, s *Store, party string) {
+	t.Helper()
+	if err := s.filing.wait(context.Background(), party); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func readBody(t testing.TB, s *Store, id string) []byte {
 	t.Helper()
 	rc, err := s.Body(context.Background(), id)
@@ -737,9 +746,7 @@ func TestRepostFilesMissingEntry(t *testing.T) {
 	ctx := context.Background()
 	p := newPost(1, "alice", "bob", 1, []byte("one"))
 	st := mustPost(t, s, p)
-	if err := s.filing.wait(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
+	waitFiled(t, s, "bob")
 	if err := s.dropBox(ctx, st); err != nil {
 		t.Fatal(err)
 	}
@@ -897,9 +904,7 @@ func TestRepostOfFiledLetter(t *testing.T) {
 	ctx := context.Background()
 	p := newPost(1, "alice", "bob", 2, []byte("once"))
 	orig := mustPost(t, s, p)
-	if err := s.filing.wait(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
+	waitFiled(t, s, "bob")
 	p.Body = failReader{t}
 	if got, err := s.Post(ctx, p); !errors.Is(err, ErrDuplicate) || got.Seq != orig.Seq {
 		t.Fatalf("repost = %+v, %v; want the original with ErrDuplicate", got, err)

@@ -121,9 +121,7 @@ func TestDeliveredElsewhere(t *testing.T) {
 	}
 	notListed := func(t *testing.T) {
 		t.Helper()
-		if err := a.filing.wait(ctx, "bob"); err != nil {
-			t.Fatal(err)
-		}
+		waitFiled(t, a, "bob")
 		for _, n := range []*Store{a, b} {
 			if pend, err := n.Pending(ctx, "bob"); err != nil || len(pend) != 0 {
 				t.Fatalf("a delivered letter is listed: %+v, %v", pend, err)
@@ -145,9 +143,7 @@ func TestDeliveredElsewhere(t *testing.T) {
 	})
 	t.Run("late", func(t *testing.T) {
 		st := mustPost(t, a, newPost(2, "alice", "bob", 0, []byte("late")))
-		if err := a.filing.wait(ctx, "bob"); err != nil {
-			t.Fatal(err)
-		}
+		waitFiled(t, a, "bob")
 		deliver(t, st)
 		if err := a.putBox(ctx, st); err != nil {
 			t.Fatal(err)
@@ -173,9 +169,7 @@ func TestReceiptDoesNotWaitOutAFiling(t *testing.T) {
 		t.Fatalf("a refused receipt was stored: %v %v", delivered, err)
 	}
 	release()
-	if err := s.filing.wait(ctx, "bob"); err != nil {
-		t.Fatal(err)
-	}
+	waitFiled(t, s, "bob")
 	if _, err := s.PutReceipt(ctx, st.ID, "alice", ReceiptDelivered, []byte("delivered")); err != nil {
 		t.Fatal(err)
 	}
