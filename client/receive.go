@@ -74,10 +74,11 @@ func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
 // If the event carries the envelope (e.Envelope), the letter is opened
 // from there, with every check a fetched one gets, and not fetched.
 func (p *Party) ReceiveEvent(ctx context.Context, e api.MailboxEntry) (*Received, error) {
-	if len(e.Envelope) == 0 {
-		return p.receive(ctx, e.ID, nil)
+	inline := e.Envelope
+	if len(inline) == 0 {
+		inline = nil // "envelope": "" carries nothing to open
 	}
-	return p.receive(ctx, e.ID, e.Envelope)
+	return p.receive(ctx, e.ID, inline)
 }
 
 // receive is Receive, with the envelope stream at hand (inline) or, if

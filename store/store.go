@@ -201,10 +201,9 @@ type Store struct {
 	dirty    atomic.Bool   // a second step failed: do not advance the checkpoint
 	lastCP   checkpoint    // last checkpoint written; used by the checkpoint goroutine and Close only
 
-	mu          sync.Mutex // guards closed and watchers
+	mu          sync.Mutex // guards closed, and adding watchers
 	closed      bool
-	watchers    map[*watcher]struct{}
-	watching    watching       // the same watchers by party, under a lock of their own
+	watching    watching       // the watchers, by party, under a lock of their own
 	receiptWait time.Duration  // receiptWait; shorter in tests
 	ops         sync.WaitGroup // running method calls
 	bg          sync.WaitGroup // checkpoint goroutine
@@ -291,7 +290,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		hot:         recent.Map[string, envelope]{Size: hotSize},
 		committed:   recent.Map[uint64, Stored]{Size: recentLetters},
 		filed:       recent.Map[string, struct{}]{Size: recentLetters},
-		watchers:    make(map[*watcher]struct{}),
 		receiptWait: receiptWait,
 		life:        life, stop: stop,
 	}
@@ -443,9 +441,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	for w := range s.watchers {
-		w.cancel()
-	}
+	s.watching.cancelAll()
 	s.mu.Unlock()
 
 	s.stop()

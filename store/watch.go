@@ -18,7 +18,8 @@ type watcher struct {
 	once  sync.Once
 }
 
-// watching is the watchers on this store by party, for announceHere.
+// watching is the watchers on this store by party: for announceHere, and
+// for Close, which ends them all.
 type watching struct {
 	mu sync.RWMutex
 	m  map[string]map[*watcher]struct{}
@@ -34,6 +35,17 @@ func (ws *watching) add(w *watcher) {
 		ws.m[w.party] = make(map[*watcher]struct{})
 	}
 	ws.m[w.party][w] = struct{}{}
+}
+
+// cancelAll ends every watch.
+func (ws *watching) cancelAll() {
+	ws.mu.RLock()
+	defer ws.mu.RUnlock()
+	for _, party := range ws.m {
+		for w := range party {
+			w.cancel()
+		}
+	}
 }
 
 func (ws *watching) remove(w *watcher) {
@@ -95,16 +107,12 @@ func (s *Store) Watch(party string) (<-chan Stored, func(), error) {
 		return nil, nil, fmt.Errorf("failed to watch mailbox of %s: %w", party, err)
 	}
 	w := &watcher{party: party, sub: sub, early: make(chan Stored, earlyBuffer), done: make(chan struct{})}
-	s.watchers[w] = struct{}{}
-	s.watching.add(w)
+	s.watching.add(w) // under s.mu, so that Close sees it
 	s.mu.Unlock()
 
 	cancel := func() {
 		w.cancel()
 		s.watching.remove(w)
-		s.mu.Lock()
-		delete(s.watchers, w)
-		s.mu.Unlock()
 	}
 	// Make sure the server has the subscription before we return.
 	if err := s.nc.Flush(); err != nil {
