@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -109,6 +110,7 @@ func BenchmarkClusterIngest(b *testing.B) {
 	js := w.Store.JetStream()
 	ceilingStream(b, js, 3)
 	payload := make([]byte, size)
+	floor := floorServer(b, w, js, ks.Sign.Public().(ed25519.PublicKey))
 	for _, leader := range []string{"n1", "n2"} {
 		leadOn(b, w.Store, leader, "MAIL", "BOX", "RCPT", "CEILING")
 		for _, c := range ingestClients {
@@ -127,6 +129,12 @@ func BenchmarkClusterIngest(b *testing.B) {
 				parallel(b, c, b.N, func(i int) error { return postFramed(hc, w.URL, ks, envs[i]) })
 			})
 			settle(b, w.Store)
+			b.Run(fmt.Sprintf("leader=%s/https-floor/c=%d", leader, c), func(b *testing.B) {
+				envs := envelopes(b, w, ks, b.N)
+				hc := w.deviceClient(b, ks)
+				defer hc.CloseIdleConnections()
+				parallel(b, c, b.N, func(i int) error { return postFramed(hc, floor, ks, envs[i]) })
+			})
 			publishCeilings(b, "leader="+leader+"/", c, js, payload)
 		}
 	}
