@@ -30,7 +30,12 @@ func (s *Store) getBatch(ctx context.Context, st jetstream.Stream, seq uint64, n
 	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
 	defer cancel()
 	inbox := s.nc.NewInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
+	// The answer is at most n messages and an end-of-batch status. A
+	// channel of that size, not SubscribeSync's default of 64k slots
+	// (512 KiB, allocated and zeroed on every call: the log reads
+	// batches several times a second even when idle).
+	in := make(chan *nats.Msg, n+2)
+	sub, err := s.nc.ChanSubscribe(inbox, in)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read messages: %w", err)
 	}
@@ -41,9 +46,11 @@ func (s *Store) getBatch(ctx context.Context, st jetstream.Stream, seq uint64, n
 	}
 	var out []*jetstream.RawStreamMsg
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("failed to read messages from %d: %w", seq, err)
+		var m *nats.Msg
+		select {
+		case m = <-in:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("failed to read messages from %d: %w", seq, ctx.Err())
 		}
 		switch m.Header.Get("Status") {
 		case "":

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"runtime"
 	"testing"
 )
 
@@ -143,4 +144,33 @@ func TestLetterFromMemory(t *testing.T) {
 	if readBack := fetch(openStore(t, Config{Dir: dir})); !reflect.DeepEqual(fromMemory, readBack) {
 		t.Fatalf("from memory %+v, read back %+v", fromMemory, readBack)
 	}
+}
+
+// The log keeper reads LOG and the record streams several times a second,
+// mostly finding nothing new, so such a read must cost little memory. Each
+// used to allocate and zero a 64k-slot channel (512 KiB).
+func TestIdleLogReadsAllocateLittle(t *testing.T) {
+	s := openStore(t, Config{})
+	ctx := context.Background()
+	mustPost(t, s, newPost(1, "alice", "bob", 0, []byte("one")))
+	if _, err := s.AppendLog(ctx, 0, []LogLeaf{{Data: []byte("a"), Source: LogMail, SourceSeq: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	const reads = 100
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range reads {
+		if l, err := s.LogLeavesAfter(ctx, 1, 800); err != nil || len(l) != 0 {
+			t.Fatalf("leaves after the end: %v %+v", err, l)
+		}
+		if r, err := s.RecordsAfter(ctx, LogReceipts, 0, 200); err != nil || len(r) != 0 {
+			t.Fatalf("receipts of an empty stream: %v %+v", err, r)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / (2 * reads)
+	if per > 64<<10 {
+		t.Fatalf("an idle log read allocates %d bytes, want at most 64 KiB", per)
+	}
+	t.Logf("an idle log read allocates %d bytes", per)
 }
