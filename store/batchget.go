@@ -15,11 +15,12 @@ import (
 // Headers and statuses of JetStream's batched direct get (one request,
 // one answer per message, then an end-of-batch status).
 const (
-	hdrDirectSeq     = "Nats-Sequence"
-	hdrDirectSubject = "Nats-Subject"
-	hdrDirectTime    = "Nats-Time-Stamp"
-	statusEOB        = "204"
-	statusNotFound   = "404"
+	hdrDirectSeq       = "Nats-Sequence"
+	hdrDirectSubject   = "Nats-Subject"
+	hdrDirectTime      = "Nats-Time-Stamp"
+	statusEOB          = "204"
+	statusNotFound     = "404"
+	statusNoResponders = "503"
 )
 
 // getBatch reads up to n messages of st from sequence seq on with one
@@ -30,10 +31,11 @@ func (s *Store) getBatch(ctx context.Context, st jetstream.Stream, seq uint64, n
 	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
 	defer cancel()
 	inbox := s.nc.NewInbox()
-	// The answer is at most n messages and an end-of-batch status. A
-	// channel of that size, not SubscribeSync's default of 64k slots
-	// (512 KiB, allocated and zeroed on every call: the log reads
-	// batches several times a second even when idle).
+	// The answer is at most n messages and one status (end of batch, or
+	// an error alone), so a channel of n+2 slots never fills. Not
+	// SubscribeSync's default of 64k slots (512 KiB, allocated and zeroed
+	// on every call: the log reads batches several times a second, even
+	// when idle).
 	in := make(chan *nats.Msg, n+2)
 	sub, err := s.nc.ChanSubscribe(inbox, in)
 	if err != nil {
@@ -56,6 +58,8 @@ func (s *Store) getBatch(ctx context.Context, st jetstream.Stream, seq uint64, n
 		case "":
 		case statusEOB, statusNotFound:
 			return out, nil
+		case statusNoResponders:
+			return nil, fmt.Errorf("failed to read messages from %d: %w", seq, nats.ErrNoResponders)
 		default:
 			return nil, fmt.Errorf("failed to read messages from %d: status %s %s", seq, m.Header.Get("Status"), m.Header.Get("Description"))
 		}

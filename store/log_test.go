@@ -146,9 +146,10 @@ func TestLetterFromMemory(t *testing.T) {
 	}
 }
 
-// The log keeper reads LOG and the record streams several times a second,
-// mostly finding nothing new, so such a read must cost little memory. Each
-// used to allocate and zero a 64k-slot channel (512 KiB).
+// TestIdleLogReadsAllocateLittle: the log keeper reads LOG and the record
+// streams several times a second, mostly finding nothing new, so such a
+// read must cost little memory. Each used to allocate and zero a
+// 64k-slot channel (512 KiB).
 func TestIdleLogReadsAllocateLittle(t *testing.T) {
 	s := openStore(t, Config{})
 	ctx := context.Background()
