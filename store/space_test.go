@@ -87,6 +87,10 @@ func TestSpace(t *testing.T) {
 		t.Fatalf("implausible space: %+v", sp)
 	}
 	mustPost(t, s, newPost(1, "alice", "bob", 3, bytes.Repeat([]byte("x"), 64<<10)))
+	// The mailbox entry is filed before JetStream goes down below; a
+	// filing cut off by that would retry until its 30 s deadline, and
+	// Close waits for it.
+	waitFiled(t, s, "bob")
 	after, err := s.Space()
 	if err != nil {
 		t.Fatal(err)
