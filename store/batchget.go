@@ -18,16 +18,23 @@ const (
 	hdrDirectSeq       = "Nats-Sequence"
 	hdrDirectSubject   = "Nats-Subject"
 	hdrDirectTime      = "Nats-Time-Stamp"
+	hdrDirectPending   = "Nats-Num-Pending"
 	statusEOB          = "204"
 	statusNotFound     = "404"
 	statusNoResponders = "503"
 )
 
+// getBatchBytes bounds the bytes of one batched read: the server ends a
+// batch after the message that reaches it (so at least one is sent),
+// instead of at its max_pending (64 MB by default).
+const getBatchBytes = 8 << 20
+
 // getBatch reads up to n messages of st from sequence seq on with one
 // batched direct get. The replica that answers returns those it holds,
 // so there may be fewer; a sequence it does not hold ends the batch.
-// The messages come in stream order.
-func (s *Store) getBatch(ctx context.Context, st jetstream.Stream, seq uint64, n int) ([]*jetstream.RawStreamMsg, error) {
+// The messages come in stream order. more reports that the replica ended
+// the batch early, at getBatchBytes, and holds further messages.
+func (s *Store) getBatch(ctx context.Context, st jetstream.Stream, seq uint64, n int) (out []*jetstream.RawStreamMsg, more bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
 	defer cancel()
 	inbox := s.nc.NewInbox()
@@ -39,40 +46,44 @@ func (s *Store) getBatch(ctx context.Context, st jetstream.Stream, seq uint64, n
 	in := make(chan *nats.Msg, n+2)
 	sub, err := s.nc.ChanSubscribe(inbox, in)
 	if err != nil {
-		return nil, fmt.Errorf("failed to read messages: %w", err)
+		return nil, false, fmt.Errorf("failed to read messages: %w", err)
 	}
 	defer sub.Unsubscribe()
-	req, _ := json.Marshal(map[string]any{"seq": seq, "batch": n})
+	req, _ := json.Marshal(map[string]any{"seq": seq, "batch": n, "max_bytes": getBatchBytes})
 	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+st.CachedInfo().Config.Name, inbox, req); err != nil {
-		return nil, fmt.Errorf("failed to read messages: %w", err)
+		return nil, false, fmt.Errorf("failed to read messages: %w", err)
 	}
-	var out []*jetstream.RawStreamMsg
 	for {
 		var m *nats.Msg
 		select {
 		case m = <-in:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("failed to read messages from %d: %w", seq, ctx.Err())
+			return nil, false, fmt.Errorf("failed to read messages from %d: %w", seq, ctx.Err())
 		}
 		switch m.Header.Get("Status") {
 		case "":
-		case statusEOB, statusNotFound:
-			return out, nil
+		case statusEOB:
+			// The number of messages the replica holds after the last one
+			// sent.
+			pending, _ := strconv.ParseUint(m.Header.Get(hdrDirectPending), 10, 64)
+			return out, pending > 0, nil
+		case statusNotFound:
+			return out, false, nil
 		case statusNoResponders:
-			return nil, fmt.Errorf("failed to read messages from %d: %w", seq, nats.ErrNoResponders)
+			return nil, false, fmt.Errorf("failed to read messages from %d: %w", seq, nats.ErrNoResponders)
 		default:
-			return nil, fmt.Errorf("failed to read messages from %d: status %s %s", seq, m.Header.Get("Status"), m.Header.Get("Description"))
+			return nil, false, fmt.Errorf("failed to read messages from %d: status %s %s", seq, m.Header.Get("Status"), m.Header.Get("Description"))
 		}
 		raw, err := directMsg(m)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if raw.Sequence != seq+uint64(len(out)) {
 			// A gap: this replica holds a later message but not the next.
-			return out, nil
+			return out, false, nil
 		}
 		if out = append(out, raw); len(out) == n {
-			return out, nil
+			return out, false, nil
 		}
 	}
 }

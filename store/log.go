@@ -188,7 +188,8 @@ func (s *Store) LogLeavesAfter(ctx context.Context, from uint64, limit int) ([]L
 // It reads them in batches (getBatch).
 func (s *Store) getFrom(ctx context.Context, st jetstream.Stream, seq uint64, limit int, fn func(*jetstream.RawStreamMsg) error) error {
 	for limit > 0 {
-		msgs, err := s.getBatch(ctx, st, seq, min(limit, getBatchSize))
+		want := min(limit, getBatchSize)
+		msgs, more, err := s.getBatch(ctx, st, seq, want)
 		if err != nil {
 			return err
 		}
@@ -197,7 +198,7 @@ func (s *Store) getFrom(ctx context.Context, st jetstream.Stream, seq uint64, li
 				return err
 			}
 		}
-		if len(msgs) < min(limit, getBatchSize) {
+		if len(msgs) == 0 || len(msgs) < want && !more {
 			return nil
 		}
 		seq += uint64(len(msgs))

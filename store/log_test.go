@@ -103,6 +103,35 @@ func TestRecordsAfterBatches(t *testing.T) {
 	}
 }
 
+// TestRecordsAfterLargeLetters reads back, from a store that opens the
+// folder anew, more letters than one batched read returns by size
+// (getBatchBytes): the read goes on where the server ended the batch,
+// instead of taking the short batch for the end of the stream.
+func TestRecordsAfterLargeLetters(t *testing.T) {
+	dir := t.TempDir()
+	const n, size = 16, 900 << 10
+	if (n-1)*size <= getBatchBytes {
+		t.Fatalf("%d letters of %d bytes fit in one batched read", n, size)
+	}
+	cfg := Config{Dir: dir, InlineLimit: 1 << 20}
+	s := openStore(t, cfg)
+	for i := range n {
+		mustPost(t, s, newPost(i+1, "alice", "bob", 0, bytes.Repeat([]byte{byte(i)}, size)))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := openStore(t, cfg).RecordsAfter(context.Background(), LogMail, 0, 100)
+	if err != nil || len(recs) != n {
+		t.Fatalf("RecordsAfter = %d records, %v; want %d", len(recs), err, n)
+	}
+	for i, r := range recs {
+		if r.Seq != uint64(i+1) || r.Mail.ID != letterID(i+1) {
+			t.Fatalf("record %d: seq %d, letter %s", i, r.Seq, r.Mail.ID)
+		}
+	}
+}
+
 // TestLetterFromMemory fetches small letters right after posting them,
 // when the store answers from memory, and again from a store that opens
 // the folder anew and must read them: both answers must be the same. A
