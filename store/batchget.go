@@ -32,8 +32,9 @@ const getBatchBytes = 8 << 20
 // getBatch reads up to n messages of st from sequence seq on with one
 // batched direct get. The replica that answers returns those it holds,
 // so there may be fewer; a sequence it does not hold ends the batch.
-// The messages come in stream order. more reports that the replica ended
-// the batch early, at getBatchBytes, and holds further messages.
+// The messages come in stream order. more reports that the replica
+// holds messages after the last one it sent although it sent fewer than
+// n: it ended the batch at getBatchBytes, or the stream grew meanwhile.
 func (s *Store) getBatch(ctx context.Context, st jetstream.Stream, seq uint64, n int) (out []*jetstream.RawStreamMsg, more bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
 	defer cancel()
@@ -93,8 +94,11 @@ func directMsg(m *nats.Msg) (*jetstream.RawStreamMsg, error) {
 	seq, err1 := strconv.ParseUint(m.Header.Get(hdrDirectSeq), 10, 64)
 	ts, err2 := time.Parse(time.RFC3339Nano, m.Header.Get(hdrDirectTime))
 	subj := m.Header.Get(hdrDirectSubject)
-	if err := errors.Join(err1, err2); err != nil || subj == "" {
-		return nil, fmt.Errorf("bad answer to a direct get: %w", errors.Join(err, errors.New("no subject")))
+	if subj == "" {
+		err1 = errors.Join(err1, errors.New("no subject"))
+	}
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("bad answer to a direct get: %w", err)
 	}
 	return &jetstream.RawStreamMsg{Subject: subj, Sequence: seq, Header: m.Header, Data: m.Data, Time: ts}, nil
 }

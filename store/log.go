@@ -151,7 +151,10 @@ func (s *Store) RecordsAfter(ctx context.Context, source string, after uint64, l
 			if err != nil {
 				return err
 			}
-			env.Seq = r.Seq
+			// The record keeps a copy of the envelope header only, not
+			// the message with its body: a call may hold up to limit
+			// letters.
+			env.Seq, env.Header = r.Seq, slices.Clone(env.Header)
 			r.Data, r.Mail = env.Header, &env.Stored
 		}
 		out = append(out, r)
