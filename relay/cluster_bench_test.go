@@ -102,7 +102,8 @@ func listen(b *testing.B, w *world) (stop func()) {
 // relay integrates it. relay-https-listened is relay-https with the
 // recipient's device on the event stream, which then carries every
 // envelope, and the filing of each letter checks for a delivered receipt
-// filed elsewhere (store.Watch).
+// filed elsewhere (store.Watch). https-floor posts the same envelopes to
+// floorServer, the least any relay does per letter: a second ceiling.
 func BenchmarkClusterIngest(b *testing.B) {
 	w, _ := newClusterWorld(b)
 	ks := w.Keys(w.wash)
