@@ -139,6 +139,28 @@ func TestClusterReplicatesAndFencesTheLog(t *testing.T) {
 	}
 }
 
+// TestClusterPendingAsTheLeaderHasIt: a listing read from a replica
+// that is behind can hold the entry of a letter delivered meanwhile;
+// Pending keeps only the entries that the leader of BOX holds.
+func TestClusterPendingAsTheLeaderHasIt(t *testing.T) {
+	nodes := openCluster(t, testCert(t))
+	ctx := context.Background()
+	a := mustPost(t, nodes[0], newPost(1, "alice", "bob", 0, []byte("one")))
+	b := mustPost(t, nodes[0], newPost(2, "alice", "bob", 0, []byte("two")))
+	waitFiled(t, nodes[0], "bob")
+	if _, err := nodes[1].PutReceipt(ctx, b.ID, "alice", ReceiptDelivered, []byte("delivered 2")); err != nil {
+		t.Fatal(err)
+	}
+	// The listing a replica that has not yet applied b's removal reads.
+	stale := []Stored{a, b}
+	if got := nodes[2].current(ctx, "bob", stale); len(got) != 1 || got[0].ID != a.ID {
+		t.Fatalf("current of a stale listing: %+v, want only %s", got, a.ID)
+	}
+	if got, err := nodes[2].Pending(ctx, "bob"); err != nil || len(got) != 1 || got[0].ID != a.ID {
+		t.Fatalf("Pending: %+v %v, want only %s", got, err, a.ID)
+	}
+}
+
 // TestClusterQuorum checks that a node left alone reports no quorum, as
 // /readyz uses it.
 func TestClusterQuorum(t *testing.T) {

@@ -672,6 +672,7 @@ func (s *Store) Pending(ctx context.Context, party string) ([]Stored, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to read mailbox of %s: %w", party, err)
 	}
+	out = s.current(ctx, party, out)
 	slices.SortFunc(out, func(a, b Stored) int {
 		if a.Precedence != b.Precedence {
 			return int(a.Precedence) - int(b.Precedence)
@@ -679,6 +680,33 @@ func (s *Store) Pending(ctx context.Context, party string) ([]Stored, error) {
 		return compareUint(a.Seq, b.Seq)
 	})
 	return out, nil
+}
+
+// current keeps, of the mailbox entries of party that a listing read,
+// those that the leader of BOX holds. A listing reads through an
+// ephemeral consumer, which nats-server places on any one of the
+// stream's servers; one that is still catching up, after a restart say,
+// can list entries that the leader has already removed: letters
+// delivered meanwhile. The leader answers stream info. If it cannot (an
+// election), the listing is returned as read.
+func (s *Store) current(ctx context.Context, party string, listed []Stored) []Stored {
+	if !s.Replicated() || len(listed) == 0 {
+		return listed
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
+	defer cancel()
+	info, err := s.box.Info(ctx, jetstream.WithSubjectFilter("box."+party+".*.*"))
+	if err != nil {
+		s.log.Debug("listing a mailbox without its leader's check", "party", party, "err", err)
+		return listed
+	}
+	held := listed[:0]
+	for _, st := range listed {
+		if info.State.Subjects[boxSubject(st)] > 0 {
+			held = append(held, st)
+		}
+	}
+	return held
 }
 
 func compareUint(a, b uint64) int {
