@@ -53,11 +53,7 @@
 // waits), Pending of its recipient on this store waits for it (for up to
 // filingWait), and Close waits for it. On a cluster, Pending through
 // another node may miss an entry still being filed, for that moment; the
-// event stream announces it once it is written. Pending reads BOX through
-// an ephemeral consumer, which nats-server places on any of the stream's
-// servers, so it keeps only the entries that the stream's leader still
-// holds (current): a server catching up would list letters delivered
-// meanwhile. A crash between the two steps would leave BOX out of step with
+// event stream announces it once it is written. A crash between the two steps would leave BOX out of step with
 // MAIL or RCPT. So the store keeps a checkpoint (MAIL seq, RCPT seq) up to
 // which BOX is known to be right. It is written every checkpointEvery while
 // nothing is half done, and at Close. Open replays MAIL and RCPT after the
@@ -66,6 +62,15 @@
 // checkpoint from advancing until the next Open; posting the letter or
 // filing the receipt again also finishes it. With Config.NoSync a crash may
 // lose any recent write and no promise is made.
+//
+// Pending reads BOX through an ephemeral consumer, which nats-server
+// places on any one of the stream's servers. A server that is catching up
+// after a restart can list entries that the leader has already removed
+// (letters delivered meanwhile), so Pending keeps only those that the
+// stream's leader holds (current); while the stream has no leader it
+// serves the listing as read. Such a server can also leave out entries
+// filed while it was down, until it has caught up; the event stream
+// announced those letters.
 //
 // # Group commit
 //

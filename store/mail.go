@@ -687,8 +687,9 @@ func (s *Store) Pending(ctx context.Context, party string) ([]Stored, error) {
 // ephemeral consumer, which nats-server places on any one of the
 // stream's servers; one that is still catching up, after a restart say,
 // can list entries that the leader has already removed: letters
-// delivered meanwhile. The leader answers stream info. If it cannot (an
-// election), the listing is returned as read.
+// delivered meanwhile. The leader answers stream info. Without a leader
+// (an election) a member answers with its own view, so then, or if no
+// answer comes, the listing is returned as read.
 func (s *Store) current(ctx context.Context, party string, listed []Stored) []Stored {
 	if !s.Replicated() || len(listed) == 0 {
 		return listed
@@ -696,6 +697,9 @@ func (s *Store) current(ctx context.Context, party string, listed []Stored) []St
 	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
 	defer cancel()
 	info, err := s.box.Info(ctx, jetstream.WithSubjectFilter("box."+party+".*.*"))
+	if err == nil && (info.Cluster == nil || info.Cluster.Leader == "") {
+		err = errors.New("the stream has no leader")
+	}
 	if err != nil {
 		s.log.Debug("listing a mailbox without its leader's check", "party", party, "err", err)
 		return listed
