@@ -81,6 +81,16 @@ func postFramed(c *http.Client, url string, ks *identity.Keystore, body []byte) 
 	return err
 }
 
+// postIngest posts b.N envelopes of ks's party, sealed in w, to the relay
+// (or floor) at url from c concurrent clients, and reports as parallel
+// does.
+func postIngest(b *testing.B, w *world, ks *identity.Keystore, url string, c int) {
+	envs := envelopes(b, w, ks, b.N)
+	hc := w.deviceClient(b, ks)
+	defer hc.CloseIdleConnections()
+	parallel(b, c, b.N, func(i int) error { return postFramed(hc, url, ks, envs[i]) })
+}
+
 // parallel runs n jobs on the given number of goroutines and reports
 // jobs/s and the process's CPU time per job.
 func parallel(b *testing.B, clients, n int, job func(i int) error) {
@@ -146,19 +156,9 @@ func BenchmarkIngest(b *testing.B) {
 	relay.PauseLog(nolog.Relay, true)
 	nks := nolog.Keys(nolog.wash)
 	for _, c := range ingestClients {
-		b.Run(fmt.Sprintf("relay-https/c=%d", c), func(b *testing.B) {
-			envs := envelopes(b, w, ks, b.N)
-			hc := w.deviceClient(b, ks)
-			defer hc.CloseIdleConnections()
-			parallel(b, c, b.N, func(i int) error { return postFramed(hc, w.URL, ks, envs[i]) })
-		})
+		b.Run(fmt.Sprintf("relay-https/c=%d", c), func(b *testing.B) { postIngest(b, w, ks, w.URL, c) })
 		settle(b, w.Store)
-		b.Run(fmt.Sprintf("relay-https-nolog/c=%d", c), func(b *testing.B) {
-			envs := envelopes(b, nolog, nks, b.N)
-			hc := nolog.deviceClient(b, nks)
-			defer hc.CloseIdleConnections()
-			parallel(b, c, b.N, func(i int) error { return postFramed(hc, nolog.URL, nks, envs[i]) })
-		})
+		b.Run(fmt.Sprintf("relay-https-nolog/c=%d", c), func(b *testing.B) { postIngest(b, nolog, nks, nolog.URL, c) })
 		publishCeilings(b, "", c, js, payload)
 	}
 }

@@ -115,27 +115,14 @@ func BenchmarkClusterIngest(b *testing.B) {
 	for _, leader := range []string{"n1", "n2"} {
 		leadOn(b, w.Store, leader, "MAIL", "BOX", "RCPT", "CEILING")
 		for _, c := range ingestClients {
-			b.Run(fmt.Sprintf("leader=%s/relay-https/c=%d", leader, c), func(b *testing.B) {
-				envs := envelopes(b, w, ks, b.N)
-				hc := w.deviceClient(b, ks)
-				defer hc.CloseIdleConnections()
-				parallel(b, c, b.N, func(i int) error { return postFramed(hc, w.URL, ks, envs[i]) })
-			})
+			b.Run(fmt.Sprintf("leader=%s/relay-https/c=%d", leader, c), func(b *testing.B) { postIngest(b, w, ks, w.URL, c) })
 			settle(b, w.Store)
 			b.Run(fmt.Sprintf("leader=%s/relay-https-listened/c=%d", leader, c), func(b *testing.B) {
 				defer listen(b, w)()
-				envs := envelopes(b, w, ks, b.N)
-				hc := w.deviceClient(b, ks)
-				defer hc.CloseIdleConnections()
-				parallel(b, c, b.N, func(i int) error { return postFramed(hc, w.URL, ks, envs[i]) })
+				postIngest(b, w, ks, w.URL, c)
 			})
 			settle(b, w.Store)
-			b.Run(fmt.Sprintf("leader=%s/https-floor/c=%d", leader, c), func(b *testing.B) {
-				envs := envelopes(b, w, ks, b.N)
-				hc := w.deviceClient(b, ks)
-				defer hc.CloseIdleConnections()
-				parallel(b, c, b.N, func(i int) error { return postFramed(hc, floor, ks, envs[i]) })
-			})
+			b.Run(fmt.Sprintf("leader=%s/https-floor/c=%d", leader, c), func(b *testing.B) { postIngest(b, w, ks, floor, c) })
 			publishCeilings(b, "leader="+leader+"/", c, js, payload)
 		}
 	}
