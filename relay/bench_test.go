@@ -18,6 +18,7 @@ import (
 	"brieftraeger/envelope"
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
+	"brieftraeger/internal/testrelay"
 	"brieftraeger/internal/tlspin"
 	"brieftraeger/relay"
 	"brieftraeger/store"
@@ -125,23 +126,9 @@ func parallel(b *testing.B, clients, n int, job func(i int) error) {
 }
 
 // settle waits until the relay's log has taken in what the last
-// sub-benchmark posted (its size stops growing), so that the next
-// measurement, a ceiling say, does not pay for that work.
-func settle(b *testing.B, st *store.Store) {
-	b.Helper()
-	var last uint64
-	for stable, deadline := 0, time.Now().Add(time.Minute); stable < 3; time.Sleep(100 * time.Millisecond) {
-		n, err := st.LogSize(context.Background())
-		if err != nil || time.Now().After(deadline) {
-			b.Fatalf("the log did not settle: %d leaves, %v", n, err)
-		}
-		if n == last {
-			stable++
-		} else {
-			stable, last = 0, n
-		}
-	}
-}
+// sub-benchmark posted, so that the next measurement, a ceiling say, does
+// not pay for that work.
+func settle(b *testing.B, st *store.Store) { testrelay.SettleLog(b, st) }
 
 func BenchmarkIngest(b *testing.B) {
 	w := newWorld(b, 1<<20)

@@ -104,6 +104,10 @@ func listen(b *testing.B, w *world) (stop func()) {
 // envelope, and the filing of each letter checks for a delivered receipt
 // filed elsewhere (store.Watch). https-floor posts the same envelopes to
 // floorServer, the least any relay does per letter: a second ceiling.
+// https-floor-entry adds a mailbox entry written as the relay writes it,
+// to a second stream after the letter; https-floor-entry-batched writes
+// letter and entry in one atomic batch to one stream, a layout the relay
+// cannot take (docs/BENCHMARKS.md).
 func BenchmarkClusterIngest(b *testing.B) {
 	w, _ := newClusterWorld(b)
 	ks := w.Keys(w.wash)
@@ -111,9 +115,18 @@ func BenchmarkClusterIngest(b *testing.B) {
 	js := w.Store.JetStream()
 	ceilingStream(b, js, 3)
 	payload := make([]byte, size)
-	floor := floorServer(b, w, js, ks.Sign.Public().(ed25519.PublicKey))
+	floorStreams(b, js)
+	device := ks.Sign.Public().(ed25519.PublicKey)
+	floors := []struct {
+		name string
+		*floor
+	}{
+		{"https-floor", floorServer(b, w, device, noEntry)},
+		{"https-floor-entry", floorServer(b, w, device, entryApart)},
+		{"https-floor-entry-batched", floorServer(b, w, device, entryInBatch)},
+	}
 	for _, leader := range []string{"n1", "n2"} {
-		leadOn(b, w.Store, leader, "MAIL", "BOX", "RCPT", "CEILING")
+		leadOn(b, w.Store, leader, "MAIL", "BOX", "RCPT", "CEILING", "FLOOR", "FLOORBOX")
 		for _, c := range ingestClients {
 			b.Run(fmt.Sprintf("leader=%s/relay-https/c=%d", leader, c), func(b *testing.B) { postIngest(b, w, ks, w.URL, c) })
 			settle(b, w.Store)
@@ -122,7 +135,10 @@ func BenchmarkClusterIngest(b *testing.B) {
 				postIngest(b, w, ks, w.URL, c)
 			})
 			settle(b, w.Store)
-			b.Run(fmt.Sprintf("leader=%s/https-floor/c=%d", leader, c), func(b *testing.B) { postIngest(b, w, ks, floor, c) })
+			for _, f := range floors {
+				b.Run(fmt.Sprintf("leader=%s/%s/c=%d", leader, f.name, c), func(b *testing.B) { postIngest(b, w, ks, f.url, c) })
+				f.idle()
+			}
 			publishCeilings(b, "leader="+leader+"/", c, js, payload)
 		}
 	}

@@ -189,3 +189,23 @@ func (w *World) MailCount() uint64 {
 	}
 	return n
 }
+
+// SettleLog waits until st's log has taken in every record written so far
+// (its size stays the same for three looks, 100 ms apart), and fails t if
+// that takes more than a minute. Benchmarks call it so that a measurement
+// does not pay for the log's work on what came before.
+func SettleLog(t testing.TB, st *store.Store) {
+	t.Helper()
+	var last uint64
+	for stable, deadline := 0, time.Now().Add(time.Minute); stable < 3; time.Sleep(100 * time.Millisecond) {
+		n, err := st.LogSize(context.Background())
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("the log did not settle: %d leaves, %v", n, err)
+		}
+		if n == last {
+			stable++
+		} else {
+			stable, last = 0, n
+		}
+	}
+}
