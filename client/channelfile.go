@@ -61,9 +61,9 @@ func readJSONPart[T any](p *Party, rec *Received, mediaType, what string) (*T, e
 		if part.MediaType != mediaType {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(p.LetterDir(rec.ID), part.Path))
+		data, err := p.readSmallPart(rec, part, what)
 		if err != nil {
-			return nil, fmt.Errorf("failed to read the %s in letter %s: %w", what, rec.ID, err)
+			return nil, err
 		}
 		v := new(T)
 		if err := json.Unmarshal(data, v); err != nil {
@@ -72,6 +72,33 @@ func readJSONPart[T any](p *Party, rec *Received, mediaType, what string) (*T, e
 		return v, nil
 	}
 	return nil, nil
+}
+
+// maxSmallPart bounds a part that this device reads whole into memory: a
+// heartbeat, a test letter or a log checkpoint, each well under 1 KiB.
+// The other party chooses what it sends, so a larger one is refused
+// unread.
+const maxSmallPart = 64 << 10
+
+// readSmallPart reads a part of an opened letter whole, if it is at most
+// maxSmallPart bytes; what names the part in errors.
+func (p *Party) readSmallPart(rec *Received, part ReceivedPart, what string) ([]byte, error) {
+	if part.Size > maxSmallPart {
+		return nil, fmt.Errorf("letter %s: the %s is %d bytes, more than the %d this device reads", rec.ID, what, part.Size, maxSmallPart)
+	}
+	f, err := os.Open(filepath.Join(p.LetterDir(rec.ID), part.Path))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the %s in letter %s: %w", what, rec.ID, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSmallPart+1))
+	if err == nil && uint64(len(data)) != part.Size {
+		err = fmt.Errorf("%d bytes on disk, %d signed", len(data), part.Size)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the %s in letter %s: %w", what, rec.ID, err)
+	}
+	return data, nil
 }
 
 // sendJSONPart sends a letter of precedence IMMEDIATE whose one attachment

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"brieftraeger/client"
 	"brieftraeger/envelope"
+	"brieftraeger/letter"
 )
 
 func sendN(t *testing.T, from *client.Party, to string, n int) []string {
@@ -191,4 +193,36 @@ func TestGapsFromArchive(t *testing.T) {
 	if _, err := teh.Receive(context.Background(), again); !errors.As(err, &re) || re.Prior != ids[2] {
 		t.Fatalf("replayed number after rebuild: %v", err)
 	}
+}
+
+// TestUnsealedLetterLeavesNoGap fails two sends while sealing (an
+// attachment name a receiver cannot store, and an attachment shorter than
+// it said): nothing carrying their numbers exists, so the next letter
+// takes number 1 and tehran reports no gap.
+func TestUnsealedLetterLeavesNoGap(t *testing.T) {
+	_, wash, teh := pair(t)
+	ctx := context.Background()
+	for name, att := range map[string]letter.Attachment{
+		"bad name":   {Name: "a/b", MediaType: "text/plain", Size: 1, Open: openBytes("x")},
+		"short part": {Name: "a.txt", MediaType: "text/plain", Size: 5, Open: openBytes("x")},
+	} {
+		if _, _, err := wash.Send(ctx, client.Outgoing{To: "tehran", Subject: "s", Precedence: envelope.Routine,
+			Attachments: []letter.Attachment{att}}); err == nil {
+			t.Fatalf("%s: sealed", name)
+		}
+	}
+	ids := sendN(t, wash, "tehran", 1)
+	sent, err := wash.Sent(ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent.Seq != 1 {
+		t.Fatalf("the letter after two failed sends has number %d, want 1", sent.Seq)
+	}
+	receive(t, teh, ids[0])
+	wantGaps(t, teh, "washington")
+}
+
+func openBytes(s string) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(s)), nil }
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"brieftraeger/letter"
 	"brieftraeger/tlog"
@@ -55,8 +53,8 @@ func (p *Party) CheckGossip(ctx context.Context, rec *Received) error {
 	for _, part := range rec.Parts {
 		if part.MediaType == GossipMediaType && part.Name == gossipName {
 			var err error
-			if data, err = os.ReadFile(filepath.Join(p.LetterDir(rec.ID), part.Path)); err != nil {
-				return fmt.Errorf("failed to read the log checkpoint in letter %s: %w", rec.ID, err)
+			if data, err = p.readSmallPart(rec, part, "log checkpoint"); err != nil {
+				return err
 			}
 		}
 	}

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"brieftraeger/client"
 	"brieftraeger/envelope"
+	"brieftraeger/letter"
 	"brieftraeger/tlog"
 )
 
@@ -143,4 +145,19 @@ func TestGossipRelayRefusesProof(t *testing.T) {
 	if !errors.As(err, &alarm) || !errors.Is(err, tlog.ErrInconsistent) {
 		t.Fatalf("a refused proof is not an alarm: %v", err)
 	}
+}
+
+// TestGossipNameTaken attaches a file named like the log checkpoint that
+// every letter carries: Send refuses it before taking a number, and says
+// what to do.
+func TestGossipNameTaken(t *testing.T) {
+	_, wash, teh := pair(t)
+	_, _, err := wash.Send(context.Background(), client.Outgoing{To: "tehran", Subject: "s", Precedence: envelope.Routine,
+		Attachments: []letter.Attachment{{Name: "relay-log-checkpoint.txt", MediaType: "text/plain", Size: 1, Open: openBytes("x")}}})
+	if err == nil || !strings.Contains(err.Error(), "rename the file") {
+		t.Fatalf("a part named like the checkpoint: %v", err)
+	}
+	ids := sendN(t, wash, "tehran", 1)
+	receive(t, teh, ids[0])
+	wantGaps(t, teh, "washington")
 }

@@ -71,6 +71,9 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 		return nil, nil, err
 	}
 	if gossip != nil {
+		if slices.ContainsFunc(atts, func(a letter.Attachment) bool { return a.Name == gossip.Name }) {
+			return nil, nil, fmt.Errorf("the attachment name %q is taken by the log checkpoint that every letter carries; rename the file", gossip.Name)
+		}
 		atts = append(slices.Clip(atts), *gossip)
 	}
 	now := p.now()
@@ -88,7 +91,7 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	}
 	spool, err := p.createTemp("sealed-*", false)
 	if err != nil {
-		return nil, nil, fmt.Errorf("failed to create spool file: %w", err)
+		return nil, nil, errors.Join(fmt.Errorf("failed to create spool file: %w", err), p.releaseSeq(o.To, seq))
 	}
 	defer os.Remove(spool.Name())
 	defer spool.Close()
@@ -99,12 +102,13 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	cw := &countWriter{w: io.MultiWriter(spool, digest)}
 	lh, err := letter.Seal(cw, d, p.keys.Sign, *toEpoch, *selfEpoch)
 	if err != nil {
-		return nil, nil, err
+		// The spool is removed unposted: the number is free again.
+		return nil, nil, errors.Join(err, p.releaseSeq(o.To, seq))
 	}
 	eh := &envelope.Header{ID: lh.ID, From: lh.From, Device: lh.Device, To: lh.To, Epoch: lh.Epoch,
 		Precedence: lh.Precedence, Size: uint64(cw.n), Digest: [32]byte(digest.Sum(nil))}
 	if err := eh.Sign(p.keys.Sign); err != nil {
-		return nil, nil, err
+		return nil, nil, errors.Join(err, p.releaseSeq(o.To, seq))
 	}
 	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Precedence: o.Precedence.String(),
 		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw}

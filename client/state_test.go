@@ -1,6 +1,7 @@
 package client
 
 import (
+	"slices"
 	"sync"
 	"testing"
 )
@@ -57,5 +58,49 @@ func TestStateUpdatesNotLost(t *testing.T) {
 	}
 	if st, _ := (&Party{dir: dir}).loadState(); st.ReceiptsAfter != each {
 		t.Fatalf("receipt cursor moved back to %d", st.ReceiptsAfter)
+	}
+}
+
+// TestReleasedSeqGivenAgain releases numbers as Send does when sealing
+// fails: the last one taken rolls the counter back, an earlier one is
+// given out again before any new one, lowest first, and never twice.
+func TestReleasedSeqGivenAgain(t *testing.T) {
+	p := &Party{dir: t.TempDir()}
+	take := func() uint64 {
+		t.Helper()
+		n, err := p.takeSeq("tehran")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	release := func(n uint64) {
+		t.Helper()
+		if err := p.releaseSeq("tehran", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := take(); n != 1 {
+		t.Fatalf("first number %d", n)
+	}
+	release(1)
+	if n := take(); n != 1 {
+		t.Fatalf("after releasing the last number, got %d, want 1 again", n)
+	}
+	take() // 2
+	take() // 3
+	take() // 4
+	release(3)
+	release(2)
+	release(2)
+	var got []uint64
+	for range 3 {
+		got = append(got, take())
+	}
+	if want := []uint64{2, 3, 5}; !slices.Equal(got, want) {
+		t.Fatalf("numbers after releasing 3 and 2: %v, want %v", got, want)
+	}
+	if other, err := p.takeSeq("moscow"); err != nil || other != 1 {
+		t.Fatalf("another channel: %d %v", other, err)
 	}
 }

@@ -136,10 +136,16 @@ func (h *Header) check() error {
 		}
 		total += p.Size
 	}
+	names := make(map[string]bool, len(h.Parts)-1)
 	for _, p := range h.Parts[1:] {
 		if p.Name == "" || len(p.Name) > MaxPartName || bytes.ContainsAny([]byte(p.Name), "/\\\x00") || p.Name == "." || p.Name == ".." {
 			return fmt.Errorf("invalid attachment name %q", p.Name)
 		}
+		if names[p.Name] {
+			// A receiver stores each attachment under its name.
+			return fmt.Errorf("two attachments named %q", p.Name)
+		}
+		names[p.Name] = true
 	}
 	return nil
 }

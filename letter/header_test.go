@@ -170,6 +170,7 @@ func TestHeaderSignRefuses(t *testing.T) {
 		"parts over 2^62":      func(h *Header) { h.Parts[0].Size, h.Parts[1].Size = maxContentSize/2+1, maxContentSize/2 },
 		"parts wrap to small":  func(h *Header) { h.Parts[0].Size, h.Parts[1].Size = 1<<63, 1<<63 },
 		"attachment not named": func(h *Header) { h.Parts = append(h.Parts, PartInfo{}) },
+		"same name twice":      func(h *Header) { h.Parts = append(h.Parts, PartInfo{Name: "a.pdf", MediaType: "text/plain"}) },
 	} {
 		h := testLetterHeader()
 		edit(h)
@@ -189,6 +190,9 @@ func TestHeaderSignRefuses(t *testing.T) {
 		"largest content":   func(h *Header) { h.Parts[0].Size, h.Parts[1].Size = maxContentSize-1, 1 },
 		"body only":         func(h *Header) { h.Parts = h.Parts[:1] },
 		"empty media types": func(h *Header) { h.Parts[0].MediaType, h.Parts[1].MediaType = "", "" },
+		"names unlike in case": func(h *Header) {
+			h.Parts = append(h.Parts, PartInfo{Name: "A.pdf"}, PartInfo{Name: "a.pdf "})
+		},
 	} {
 		h := testLetterHeader()
 		edit(h)
@@ -230,6 +234,17 @@ func TestParseHeaderRefuses(t *testing.T) {
 		} else if !strings.HasPrefix(err.Error(), "malformed letter header") {
 			t.Errorf("%s: error %q lacks the prefix", name, err)
 		}
+	}
+	// A header signed with attachments a.pdf and b.pdf, edited to name
+	// both a.pdf: a receiver would store the second over the first.
+	twice := testLetterHeader()
+	twice.Parts = append(twice.Parts, PartInfo{Name: "b.pdf"})
+	if err := twice.sign(testvec.Key("washington-laptop")); err != nil {
+		t.Fatal(err)
+	}
+	raw := bytes.Replace(twice.Raw, []byte("b.pdf"), []byte("a.pdf"), 1)
+	if _, err := ParseHeader(raw, twice.Trailer()); err == nil || !strings.Contains(err.Error(), `two attachments named "a.pdf"`) {
+		t.Errorf("two attachments of one name: %v", err)
 	}
 	tr := h.Trailer()
 	for name, trailer := range map[string][]byte{
