@@ -70,22 +70,19 @@ type Overdue struct {
 
 // OverdueLetters lists the sent letters with no delivered receipt whose
 // deadline has passed at the party's clock, from the receipts collected so
-// far (call CollectReceipts first).
+// far (call CollectReceipts first). It reads only the letters that still
+// await delivery (awaiting.go), not every letter ever sent.
 func (p *Party) OverdueLetters(d Deadlines) ([]Overdue, error) {
-	ids, err := p.SentIDs()
+	letters, err := p.awaitedLetters()
 	if err != nil {
 		return nil, err
 	}
 	now := p.now()
 	var out []Overdue
-	for _, id := range ids {
-		s, err := p.Sent(id)
-		if err != nil {
-			return nil, err
-		}
+	for _, s := range letters {
 		prec, err := envelope.ParsePrecedence(s.Precedence)
-		if err != nil || delivered(s) || s.Subject == HeartbeatSubject || s.Subject == TestLetterSubject {
-			continue // heartbeats have the light instead, test letters their own alarm
+		if err != nil {
+			continue
 		}
 		if due := s.SealedAt.Add(d.Of(prec)); now.After(due) {
 			out = append(out, Overdue{ID: s.ID, To: s.To, Subject: s.Subject, Precedence: s.Precedence, SealedAt: s.SealedAt, Due: due})

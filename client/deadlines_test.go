@@ -1,7 +1,13 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +59,122 @@ func TestOverdueLetters(t *testing.T) {
 	for _, bad := range []string{"FLASH", "URGENT=5m", "FLASH=-1m", "FLASH=soon"} {
 		if _, err := client.ParseDeadlines(bad); err == nil {
 			t.Errorf("ParseDeadlines(%q) accepted", bad)
+		}
+	}
+}
+
+// TestOverdueReadsOnlyAwaited has washington send letters with deadlines
+// and heartbeats, which have none. OverdueLetters builds its list once
+// from every record (for a folder from before the list), then reads only
+// the letters that await delivery: heartbeat records made unreadable do
+// not disturb it, a delivered letter drops out, and so does an id whose
+// record was never written (a crash between listing and recording).
+func TestOverdueReadsOnlyAwaited(t *testing.T) {
+	_, wash, teh := pair(t)
+	ctx := context.Background()
+	now := time.Now()
+	w2, err := client.Load(wash.Dir(), testrelay.Passphrase, client.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	send := func() string {
+		t.Helper()
+		s, _, err := w2.Send(ctx, client.Outgoing{To: "tehran", Subject: "r", Precedence: envelope.Routine, Body: []byte("b")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.ID
+	}
+	overdue := func(want ...string) {
+		t.Helper()
+		o, err := w2.OverdueLetters(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range o {
+			got = append(got, l.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("overdue %v, want %v", got, want)
+		}
+	}
+	first := send()
+	var beats []string
+	for range 3 {
+		hb, err := w2.SendHeartbeat(ctx, "tehran", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		beats = append(beats, hb.ID)
+	}
+	list := filepath.Join(wash.Dir(), "awaiting.json")
+	if err := os.Remove(list); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	now = now.Add(7 * time.Hour)
+	overdue(first) // built from every record
+
+	for _, id := range beats {
+		if err := os.WriteFile(filepath.Join(wash.Dir(), "sent", id+".json"), []byte("not json"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := send()
+	overdue(first)
+	if _, err := teh.Receive(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w2.CollectReceipts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	overdue()
+	now = now.Add(7 * time.Hour)
+	overdue(second)
+
+	raw, err := os.ReadFile(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost := strings.Repeat("ab", 16)
+	os.WriteFile(list, bytes.Replace(raw, []byte(`"`+second+`"`), []byte(`"`+ghost+`","`+second+`"`), 1), 0o600)
+	overdue(second)
+	if raw, _ := os.ReadFile(list); bytes.Contains(raw, []byte(ghost)) {
+		t.Fatalf("an id without a record stays listed: %s", raw)
+	}
+}
+
+// BenchmarkOverdueLetters asks for the overdue letters, as brief watch
+// does on every tick, of a party that has sent 3 letters with deadlines
+// and 300 heartbeats, all delivered but one letter.
+func BenchmarkOverdueLetters(b *testing.B) {
+	w := testrelay.Start(b, testrelay.Options{})
+	wash, teh := w.Party("washington"), w.Party("tehran")
+	w.Connect(wash, teh)
+	ctx := context.Background()
+	for i := range 303 {
+		var sent *client.SentLetter
+		var err error
+		if i%100 == 0 {
+			sent, _, err = wash.Send(ctx, client.Outgoing{To: "tehran", Subject: "r", Precedence: envelope.Routine, Body: []byte("b")})
+		} else {
+			sent, err = wash.SendHeartbeat(ctx, "tehran", time.Minute)
+		}
+		if err == nil && i != 300 {
+			_, err = teh.Receive(ctx, sent.ID)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := wash.CollectReceipts(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := wash.OverdueLetters(nil); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

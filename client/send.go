@@ -112,6 +112,9 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	}
 	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Precedence: o.Precedence.String(),
 		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw}
+	if err := p.awaitDelivery(sent.ID, sent.Subject); err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("failed to record letter before posting: %w", err), p.releaseSeq(o.To, seq))
+	}
 	if err := p.saveSent(sent); err != nil {
 		return nil, nil, fmt.Errorf("failed to record letter before posting: %w", err)
 	}
