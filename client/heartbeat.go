@@ -49,8 +49,15 @@ type Heartbeat struct {
 	IntervalS float64   `json:"interval_s"`
 }
 
-// Interval returns the sender's heartbeat interval.
+// Interval returns the sender's heartbeat interval, as announced: 0 if it
+// is not positive, and at most maxPeerInterval.
 func (h Heartbeat) Interval() time.Duration {
+	switch {
+	case !(h.IntervalS > 0):
+		return 0
+	case h.IntervalS >= maxPeerInterval.Seconds():
+		return maxPeerInterval
+	}
 	return time.Duration(h.IntervalS * float64(time.Second))
 }
 
@@ -277,17 +284,34 @@ func (p *Party) Status(ctx context.Context, interval time.Duration) ([]ChannelSt
 		if c.Received != nil {
 			lastIn = c.Received.OpenedAt
 		}
-		st.Light = light(now, lastOut, lastIn, st.Interval, relayErr != "")
+		st.Light = light(now, lastOut, lastIn, st.Interval, inboundInterval(st.Interval, c.Received), relayErr != "")
 		out = append(out, st)
 	}
 	return out, nil
 }
 
 // light is the light of a channel whose newest heartbeats each way are out
-// and in (zero: none): see package light; red if the relay is unreachable.
-func light(now, out, in time.Time, interval time.Duration, relayDown bool) string {
+// and in (zero: none), expected every outEvery and inEvery: see package
+// light; red if the relay is unreachable.
+func light(now, out, in time.Time, outEvery, inEvery time.Duration, relayDown bool) string {
 	if relayDown {
 		return Red
 	}
-	return lightpkg.Judge(now, out, in, interval)
+	return lightpkg.Judge(now, out, in, outEvery, inEvery)
+}
+
+// maxPeerInterval bounds the interval that the other party's heartbeats
+// may announce for themselves (Heartbeat.Interval), so that one heartbeat
+// cannot keep the inbound light green for longer than a day and a half.
+const maxPeerInterval = 24 * time.Hour
+
+// inboundInterval is the interval by which heartbeats from the other
+// party are judged: the longer of this device's interval and the one the
+// last heartbeat received announced (interval_s, at most a day). A party
+// that sends less often than this device is not red for it.
+func inboundInterval(own time.Duration, last *HeartbeatReceived) time.Duration {
+	if last == nil {
+		return own
+	}
+	return max(own, min(last.Interval, maxPeerInterval))
 }

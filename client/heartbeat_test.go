@@ -161,3 +161,56 @@ func TestStatusRelayDown(t *testing.T) {
 		t.Fatalf("relay unreachable: %v %+v", err, st)
 	}
 }
+
+// TestHeartbeatIntervalsDiffer has washington beat every 10 minutes and
+// tehran every minute. Tehran judges washington's heartbeats by the 10
+// minutes they announce, so five minutes of silence from washington is
+// still green for it; a heartbeat announcing a year counts as a day.
+func TestHeartbeatIntervalsDiffer(t *testing.T) {
+	clock, wash, teh := pairAt(t)
+	ctx := context.Background()
+	beat := func(from, to *client.Party, every time.Duration) {
+		t.Helper()
+		sent, err := from.SendHeartbeat(ctx, to.Name(), every)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := to.Receive(ctx, sent.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := from.CollectReceipts(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	light := func() string {
+		t.Helper()
+		st, err := teh.Status(ctx, time.Minute)
+		if err != nil || len(st) != 1 {
+			t.Fatalf("status: %v %+v", err, st)
+		}
+		return st[0].Light
+	}
+	beat(wash, teh, 10*time.Minute)
+	clock.Advance(5 * time.Minute)
+	beat(teh, wash, time.Minute)
+	if l := light(); l != client.Green {
+		t.Fatalf("5 minutes after a heartbeat announcing 10: %s", l)
+	}
+	clock.Advance(14 * time.Minute)
+	beat(teh, wash, time.Minute)
+	if l := light(); l != client.Amber {
+		t.Fatalf("19 minutes after a heartbeat announcing 10: %s", l)
+	}
+
+	beat(wash, teh, 365*24*time.Hour)
+	clock.Advance(25 * time.Hour)
+	beat(teh, wash, time.Minute)
+	if l := light(); l != client.Green {
+		t.Fatalf("25 hours after a heartbeat announcing a year: %s", l)
+	}
+	clock.Advance(12 * time.Hour)
+	beat(teh, wash, time.Minute)
+	if l := light(); l != client.Amber {
+		t.Fatalf("37 hours after a heartbeat announcing a year: %s", l)
+	}
+}

@@ -109,7 +109,7 @@ func (r *Relay) listChannels(w http.ResponseWriter, req *http.Request) {
 		if !ba.IsZero() {
 			ch.LastBA = &ba
 		}
-		ch.Light = light.Judge(r.cfg.Now(), ab, ba, interval)
+		ch.Light = light.Judge(r.cfg.Now(), ab, ba, interval, interval)
 		out = append(out, ch)
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -14,13 +14,13 @@ const (
 )
 
 // Judge returns the light of a channel at now, given the newest traffic
-// out and in (zero: none) and the expected interval.
-func Judge(now, out, in time.Time, interval time.Duration) string {
+// out and in (zero: none) and the interval expected each way.
+func Judge(now, out, in time.Time, outEvery, inEvery time.Duration) string {
 	within := func(t time.Time, d time.Duration) bool { return !t.IsZero() && now.Sub(t) <= d }
 	switch {
-	case within(out, interval*3/2) && within(in, interval*3/2):
+	case within(out, outEvery*3/2) && within(in, inEvery*3/2):
 		return Green
-	case within(out, 3*interval) && within(in, 3*interval):
+	case within(out, 3*outEvery) && within(in, 3*inEvery):
 		return Amber
 	}
 	return Red

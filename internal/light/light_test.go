@@ -21,8 +21,19 @@ func TestJudge(t *testing.T) {
 		{time.Time{}, ago(10 * time.Second), Red},
 		{time.Time{}, time.Time{}, Red},
 	} {
-		if got := Judge(now, c.out, c.in, m); got != c.want {
+		if got := Judge(now, c.out, c.in, m, m); got != c.want {
 			t.Errorf("Judge(out %v ago, in %v ago) = %s, want %s", now.Sub(c.out), now.Sub(c.in), got, c.want)
 		}
+	}
+	// Each direction by its own interval: traffic in 2 minutes ago is
+	// green at 2 minutes in, amber at 1 minute, whatever the interval out.
+	if got := Judge(now, ago(10*time.Second), ago(2*m), m, 2*m); got != Green {
+		t.Errorf("in judged by 2 minutes: %s", got)
+	}
+	if got := Judge(now, ago(10*time.Second), ago(2*m), 2*m, m); got != Amber {
+		t.Errorf("in judged by 1 minute: %s", got)
+	}
+	if got := Judge(now, ago(4*m), ago(10*time.Second), 2*m, m); got != Amber {
+		t.Errorf("out judged by 2 minutes: %s", got)
 	}
 }
