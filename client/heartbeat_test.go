@@ -190,27 +190,23 @@ func TestHeartbeatIntervalsDiffer(t *testing.T) {
 		}
 		return st[0].Light
 	}
-	beat(wash, teh, 10*time.Minute)
-	clock.Advance(5 * time.Minute)
-	beat(teh, wash, time.Minute)
-	if l := light(); l != client.Green {
-		t.Fatalf("5 minutes after a heartbeat announcing 10: %s", l)
-	}
-	clock.Advance(14 * time.Minute)
-	beat(teh, wash, time.Minute)
-	if l := light(); l != client.Amber {
-		t.Fatalf("19 minutes after a heartbeat announcing 10: %s", l)
-	}
-
-	beat(wash, teh, 365*24*time.Hour)
-	clock.Advance(25 * time.Hour)
-	beat(teh, wash, time.Minute)
-	if l := light(); l != client.Green {
-		t.Fatalf("25 hours after a heartbeat announcing a year: %s", l)
-	}
-	clock.Advance(12 * time.Hour)
-	beat(teh, wash, time.Minute)
-	if l := light(); l != client.Amber {
-		t.Fatalf("37 hours after a heartbeat announcing a year: %s", l)
+	for _, step := range []struct {
+		announce time.Duration // washington's heartbeat, if any
+		advance  time.Duration // then the clock moves, and tehran beats
+		want     string
+	}{
+		{10 * time.Minute, 5 * time.Minute, client.Green},
+		{0, 14 * time.Minute, client.Amber}, // 19 minutes after one announcing 10
+		{365 * 24 * time.Hour, 25 * time.Hour, client.Green},
+		{0, 12 * time.Hour, client.Amber}, // 37 hours: a year counts as a day
+	} {
+		if step.announce > 0 {
+			beat(wash, teh, step.announce)
+		}
+		clock.Advance(step.advance)
+		beat(teh, wash, time.Minute)
+		if l := light(); l != step.want {
+			t.Fatalf("%v after washington announced %v: %s, want %s", step.advance, step.announce, l, step.want)
+		}
 	}
 }
