@@ -99,10 +99,15 @@ func (r *Relay) listChannels(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
+	seen, err := r.cfg.Store.Seen(req.Context())
+	if err != nil {
+		r.writeError(w, req, err)
+		return
+	}
 	out := make([]api.Channel, 0, len(list))
 	for _, c := range list {
 		ch := api.Channel{A: c[0], B: c[1]}
-		ab, ba := r.metrics.lastLetter(c[0], c[1]), r.metrics.lastLetter(c[1], c[0])
+		ab, ba := seen[store.Direction{From: c[0], To: c[1]}], seen[store.Direction{From: c[1], To: c[0]}]
 		if !ab.IsZero() {
 			ch.LastAB = &ab
 		}

@@ -300,7 +300,27 @@ func (k *logKeeper) integrate(ctx context.Context) error {
 	}
 	err = k.sign()
 	k.mu.Unlock()
+	k.noteSeen(ctx, mail, len(leaves))
 	return errors.Join(err, filedErr)
+}
+
+// noteSeen records, for the operator's light, when each channel last
+// carried a letter each way, from the letters of a round whose first leaf
+// is below logged: the letters now in the log. A failure is logged, not
+// returned: the light may lag, the log does not.
+func (k *logKeeper) noteSeen(ctx context.Context, letters []pendingLetter, logged int) {
+	newest := map[store.Direction]time.Time{}
+	for _, l := range letters {
+		d := store.Direction{From: l.From, To: l.To}
+		if l.leaf < logged && l.Time.After(newest[d]) {
+			newest[d] = l.Time
+		}
+	}
+	for d, at := range newest {
+		if err := k.store.NoteSeen(ctx, d, at); err != nil {
+			k.log.Warn("failed to note a channel's last letter", "from", d.From, "to", d.To, "err", err)
+		}
+	}
 }
 
 // pendingLetter is a letter among the leaves of a round: its metadata and

@@ -3,6 +3,7 @@ package relay
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"brieftraeger/envelope"
 	"brieftraeger/internal/api"
+	"brieftraeger/store"
 )
 
 // latencyBuckets are the upper bounds, in seconds, of the
@@ -40,12 +42,10 @@ type metrics struct {
 	refusedMu sync.Mutex
 	refused   map[string]uint64 // refusals by API error code
 
-	lastMu sync.Mutex
-	last   map[[2]string]time.Time // (from, to) -> newest envelope stored since the relay started
 }
 
 func newMetrics() *metrics {
-	m := &metrics{refused: map[string]uint64{}, last: map[[2]string]time.Time{}}
+	m := &metrics{refused: map[string]uint64{}}
 	// Known codes start at zero so that rate() sees their first refusal.
 	for _, c := range []string{api.CodeMalformed, api.CodeTooLarge, api.CodeUnknownParty, api.CodeNoChannel,
 		api.CodeNotOnRoster, api.CodeBadSignature, api.CodeReplay, api.CodeEpoch, api.CodeNotFound,
@@ -55,25 +55,11 @@ func newMetrics() *metrics {
 	return m
 }
 
-// letterPosted counts a newly stored envelope (not a repost) and notes
-// when the channel last carried one in that direction.
-func (m *metrics) letterPosted(p envelope.Precedence, from, to string, at time.Time) {
+// letterPosted counts a newly stored envelope (not a repost).
+func (m *metrics) letterPosted(p envelope.Precedence) {
 	if p.Valid() {
 		m.posted[p].Add(1)
 	}
-	m.lastMu.Lock()
-	if at.After(m.last[[2]string{from, to}]) {
-		m.last[[2]string{from, to}] = at
-	}
-	m.lastMu.Unlock()
-}
-
-// lastLetter returns when the newest envelope from one party to the other
-// was stored since the relay started (zero: none).
-func (m *metrics) lastLetter(from, to string) time.Time {
-	m.lastMu.Lock()
-	defer m.lastMu.Unlock()
-	return m.last[[2]string{from, to}]
 }
 
 // receiptFiled counts a newly filed receipt of kind for the stored
@@ -114,8 +100,9 @@ func (m *metrics) openStream() func() {
 const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // write writes every metric in the text exposition format; logLeaves is
-// the tree size of the log's true history.
-func (m *metrics) write(w io.Writer, logLeaves uint64, pending map[string]int) {
+// the tree size of the log's true history, pending the envelopes waiting
+// per party, seen when each channel last carried a letter each way.
+func (m *metrics) write(w io.Writer, logLeaves uint64, pending map[string]int, seen map[store.Direction]time.Time) {
 	family := func(name, typ, help string) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
@@ -168,18 +155,14 @@ func (m *metrics) write(w io.Writer, logLeaves uint64, pending map[string]int) {
 	}
 
 	family("brief_channel_last_letter_timestamp_seconds", "gauge",
-		"When the newest envelope (letters and heartbeats alike) went from one party to the other, since the relay started.")
-	m.lastMu.Lock()
-	keys := make([][2]string, 0, len(m.last))
-	for k := range m.last {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0]+" "+a[1], b[0]+" "+b[1]) })
-	for _, k := range keys {
+		"When the newest envelope (letters and heartbeats alike) went from one party to the other, as of the log's last round.")
+	keys := slices.SortedFunc(maps.Keys(seen), func(a, b store.Direction) int {
+		return strings.Compare(a.From+" "+a.To, b.From+" "+b.To)
+	})
+	for _, d := range keys {
 		fmt.Fprintf(w, "brief_channel_last_letter_timestamp_seconds{from=\"%s\",to=\"%s\"} %s\n",
-			escapeLabel(k[0]), escapeLabel(k[1]), formatFloat(float64(m.last[k].UnixMilli())/1000))
+			escapeLabel(d.From), escapeLabel(d.To), formatFloat(float64(seen[d].UnixMilli())/1000))
 	}
-	m.lastMu.Unlock()
 }
 
 func formatFloat(f float64) string {
@@ -204,7 +187,11 @@ func (r *Relay) serveMetrics(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		r.log.Warn("metrics: failed to count pending envelopes", "err", err)
 	}
-	r.metrics.write(w, r.logs.size(), pending)
+	seen, err := r.cfg.Store.Seen(req.Context())
+	if err != nil {
+		r.log.Warn("metrics: failed to read when channels last carried letters", "err", err)
+	}
+	r.metrics.write(w, r.logs.size(), pending, seen)
 	r.space.writeMetrics(w)
 	if r.cfg.Store.Replicated() {
 		state, err := r.cfg.Store.ClusterState(req.Context())

@@ -57,7 +57,7 @@ func (r *Relay) postEnvelope(w http.ResponseWriter, req *http.Request, c *caller
 	case err != nil:
 		return err
 	}
-	r.metrics.letterPosted(h.Precedence, h.From, h.To, stored.Time)
+	r.metrics.letterPosted(h.Precedence)
 	r.log.Info("posted", "id", h.ID, "from", h.From, "to", h.To, "precedence", h.Precedence, "size", h.Size, "seq", stored.Seq)
 	return r.answerReceipt(w, http.StatusCreated, stored)
 }

@@ -262,3 +262,29 @@ func TestClusterAdmitsOnlyItsOwn(t *testing.T) {
 		t.Fatalf("a server with another certificate got routes: it has %d, the node %d (was %d)", rs.NumRoutes(), nodes[0].ns.NumRoutes(), routes)
 	}
 }
+
+// TestClusterSeen notes a channel's last letter through one node and reads
+// it through the others, as the relay's light is shown from any node.
+func TestClusterSeen(t *testing.T) {
+	nodes := openCluster(t, testCert(t))
+	ctx := context.Background()
+	at := time.Unix(1_700_000_000, 0)
+	d := Direction{"alice", "bob"}
+	if err := nodes[0].NoteSeen(ctx, d, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes[1].NoteSeen(ctx, d, at.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes[1:] {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			got, err := n.Seen(ctx)
+			if err == nil && got[d].Equal(at) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %s: %v %v, want %v", n.Node(), err, got, at)
+			}
+		}
+	}
+}

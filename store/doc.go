@@ -21,6 +21,7 @@
 //	stream RCPT      rcpt.<sender>.<kind>.<id>   receipts, read by the sending party
 //	KV     meta      checkpoint[.<node>]         how far BOX is known to agree with MAIL and RCPT
 //	                                             (on a cluster, one key per node: repair.go)
+//	                 seen.<from>.<to>            when the newest logged letter went that way (seen.go)
 //	stream LOG       log.leaf                    the log's leaves in order (log.go): leaf data, with
 //	                                             Bt-Source and Bt-Source-Seq naming the record
 //
