@@ -54,18 +54,34 @@ func (a *Admin) OpenChannel(ctx context.Context, x, y string) error {
 	return nil
 }
 
-// Channels lists the open channels.
+// Channels lists the open channels, with the light of each and the
+// letters overdue each way.
 func (a *Admin) Channels(ctx context.Context) ([]api.Channel, error) {
-	resp, err := a.nodes.do(ctx, http.MethodGet, api.PathChannels, nil, 0, nil)
+	var out []api.Channel
+	err := a.getJSON(ctx, api.PathChannels, "list channels", &out)
+	return out, err
+}
+
+// Overdue lists the letters waiting in a mailbox past their delivery
+// deadline, the first due first.
+func (a *Admin) Overdue(ctx context.Context) ([]api.Overdue, error) {
+	var out []api.Overdue
+	err := a.getJSON(ctx, api.PathOverdue, "list overdue letters", &out)
+	return out, err
+}
+
+// getJSON decodes the relay's JSON answer to GET path into out; what says
+// what failed.
+func (a *Admin) getJSON(ctx context.Context, path, what string, out any) error {
+	resp, err := a.nodes.do(ctx, http.MethodGet, path, nil, 0, nil)
 	if err != nil {
-		return nil, fmt.Errorf("failed to list channels: %w", err)
+		return fmt.Errorf("failed to %s: %w", what, err)
 	}
 	defer resp.Body.Close()
-	var out []api.Channel
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&out); err != nil {
-		return nil, fmt.Errorf("bad answer from relay: %w", err)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(out); err != nil {
+		return fmt.Errorf("failed to %s: bad answer from relay: %w", what, err)
 	}
-	return out, nil
+	return nil
 }
 
 // Metrics fetches the relay's metrics in the Prometheus text format; only

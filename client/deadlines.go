@@ -1,61 +1,19 @@
 package client
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
 	"brieftraeger/envelope"
+	"brieftraeger/internal/deadline"
 )
 
-// Deadlines are the delivery deadlines per precedence: how long a letter
-// may take from sealing to its delivered receipt before it is overdue. The
-// zero value means the defaults after ACP 127 (DefaultDeadline).
-type Deadlines map[envelope.Precedence]time.Duration
-
-// DefaultDeadline is the delivery deadline of a precedence after ACP 127:
-// FLASH 10 minutes, IMMEDIATE 30 minutes, PRIORITY 3 hours, ROUTINE 6 hours.
-func DefaultDeadline(p envelope.Precedence) time.Duration {
-	switch p {
-	case envelope.Flash:
-		return 10 * time.Minute
-	case envelope.Immediate:
-		return 30 * time.Minute
-	case envelope.Priority:
-		return 3 * time.Hour
-	}
-	return 6 * time.Hour
-}
-
-// Of returns the deadline of precedence p.
-func (d Deadlines) Of(p envelope.Precedence) time.Duration {
-	if v, ok := d[p]; ok {
-		return v
-	}
-	return DefaultDeadline(p)
-}
+// Deadlines are the delivery deadlines per precedence (package deadline);
+// the zero value means the defaults after ACP 127.
+type Deadlines = deadline.Deadlines
 
 // ParseDeadlines parses "FLASH=5m,ROUTINE=2h" (any subset); the others
 // keep their defaults.
-func ParseDeadlines(s string) (Deadlines, error) {
-	d := Deadlines{}
-	if s == "" {
-		return d, nil
-	}
-	for _, kv := range strings.Split(s, ",") {
-		name, val, ok := strings.Cut(kv, "=")
-		p, err := envelope.ParsePrecedence(strings.TrimSpace(name))
-		if !ok || err != nil {
-			return nil, fmt.Errorf("invalid deadline %q: want PRECEDENCE=DURATION", kv)
-		}
-		dur, err := time.ParseDuration(strings.TrimSpace(val))
-		if err != nil || dur <= 0 {
-			return nil, fmt.Errorf("invalid deadline %q: want a positive duration like 10m", kv)
-		}
-		d[p] = dur
-	}
-	return d, nil
-}
+func ParseDeadlines(s string) (Deadlines, error) { return deadline.Parse(s) }
 
 // Overdue is a sent letter that has no delivered receipt although its
 // delivery deadline has passed.

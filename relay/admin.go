@@ -104,6 +104,12 @@ func (r *Relay) listChannels(w http.ResponseWriter, req *http.Request) {
 		r.writeError(w, req, err)
 		return
 	}
+	late, err := r.overdue(req.Context())
+	if err != nil {
+		r.writeError(w, req, err)
+		return
+	}
+	overdue := overdueCounts(late)
 	out := make([]api.Channel, 0, len(list))
 	for _, c := range list {
 		ch := api.Channel{A: c[0], B: c[1]}
@@ -115,6 +121,7 @@ func (r *Relay) listChannels(w http.ResponseWriter, req *http.Request) {
 			ch.LastBA = &ba
 		}
 		ch.Light = light.Judge(r.cfg.Now(), ab, ba, interval, interval)
+		ch.OverdueAB, ch.OverdueBA = overdue[store.Direction{From: c[0], To: c[1]}], overdue[store.Direction{From: c[1], To: c[0]}]
 		out = append(out, ch)
 	}
 	writeJSON(w, http.StatusOK, out)

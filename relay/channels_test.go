@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,4 +94,51 @@ func secondRelay(t *testing.T, w *world) *client.Admin {
 		t.Fatal(err)
 	}
 	return admin
+}
+
+// TestOperatorSeesOverdueLetters posts a FLASH and a ROUTINE letter that
+// nobody receives: past FLASH's deadline (10 minutes) only the FLASH is
+// overdue, past ROUTINE's (6 hours) both are, and a delivered letter is
+// not.
+func TestOperatorSeesOverdueLetters(t *testing.T) {
+	w := newWorld(t, 64<<10)
+	ctx := context.Background()
+	send := func(p envelope.Precedence) string {
+		t.Helper()
+		s, _, err := w.wash.Send(ctx, client.Outgoing{To: "tehran", Subject: "s", Precedence: p, Body: []byte("b")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.ID
+	}
+	flash, routine := send(envelope.Flash), send(envelope.Routine)
+	overdue := func(at time.Duration, want ...string) {
+		t.Helper()
+		w.SetNow(time.Now().Add(at))
+		list, err := w.Admin.Overdue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, o := range list {
+			if o.From != "washington" || o.To != "tehran" || !o.Due.Before(w.Now()) {
+				t.Errorf("overdue entry %+v", o)
+			}
+			got = append(got, o.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("at +%v: overdue %v, want %v", at, got, want)
+		}
+		chans, err := w.Admin.Channels(ctx)
+		if err != nil || len(chans) != 1 || chans[0].A != "tehran" || chans[0].OverdueBA != len(want) || chans[0].OverdueAB != 0 {
+			t.Fatalf("at +%v: channels %v %+v", at, err, chans)
+		}
+	}
+	overdue(0)
+	overdue(11*time.Minute, flash)
+	overdue(7*time.Hour, flash, routine)
+	if _, err := w.teh.Receive(ctx, flash); err != nil {
+		t.Fatal(err)
+	}
+	overdue(7*time.Hour, routine)
 }

@@ -15,6 +15,7 @@ import (
 	"brieftraeger/envelope"
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
+	"brieftraeger/internal/deadline"
 	"brieftraeger/internal/recent"
 	"brieftraeger/store"
 )
@@ -33,10 +34,11 @@ type Config struct {
 	LogKey     ed25519.PrivateKey // signs the log's checkpoints
 	Store      *store.Store
 
-	MaxEnvelopeBytes int64            // default DefaultMaxEnvelopeBytes
-	LogInterval      time.Duration    // default DefaultLogInterval
-	Now              func() time.Time // default time.Now
-	Logger           *slog.Logger     // default: discard
+	MaxEnvelopeBytes int64              // default DefaultMaxEnvelopeBytes
+	Deadlines        deadline.Deadlines // delivery deadlines shown to the operator; nil: after ACP 127
+	LogInterval      time.Duration      // default DefaultLogInterval
+	Now              func() time.Time   // default time.Now
+	Logger           *slog.Logger       // default: discard
 
 	// MinFreeBytes is the free space kept for delivery: a new envelope that
 	// would leave less is refused with 507 storage_full, while receipts and
@@ -155,6 +157,7 @@ func (r *Relay) routes() {
 	r.mux.HandleFunc("PUT "+api.PathParties+"/{party}", r.admin(r.putRoster))
 	r.mux.HandleFunc("POST "+api.PathChannels, r.admin(r.openChannel))
 	r.mux.HandleFunc("GET "+api.PathChannels, r.admin(r.listChannels))
+	r.mux.HandleFunc("GET "+api.PathOverdue, r.admin(r.listOverdue))
 }
 
 func (r *Relay) info(w http.ResponseWriter, _ *http.Request) {

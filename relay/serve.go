@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"brieftraeger/envelope"
+	"brieftraeger/internal/deadline"
 	"brieftraeger/internal/tlspin"
 	"brieftraeger/store"
 )
@@ -47,6 +48,9 @@ type Options struct {
 	// MinFreeBytes is Config.MinFreeBytes: the free space kept for
 	// delivery, below which new envelopes are refused.
 	MinFreeBytes int64
+	// Deadlines is Config.Deadlines: the delivery deadlines by which the
+	// operator is shown overdue letters.
+	Deadlines deadline.Deadlines
 }
 
 // Serve runs the relay of the data folder d until ctx is done, then shuts
@@ -76,6 +80,7 @@ func Serve(ctx context.Context, d *Dir, opts Options) error {
 	rl, err := New(Config{
 		Name: d.Descriptor.Name, ReceiptKey: d.ReceiptKey, AdminKey: d.AdminKey.Public().(ed25519.PublicKey), LogKey: d.LogKey,
 		Store: st, MaxEnvelopeBytes: opts.MaxEnvelopeBytes, Now: opts.Now, Logger: opts.Logger, MinFreeBytes: opts.MinFreeBytes,
+		Deadlines: opts.Deadlines,
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,8 @@ import (
 
 	"brieftraeger/client"
 	"brieftraeger/identity"
+	"brieftraeger/internal/api"
+	"brieftraeger/internal/deadline"
 	"brieftraeger/relay"
 	"brieftraeger/store"
 )
@@ -19,7 +21,7 @@ import (
 func cmdRelay(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "relay", args, map[string]func(context.Context, *env, []string) error{
 		"init": relayInit, "run": relayRun, "admit": relayAdmit, "channel": relayChannel, "channels": relayChannels,
-		"metrics": relayMetrics, "admin-cert": relayAdminCert,
+		"metrics": relayMetrics, "admin-cert": relayAdminCert, "overdue": relayOverdue,
 	})
 }
 
@@ -69,7 +71,7 @@ func urlHost(u string) (string, error) {
 }
 
 func relayRun(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json] [--addr-file FILE] [--min-free BYTES]\n"+
+	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json] [--addr-file FILE] [--min-free BYTES] [--deadlines LIST]\n"+
 		"          [--nats URL [--node NAME] [--replicas N] | --node NAME --cluster ADDR --routes ADDR,... [--data DIR]]")
 	dir := fs.String("dir", "", "the relay's data `folder`, made by 'brief relay init'")
 	listen := fs.String("listen", "127.0.0.1:8443", "`address` to listen on; port 0 picks a free one")
@@ -83,7 +85,12 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 	cluster := fs.String("cluster", "", "with --node: the `address` (host:port) to accept the other nodes' routes on")
 	routes := fs.String("routes", "", "with --node: the route `addresses` of the cluster's nodes, comma-separated")
 	minFree := fs.Int64("min-free", 0, "free disk `bytes` kept for delivering stored letters; new letters are refused below it (0: the smaller of 1 GiB and 5% of the disk; -1: none)")
+	dl := fs.String("deadlines", "", "delivery deadlines by which letters waiting in a mailbox show as overdue to the operator, as `PRECEDENCE=DURATION,...` (default FLASH=10m,IMMEDIATE=30m,PRIORITY=3h,ROUTINE=6h)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	deadlines, err := deadline.Parse(*dl)
+	if err != nil {
 		return err
 	}
 	if *dir == "" || fs.NArg() > 0 {
@@ -117,6 +124,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 	}
 	return relay.Serve(ctx, d, relay.Options{Listen: *listen, MaxEnvelopeBytes: *maxEnv, Logger: slog.New(h),
 		NATSURL: *natsURL, NATSName: natsName, Replicas: *replicas, StoreDir: *data, Cluster: cc, MinFreeBytes: *minFree,
+		Deadlines: deadlines,
 		Ready: func(addr string) {
 			if *addrFile != "" {
 				os.WriteFile(*addrFile, []byte(addr+"\n"), 0o644)
@@ -204,10 +212,49 @@ func relayChannels(ctx context.Context, e *env, args []string) error {
 		return printJSON(e.stdout, list)
 	}
 	for _, c := range list {
-		fmt.Fprintf(e.stdout, "%s <-> %s  %s  last %s->%s %s, %s->%s %s\n", c.A, c.B, strings.ToUpper(c.Light),
-			c.A, c.B, clock(c.LastAB), c.B, c.A, clock(c.LastBA))
+		fmt.Fprintf(e.stdout, "%s <-> %s  %s  last %s->%s %s, %s->%s %s%s\n", c.A, c.B, strings.ToUpper(c.Light),
+			c.A, c.B, clock(c.LastAB), c.B, c.A, clock(c.LastBA), overdueNote(c))
 	}
-	fmt.Fprintln(e.stdout, "(the relay's view since it started: envelopes each way, judged at a 60 s interval)")
+	fmt.Fprintln(e.stdout, "(envelopes each way as the relay's log holds them, judged at a 60 s interval; 'brief relay overdue' lists the overdue letters)")
+	return nil
+}
+
+// overdueNote says how many letters of a channel are overdue each way, if
+// any are.
+func overdueNote(c api.Channel) string {
+	var parts []string
+	if c.OverdueAB > 0 {
+		parts = append(parts, fmt.Sprintf("%s->%s %d", c.A, c.B, c.OverdueAB))
+	}
+	if c.OverdueBA > 0 {
+		parts = append(parts, fmt.Sprintf("%s->%s %d", c.B, c.A, c.OverdueBA))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "  OVERDUE " + strings.Join(parts, ", ")
+}
+
+func relayOverdue(ctx context.Context, e *env, args []string) error {
+	a, rest, asJSON, err := adminClient(e, "relay overdue", "relay overdue --dir DIR [--url URL] [--json]", args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return usagef("", "relay overdue takes no arguments")
+	}
+	list, err := a.Overdue(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(e.stdout, list)
+	}
+	for _, o := range list {
+		fmt.Fprintf(e.stdout, "%s  %s -> %s  %-9s  posted %s, due %s\n", o.ID, o.From, o.To, o.Precedence,
+			o.PostedAt.Local().Format(time.DateTime), o.Due.Local().Format(time.DateTime))
+	}
+	fmt.Fprintf(e.stdout, "(%d letters waiting in a mailbox past the relay's delivery deadlines)\n", len(list))
 	return nil
 }
 

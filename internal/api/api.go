@@ -42,6 +42,7 @@ const (
 	PathRosters   = "/v1/rosters/"       // GET /v1/rosters/{party}
 	PathParties   = "/v1/admin/parties"  // PUT /v1/admin/parties/{party} (admin): admit or update a roster
 	PathChannels  = "/v1/admin/channels" // POST (admin): open a channel; GET: list
+	PathOverdue   = "/v1/admin/overdue"  // GET (admin): letters waiting past their delivery deadline
 )
 
 // PathRosterChain follows PathRosters and a party name:
@@ -89,6 +90,21 @@ type Channel struct {
 	LastAB *time.Time `json:"last_a_to_b,omitempty"`
 	LastBA *time.Time `json:"last_b_to_a,omitempty"`
 	Light  string     `json:"light,omitempty"`
+	// OverdueAB and OverdueBA count the letters each way waiting in their
+	// recipient's mailbox past their delivery deadline.
+	OverdueAB int `json:"overdue_a_to_b"`
+	OverdueBA int `json:"overdue_b_to_a"`
+}
+
+// Overdue is a letter waiting in its recipient's mailbox past its delivery
+// deadline, counted from when the relay stored it.
+type Overdue struct {
+	ID         string    `json:"id"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Precedence string    `json:"precedence"`
+	PostedAt   time.Time `json:"posted_at"`
+	Due        time.Time `json:"due"`
 }
 
 // Error is the JSON body of every error answer.

@@ -1,0 +1,62 @@
+// Package deadline holds the delivery deadlines per precedence, after ACP
+// 127: how long a letter may take from being sent to its delivered
+// receipt. The sending device raises its alarm on them (client), and the
+// relay shows the operator the letters waiting past them (relay).
+package deadline
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"brieftraeger/envelope"
+)
+
+// Deadlines are the delivery deadlines per precedence: how long a letter
+// may take from sealing to its delivered receipt before it is overdue. The
+// zero value means the defaults after ACP 127 (Default).
+type Deadlines map[envelope.Precedence]time.Duration
+
+// Default is the delivery deadline of a precedence after ACP 127:
+// FLASH 10 minutes, IMMEDIATE 30 minutes, PRIORITY 3 hours, ROUTINE 6 hours.
+func Default(p envelope.Precedence) time.Duration {
+	switch p {
+	case envelope.Flash:
+		return 10 * time.Minute
+	case envelope.Immediate:
+		return 30 * time.Minute
+	case envelope.Priority:
+		return 3 * time.Hour
+	}
+	return 6 * time.Hour
+}
+
+// Of returns the deadline of precedence p.
+func (d Deadlines) Of(p envelope.Precedence) time.Duration {
+	if v, ok := d[p]; ok {
+		return v
+	}
+	return Default(p)
+}
+
+// Parse parses "FLASH=5m,ROUTINE=2h" (any subset); the others
+// keep their defaults.
+func Parse(s string) (Deadlines, error) {
+	d := Deadlines{}
+	if s == "" {
+		return d, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		name, val, ok := strings.Cut(kv, "=")
+		p, err := envelope.ParsePrecedence(strings.TrimSpace(name))
+		if !ok || err != nil {
+			return nil, fmt.Errorf("invalid deadline %q: want PRECEDENCE=DURATION", kv)
+		}
+		dur, err := time.ParseDuration(strings.TrimSpace(val))
+		if err != nil || dur <= 0 {
+			return nil, fmt.Errorf("invalid deadline %q: want a positive duration like 10m", kv)
+		}
+		d[p] = dur
+	}
+	return d, nil
+}
