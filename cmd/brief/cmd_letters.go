@@ -208,18 +208,14 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// readFollow reads what waits, then each letter the relay pushes, until
-// ctx ends. A letter that fails its checks is reported and skipped.
-// onAlarm, if not nil, is called with each alarm about the relay's log.
+// readFollow reads what waits, then each letter the relay pushes, the most
+// urgent first (client.Follow), until ctx ends. A letter that fails its
+// checks is reported and skipped. onAlarm, if not nil, is called with each
+// alarm about the relay's log.
 func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool, onAlarm func(from string, err error)) error {
-	seen := map[string]bool{}
 	// read receives the letter m names: from the event itself if it
 	// carries the envelope, else fetched.
-	read := func(m api.MailboxEntry) *client.Received {
-		if seen[m.ID] {
-			return nil
-		}
-		seen[m.ID] = true
+	read := func(m api.MailboxEntry) {
 		// An interrupt stops the following, not the letter in hand: it is
 		// archived and its delivered receipt sent before brief exits.
 		rec, err := p.ReceiveEvent(context.WithoutCancel(ctx), m)
@@ -240,23 +236,8 @@ func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool, onAla
 		default:
 			printLetter(e, p, rec)
 		}
-		return rec
 	}
-	err := p.Events(ctx, func() {
-		list, err := p.Mailbox(ctx)
-		if err != nil {
-			report(e.stderr, err)
-		}
-		for _, m := range list {
-			read(m)
-		}
-		warnGaps(e, p, "")
-	}, func(m api.MailboxEntry) error {
-		if rec := read(m); rec != nil {
-			warnGaps(e, p, rec.From)
-		}
-		return nil
-	})
+	err := p.Follow(ctx, func() { warnGaps(e, p, "") }, read)
 	if ctx.Err() != nil {
 		return nil
 	}
