@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"time"
 
 	"brieftraeger/internal/api"
 	"brieftraeger/internal/tlspin"
@@ -54,11 +56,16 @@ func (a *Admin) OpenChannel(ctx context.Context, x, y string) error {
 	return nil
 }
 
-// Channels lists the open channels, with the light of each and the
-// letters overdue each way.
-func (a *Admin) Channels(ctx context.Context) ([]api.Channel, error) {
+// Channels lists the open channels, with the light of each judged at the
+// given heartbeat interval (0: the relay's default, 60 s) and the letters
+// overdue each way.
+func (a *Admin) Channels(ctx context.Context, interval time.Duration) ([]api.Channel, error) {
+	path := api.PathChannels
+	if interval > 0 {
+		path += "?interval=" + url.QueryEscape(interval.String())
+	}
 	var out []api.Channel
-	err := a.getJSON(ctx, api.PathChannels, "list channels", &out)
+	err := a.getJSON(ctx, path, "list channels", &out)
 	return out, err
 }
 

@@ -70,8 +70,9 @@ type HeartbeatSent struct {
 	DeliveredAt *time.Time    `json:"delivered_at,omitempty"` // the delivered receipt's time
 }
 
-// RTT returns the round trip: from sealing to the delivered receipt's
-// time, or zero if the receipt has not been collected.
+// RTT returns the time from sealing (this device's clock) to the time in
+// the delivered receipt (the recipient's clock), or zero if the receipt
+// has not been collected: the way there, skew included.
 func (h *HeartbeatSent) RTT() time.Duration {
 	if h == nil || h.DeliveredAt == nil {
 		return 0

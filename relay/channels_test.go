@@ -23,7 +23,7 @@ func TestOperatorSeesTheLight(t *testing.T) {
 	ctx := context.Background()
 	lightNow := func() string {
 		t.Helper()
-		list, err := w.Admin.Channels(ctx)
+		list, err := w.Admin.Channels(ctx, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestOperatorSeesTheLight(t *testing.T) {
 	}
 	// Another relay on the same store, as another node of a cluster or this
 	// one after a restart would be, shows the same light.
-	if list, err := secondRelay(t, w).Channels(ctx); err != nil || len(list) == 0 || list[0].Light != light.Green {
+	if list, err := secondRelay(t, w).Channels(ctx, 0); err != nil || len(list) == 0 || list[0].Light != light.Green {
 		t.Fatalf("from a second relay: %v %+v", err, list)
 	}
 	// The metrics show one letter waiting for each party, and when each
@@ -129,7 +129,7 @@ func TestOperatorSeesOverdueLetters(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("at +%v: overdue %v, want %v", at, got, want)
 		}
-		chans, err := w.Admin.Channels(ctx)
+		chans, err := w.Admin.Channels(ctx, 0)
 		if err != nil || len(chans) != 1 || chans[0].A != "tehran" || chans[0].OverdueBA != len(want) || chans[0].OverdueAB != 0 {
 			t.Fatalf("at +%v: channels %v %+v", at, err, chans)
 		}

@@ -121,7 +121,7 @@ func (r *Relay) postReceipt(w http.ResponseWriter, req *http.Request, c *caller)
 		return err
 	}
 	r.metrics.receiptFiled(rc.Kind, s.Precedence, s.Time, r.cfg.Now())
-	r.log.Info("receipt filed", "id", s.ID, "kind", rc.Kind, "by", c.party+"/"+c.device.Name)
+	r.log.Info("receipt filed", "id", s.ID, "kind", rc.Kind.String(), "by", c.party+"/"+c.device.Name)
 	writeJSON(w, http.StatusCreated, api.ReceiptEntry{Seq: stored.Seq, Receipt: stored.Receipt})
 	return nil
 }

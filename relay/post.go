@@ -58,7 +58,7 @@ func (r *Relay) postEnvelope(w http.ResponseWriter, req *http.Request, c *caller
 		return err
 	}
 	r.metrics.letterPosted(h.Precedence)
-	r.log.Info("posted", "id", h.ID, "from", h.From, "to", h.To, "precedence", h.Precedence, "size", h.Size, "seq", stored.Seq)
+	r.log.Info("posted", "id", h.ID.String(), "from", h.From, "to", h.To, "precedence", h.Precedence.String(), "size", h.Size, "seq", stored.Seq)
 	return r.answerReceipt(w, http.StatusCreated, stored)
 }
 

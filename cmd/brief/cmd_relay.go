@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -72,7 +73,7 @@ func urlHost(u string) (string, error) {
 
 func relayRun(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json] [--addr-file FILE] [--min-free BYTES] [--deadlines LIST]\n"+
-		"          [--nats URL [--node NAME] [--replicas N] | --node NAME --cluster ADDR --routes ADDR,... [--data DIR]]")
+		"          [--data DIR] [--nats URL [--node NAME] [--replicas N] | --node NAME --cluster ADDR --routes ADDR,... [--replicas N]]")
 	dir := fs.String("dir", "", "the relay's data `folder`, made by 'brief relay init'")
 	listen := fs.String("listen", "127.0.0.1:8443", "`address` to listen on; port 0 picks a free one")
 	maxEnv := fs.Int64("max-envelope", relay.DefaultMaxEnvelopeBytes, "largest envelope accepted, in `bytes`")
@@ -132,9 +133,13 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 		}})
 }
 
-// adminFlags are the flags of the operator's online commands.
-func adminClient(e *env, name, usage string, args []string) (*client.Admin, []string, bool, error) {
+// adminClient parses the flags of the operator's online commands, with
+// the command's own if more is not nil, and returns a client of the relay.
+func adminClient(e *env, name, usage string, args []string, more ...func(*flag.FlagSet)) (*client.Admin, []string, bool, error) {
 	fs := flags(e, name, usage)
+	for _, m := range more {
+		m(fs)
+	}
 	dir := fs.String("dir", "", "the relay's data `folder` (for the admin key and certificate pin)")
 	url := fs.String("url", "", "talk to the relay node at this `URL` only; default: the nodes in the relay's descriptor, from its first URL on, moving to the next when one cannot be reached")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -197,14 +202,21 @@ func relayChannel(ctx context.Context, e *env, args []string) error {
 }
 
 func relayChannels(ctx context.Context, e *env, args []string) error {
-	a, rest, asJSON, err := adminClient(e, "relay channels", "relay channels --dir DIR [--url URL] [--json]", args)
+	var interval time.Duration
+	a, rest, asJSON, err := adminClient(e, "relay channels", "relay channels --dir DIR [--url URL] [--interval DURATION] [--json]", args,
+		func(fs *flag.FlagSet) {
+			fs.DurationVar(&interval, "interval", time.Minute, "the heartbeat `interval` the lights are judged by")
+		})
 	if err != nil {
 		return err
 	}
 	if len(rest) != 0 {
 		return usagef("", "relay channels takes no arguments")
 	}
-	list, err := a.Channels(ctx)
+	if interval <= 0 {
+		return usagef("", "--interval must be positive")
+	}
+	list, err := a.Channels(ctx, interval)
 	if err != nil {
 		return err
 	}
@@ -215,7 +227,7 @@ func relayChannels(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s <-> %s  %s  last %s->%s %s, %s->%s %s%s\n", c.A, c.B, strings.ToUpper(c.Light),
 			c.A, c.B, clock(c.LastAB), c.B, c.A, clock(c.LastBA), overdueNote(c))
 	}
-	fmt.Fprintln(e.stdout, "(envelopes each way as the relay's log holds them, judged at a 60 s interval; 'brief relay overdue' lists the overdue letters)")
+	fmt.Fprintf(e.stdout, "(envelopes each way as the relay's log holds them, judged at a %s interval; 'brief relay overdue' lists the overdue letters)\n", interval)
 	return nil
 }
 
@@ -259,9 +271,12 @@ func relayOverdue(ctx context.Context, e *env, args []string) error {
 }
 
 func relayMetrics(ctx context.Context, e *env, args []string) error {
-	a, rest, _, err := adminClient(e, "relay metrics", "relay metrics --dir DIR [--url URL]", args)
+	a, rest, asJSON, err := adminClient(e, "relay metrics", "relay metrics --dir DIR [--url URL]", args)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		return usagef("scrape /metrics with Prometheus, or parse its text format", "relay metrics prints the Prometheus text format; it has no --json")
 	}
 	if len(rest) != 0 {
 		return usagef("", "relay metrics takes no arguments")

@@ -11,7 +11,7 @@ import (
 )
 
 func cmdStatus(ctx context.Context, e *env, args []string) error {
-	fs := newPartyFlags(e, "status", "status [--dir DIR] [--json] [--interval DURATION] [--wait DURATION]")
+	fs := newPartyFlags(e, "status", "status [--dir DIR] [--json] [--interval DURATION] [--wait DURATION] [--deadlines LIST]")
 	interval := fs.Duration("interval", 0, "the heartbeat `interval` the lights are judged by; 0: the one 'brief watch' last sent with, else 60s")
 	wait := fs.Duration("wait", 0, "poll until every channel is green, failing after `duration`")
 	dl := fs.String("deadlines", "", "delivery `deadlines` other than the defaults (FLASH=10m,IMMEDIATE=30m,PRIORITY=3h,ROUTINE=6h), e.g. FLASH=5m")
@@ -27,7 +27,6 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer warnOverdue(e, p, deadlines)
 	deadline := time.Now().Add(*wait)
 	for {
 		// Fresh receipts give the round trips; a relay that cannot be
@@ -38,11 +37,9 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		if allGreen(st) || *wait <= 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			late := warnOverdue(e, p, deadlines)
 			if *fs.asJSON {
-				if st == nil {
-					st = []client.ChannelStatus{}
-				}
-				err = printJSON(e.stdout, st)
+				err = printJSON(e.stdout, withOverdue(st, late))
 			} else {
 				printStatus(e.stdout, st)
 			}
@@ -70,6 +67,27 @@ func warnOverdue(e *env, p *client.Party, d client.Deadlines) []client.Overdue {
 			o.ID, o.To, o.Precedence, o.SealedAt.Local().Format(time.DateTime), o.Due.Local().Format(time.DateTime))
 	}
 	return late
+}
+
+// channelJSON is a channel's status as 'brief status --json' prints it:
+// with the letters sent on it that are overdue.
+type channelJSON struct {
+	client.ChannelStatus
+	Overdue []client.Overdue `json:"overdue"`
+}
+
+func withOverdue(st []client.ChannelStatus, late []client.Overdue) []channelJSON {
+	out := make([]channelJSON, 0, len(st))
+	for _, s := range st {
+		c := channelJSON{ChannelStatus: s, Overdue: []client.Overdue{}}
+		for _, o := range late {
+			if o.To == s.Channel {
+				c.Overdue = append(c.Overdue, o)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func allGreen(st []client.ChannelStatus) bool {

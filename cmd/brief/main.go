@@ -104,10 +104,14 @@ Run 'brief help <command> [<subcommand>]' or 'brief <command> -h' for the flags.
 // flags returns a FlagSet for a command whose usage goes to e.stderr.
 func flags(e *env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	// The flag package's own error line goes nowhere: the error comes back
+	// from Parse and is printed as "brief: ...", after the usage.
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "Usage: brief %s\n\nFlags:\n", usage)
+		fs.SetOutput(e.stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
