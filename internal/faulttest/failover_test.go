@@ -238,7 +238,8 @@ func (tr *traffic) missing() []string {
 }
 
 // checkOpenedOnce fails the test for each letter fetched and opened more
-// than once.
+// than once, and if more than maxRelisted were listed again after their
+// delivery.
 func (tr *traffic) checkOpenedOnce(t *testing.T) {
 	t.Helper()
 	tr.mu.Lock()
@@ -248,7 +249,20 @@ func (tr *traffic) checkOpenedOnce(t *testing.T) {
 			t.Errorf("letter %s was delivered %d times", id, n)
 		}
 	}
+	if tr.relisted > maxRelisted {
+		t.Errorf("%d letters were listed again after their delivery, want at most %d", tr.relisted, maxRelisted)
+	}
 }
+
+// maxRelisted bounds the letters a run may see listed again after their
+// delivered receipt. The device takes such a letter from its archive and
+// sends its receipt again, so nothing is lost or opened twice; but the
+// relay should not do it, and can only while a mailbox stream has no
+// leader (a listing is then served as read) or when a node dies between a
+// receipt and the removal of the mailbox entry. 131 runs of each test saw
+// at most one per run once listings kept only what the leader holds, and
+// up to 24 before (docs/BENCHMARKS.md).
+const maxRelisted = 3
 
 // waitSameLog waits until every node serves the same checkpoint.
 func (c *cluster) waitSameLog(wait time.Duration) {
