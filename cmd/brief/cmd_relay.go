@@ -79,7 +79,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 	maxEnv := fs.Int64("max-envelope", relay.DefaultMaxEnvelopeBytes, "largest envelope accepted, in `bytes`")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
 	addrFile := fs.String("addr-file", "", "write the listening address to `file` once listening")
-	natsURL := fs.String("nats", "", "keep the relay's state in an existing NATS JetStream server or cluster at `URL` instead of the embedded one")
+	natsURL := fs.String("nats", "", "keep the relay's state in an existing NATS JetStream server or cluster at `URL` instead of the embedded one; default BRIEF_NATS_URL, which keeps credentials in the URL off the command line")
 	replicas := fs.Int("replicas", 0, "replicas of every stream; default 1, or 3 with --node; with --nats, those of the streams already there, else 3 on a NATS cluster")
 	data := fs.String("data", "", "the embedded JetStream's data `folder`; default DIR/jetstream")
 	node := fs.String("node", "", "run as the cluster node `name` (unique in the cluster: a-z, 0-9, '-'); with --nats, this relay process's name among those sharing the NATS cluster")
@@ -100,11 +100,14 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 	if *maxEnv <= 0 {
 		return usagef("", "--max-envelope must be positive")
 	}
+	if *natsURL == "" {
+		*natsURL = e.getenv("BRIEF_NATS_URL")
+	}
 	var cc *store.ClusterConfig
 	natsName := ""
 	switch {
 	case *natsURL != "" && (*cluster != "" || *routes != ""):
-		return usagef("", "--cluster and --routes run an embedded cluster node; --nats uses an external one: give one of them")
+		return usagef("", "--cluster and --routes run an embedded cluster node; --nats (or BRIEF_NATS_URL) uses an external one: give one of them")
 	case *natsURL != "":
 		natsName = *node
 	case *node != "" && (*cluster == "" || *routes == ""):
