@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"brieftraeger/client"
 	"brieftraeger/envelope"
 	"brieftraeger/internal/api"
 	"brieftraeger/relay"
+	"brieftraeger/store"
 )
 
 // TestReserveRefusesNewLetters sets the reserve of free space above what
@@ -75,6 +77,15 @@ func TestReserveRefusesNewLetters(t *testing.T) {
 func TestEngineUnavailable(t *testing.T) {
 	w := newWorld(t, 0)
 	ks := w.Keys(w.wash)
+	ctx := context.Background()
+	// A letter stored before the engine goes, and listed (so filed).
+	before, _, err := w.wash.Send(ctx, client.Outgoing{To: "tehran", Subject: "s", Precedence: envelope.Routine, Body: []byte("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if box, err := w.teh.Mailbox(ctx); err != nil || len(box) != 1 {
+		t.Fatalf("mailbox before: %v %+v", err, box)
+	}
 	s := seal(t, w.wash, ks, "tehran", []byte("hello"), nil)
 	if err := w.Store.Server().ShutdownJetStream(); err != nil {
 		t.Fatal(err)
@@ -98,5 +109,19 @@ func TestEngineUnavailable(t *testing.T) {
 	}
 	if status, _, body := get(t, c, w.URL+"/healthz"); status != http.StatusOK {
 		t.Fatalf("GET /healthz: %d %q", status, body)
+	}
+	// Nothing was corrupted, and the refused post left nothing: the store
+	// reopens with the one letter, still waiting for tehran.
+	w.Stop()
+	st, err := store.Open(ctx, store.Config{Dir: w.Dir.StoreDir(), BodyHash: envelope.NewDigest})
+	if err != nil {
+		t.Fatalf("reopening after the engine went: %v", err)
+	}
+	defer st.Close()
+	if n, err := st.MailCount(ctx); err != nil || n != 1 {
+		t.Fatalf("letters after reopening: %d %v", n, err)
+	}
+	if p, err := st.Pending(ctx, "tehran"); err != nil || len(p) != 1 || p[0].ID != before.ID {
+		t.Fatalf("tehran's mailbox after reopening: %v %+v", err, p)
 	}
 }

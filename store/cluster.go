@@ -480,13 +480,16 @@ func (s *Store) purge(ctx context.Context, st jetstream.Stream, subj string) err
 
 // untilAnswered runs the JetStream request req with requestTimeout for
 // each try, and tries again while it is unanswered and ctx lasts. req must
-// be idempotent.
+// be idempotent. A store of its own (one embedded node, not shared) tries
+// once: there is no leader to elect, so JetStream not answering means it
+// is gone, and the caller should hear so at once (503) rather than wait
+// for as long as its client does.
 func (s *Store) untilAnswered(ctx context.Context, what string, req func(context.Context) error) error {
 	for {
 		actx, cancel := context.WithTimeout(ctx, s.requestTimeout())
 		err := req(actx)
 		cancel()
-		if err == nil || !unanswered(err) || ctx.Err() != nil {
+		if err == nil || !unanswered(err) || ctx.Err() != nil || !s.cfg.shared() {
 			return err
 		}
 		s.log.Debug("request not answered, trying again", "request", what, "err", err)
