@@ -60,6 +60,8 @@ type logKeeper struct {
 	high  map[string]uint64   // record stream -> highest sequence in the log
 	forks map[string]*logView // test-only equivocation: another history for one party (export_test.go)
 
+	noted map[store.Direction]time.Time // the last time noteSeen wrote for each direction
+
 	stepMu sync.Mutex  // held while reading LOG or appending to it (step, catchUp)
 	paused atomic.Bool // test-only: integration held off (export_test.go)
 }
@@ -94,7 +96,7 @@ func newLogKeeper(ctx context.Context, st *store.Store, name string, key ed25519
 		return nil, fmt.Errorf("failed to make log signer: %w", err)
 	}
 	k := &logKeeper{store: st, signer: signer, origin: origin, posted: posted, log: log,
-		main: newLogView(nil), high: map[string]uint64{}}
+		main: newLogView(nil), high: map[string]uint64{}, noted: map[store.Direction]time.Time{}}
 	if err := st.LogLeaves(ctx, 0, func(l store.LogLeaf) error { return k.add(l) }); err != nil {
 		return nil, fmt.Errorf("failed to read the log: %w", err)
 	}
@@ -306,8 +308,10 @@ func (k *logKeeper) integrate(ctx context.Context) error {
 
 // noteSeen records, for the operator's light, when each channel last
 // carried a letter each way, from the letters of a round whose first leaf
-// is below logged: the letters now in the log. A failure is logged, not
-// returned: the light may lag, the log does not.
+// is below logged: the letters now in the log. It writes a direction at
+// most once per seenEvery, so busy traffic costs a write a second, not
+// one per round. A failure is logged, not returned: the light may lag,
+// the log does not. The caller holds stepMu.
 func (k *logKeeper) noteSeen(ctx context.Context, letters []pendingLetter, logged int) {
 	newest := map[store.Direction]time.Time{}
 	for _, l := range letters {
@@ -317,11 +321,20 @@ func (k *logKeeper) noteSeen(ctx context.Context, letters []pendingLetter, logge
 		}
 	}
 	for d, at := range newest {
+		if at.Sub(k.noted[d]) < seenEvery {
+			continue
+		}
 		if err := k.store.NoteSeen(ctx, d, at); err != nil {
 			k.log.Warn("failed to note a channel's last letter", "from", d.From, "to", d.To, "err", err)
+			continue
 		}
+		k.noted[d] = at
 	}
 }
+
+// seenEvery is how stale the operator's time of a channel's last letter
+// may be: a light is judged in intervals of a minute or so.
+const seenEvery = time.Second
 
 // pendingLetter is a letter among the leaves of a round: its metadata and
 // the index of its first leaf.

@@ -80,3 +80,37 @@ func TestLogBatchFitsOneAppend(t *testing.T) {
 		t.Fatalf("4*logBatch = %d leaves, more than one append of %d", 4*logBatch, store.MaxCommitBatch)
 	}
 }
+
+// TestNoteSeenAtMostOncePerSecond logs rounds of letters along one
+// direction: a round within a second of the last time written does not
+// write, a later one does, and a letter not yet logged never counts.
+func TestNoteSeenAtMostOncePerSecond(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{Dir: t.TempDir(), BodyHash: envelope.NewDigest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	k := &logKeeper{store: st, log: slog.New(slog.DiscardHandler), noted: map[store.Direction]time.Time{}}
+	d := store.Direction{From: "washington", To: "tehran"}
+	t0 := time.Unix(1_700_000_000, 0)
+	letter := func(at time.Time, leaf int) pendingLetter {
+		return pendingLetter{Stored: store.Stored{From: d.From, To: d.To, Time: at}, leaf: leaf}
+	}
+	for _, round := range []struct {
+		letters []pendingLetter
+		logged  int
+		want    time.Time
+	}{
+		{[]pendingLetter{letter(t0, 0)}, 2, t0},
+		{[]pendingLetter{letter(t0.Add(500*time.Millisecond), 0)}, 2, t0},
+		{[]pendingLetter{letter(t0.Add(1500*time.Millisecond), 0), letter(t0.Add(3*time.Second), 2)}, 2, t0.Add(1500 * time.Millisecond)},
+		{[]pendingLetter{letter(t0.Add(3*time.Second), 0)}, 2, t0.Add(3 * time.Second)},
+	} {
+		k.noteSeen(ctx, round.letters, round.logged)
+		seen, err := st.Seen(ctx)
+		if err != nil || !seen[d].Equal(round.want) {
+			t.Fatalf("after a round up to %v: %v %v, want %v", round.letters[len(round.letters)-1].Time.Sub(t0), err, seen[d], round.want)
+		}
+	}
+}
