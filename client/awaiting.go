@@ -14,10 +14,11 @@ import (
 // a minute after a year. So awaiting.json lists the ids of the sent letters
 // that have a delivery deadline (not heartbeats or test letters) and had no
 // delivered receipt when last looked at, oldest first. Send adds a letter
-// before it records it; OverdueLetters drops the letters delivered since,
-// and any whose record was never written (a crash between the two). A
-// party folder without the file, from before there was one, is scanned
-// once to make it.
+// and writes its record in one step under the folder lock
+// (recordSent); OverdueLetters, under the same lock, drops the letters
+// delivered since, and any whose record was never written (a crash
+// between the two). A party folder without the file, from before there
+// was one, or with a damaged one, is scanned to make it.
 
 const awaitingFile = "awaiting.json"
 
@@ -34,8 +35,9 @@ func hasDeadline(subject string) bool {
 
 // updateAwaiting changes awaiting.json under the folder lock: fn gets the
 // ids and returns them changed, and whether anything changed (the file is
-// written only then).
-func (p *Party) updateAwaiting(fn func(ids []string) ([]string, bool, error)) error {
+// written only then). then, if given, runs after the file is written,
+// still under the lock.
+func (p *Party) updateAwaiting(fn func(ids []string) ([]string, bool, error), then ...func() error) error {
 	unlock, err := p.lock()
 	if err != nil {
 		return err
@@ -44,19 +46,29 @@ func (p *Party) updateAwaiting(fn func(ids []string) ([]string, bool, error)) er
 	path := filepath.Join(p.dir, awaitingFile)
 	var a awaitingList
 	err = readJSONFile(path, &a)
-	built := errors.Is(err, os.ErrNotExist)
-	if built {
+	built := err != nil
+	if errors.Is(err, os.ErrNotExist) {
+		a.IDs, err = p.scanAwaiting()
+	} else if err != nil {
+		p.log.Warn("awaiting.json is damaged; making it again from the sent letters", "err", err)
 		a.IDs, err = p.scanAwaiting()
 	}
 	if err != nil {
 		return fmt.Errorf("failed to read %s: %w", awaitingFile, err)
 	}
 	ids, changed, err := fn(a.IDs)
-	if err != nil || !(changed || built) {
+	if err != nil {
 		return err
 	}
-	if err := writeJSONFile(path, awaitingList{IDs: ids}); err != nil {
-		return fmt.Errorf("failed to save %s: %w", awaitingFile, err)
+	if changed || built {
+		if err := writeJSONFile(path, awaitingList{IDs: ids}); err != nil {
+			return fmt.Errorf("failed to save %s: %w", awaitingFile, err)
+		}
+	}
+	for _, f := range then {
+		if err := f(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -72,7 +84,8 @@ func (p *Party) scanAwaiting() ([]string, error) {
 	for _, id := range ids {
 		s, err := p.Sent(id)
 		if err != nil {
-			return nil, err
+			p.log.Warn("a sent letter's record does not read; it is left out of the overdue check", "id", id, "err", err)
+			continue
 		}
 		if hasDeadline(s.Subject) && !delivered(s) {
 			out = append(out, id)
@@ -81,18 +94,21 @@ func (p *Party) scanAwaiting() ([]string, error) {
 	return out, nil
 }
 
-// awaitDelivery adds a letter about to be recorded as sent to
-// awaiting.json, if it has a deadline.
-func (p *Party) awaitDelivery(id, subject string) error {
-	if !hasDeadline(subject) {
-		return nil
+// recordSent writes the record of a letter about to be posted and, if it
+// has a deadline, lists it in awaiting.json, both under the folder lock,
+// the list first: OverdueLetters, which takes the same lock, never sees
+// the id without its record, and a crash between the two leaves only an
+// id that it drops.
+func (p *Party) recordSent(s *SentLetter) error {
+	if !hasDeadline(s.Subject) {
+		return p.saveSent(s)
 	}
 	return p.updateAwaiting(func(ids []string) ([]string, bool, error) {
-		if slices.Contains(ids, id) {
-			return ids, false, nil
+		if !slices.Contains(ids, s.ID) {
+			ids = append(ids, s.ID)
 		}
-		return append(ids, id), true, nil
-	})
+		return ids, true, nil
+	}, func() error { return p.saveSent(s) })
 }
 
 // awaitedLetters returns the records of the letters in awaiting.json that

@@ -178,3 +178,45 @@ func BenchmarkOverdueLetters(b *testing.B) {
 		}
 	}
 }
+
+// TestOverdueWhileSending sends letters while another Party on the same
+// folder, as brief watch in another process would, asks for the overdue
+// letters without pause, with a deadline every letter is past at once.
+// Each letter, recorded while the other looked, must be listed at the
+// end: none may be dropped as a letter whose record was never written.
+func TestOverdueWhileSending(t *testing.T) {
+	_, wash, _ := pair(t)
+	watcher, err := client.Load(wash.Dir(), testrelay.Passphrase, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close()
+	at := client.Deadlines{envelope.Routine: time.Nanosecond}
+	stop := make(chan struct{})
+	looked := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				looked <- n
+				return
+			default:
+			}
+			if _, err := watcher.OverdueLetters(at); err != nil {
+				t.Error(err)
+			}
+			n++
+		}
+	}()
+	ids := sendN(t, wash, "tehran", 30)
+	close(stop)
+	t.Logf("%d looks while sending", <-looked)
+	o, err := watcher.OverdueLetters(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o) != len(ids) {
+		t.Fatalf("%d of %d letters listed as overdue", len(o), len(ids))
+	}
+}

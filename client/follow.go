@@ -90,9 +90,13 @@ func (q *followQueue) push(ms ...api.MailboxEntry) {
 	}
 }
 
-// pop takes the most urgent letter, waiting for one until ctx ends.
+// pop takes the most urgent letter, waiting for one until ctx ends; once
+// ctx has ended it takes none.
 func (q *followQueue) pop(ctx context.Context) (api.MailboxEntry, bool) {
 	for {
+		if ctx.Err() != nil {
+			return api.MailboxEntry{}, false
+		}
 		q.mu.Lock()
 		if len(q.letters) > 0 {
 			m := q.letters[0]

@@ -33,7 +33,8 @@ func TestFollowQueueOrder(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, ok := q.pop(ctx); ok {
-		t.Fatal("pop on an empty queue returned a letter after its context ended")
+	q.push(api.MailboxEntry{ID: "late", Precedence: "FLASH", Seq: 4})
+	if m, ok := q.pop(ctx); ok {
+		t.Fatalf("pop handed out %s after its context ended", m.ID)
 	}
 }

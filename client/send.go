@@ -112,10 +112,8 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	}
 	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Precedence: o.Precedence.String(),
 		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw}
-	if err := p.awaitDelivery(sent.ID, sent.Subject); err != nil {
-		return nil, nil, errors.Join(fmt.Errorf("failed to record letter before posting: %w", err), p.releaseSeq(o.To, seq))
-	}
-	if err := p.saveSent(sent); err != nil {
+	if err := p.recordSent(sent); err != nil {
+		// Not released: the record may be written although the call failed.
 		return nil, nil, fmt.Errorf("failed to record letter before posting: %w", err)
 	}
 	rc, err := p.post(ctx, eh, spool, o.Progress)

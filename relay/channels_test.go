@@ -3,6 +3,7 @@ package relay_test
 import (
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -96,10 +97,10 @@ func secondRelay(t *testing.T, w *world) *client.Admin {
 	return admin
 }
 
-// TestOperatorSeesOverdueLetters posts a FLASH and a ROUTINE letter that
-// nobody receives: past FLASH's deadline (10 minutes) only the FLASH is
-// overdue, past ROUTINE's (6 hours) both are, and a delivered letter is
-// not.
+// TestOperatorSeesOverdueLetters posts two FLASH letters and a ROUTINE
+// one that nobody receives: past FLASH's deadline (10 minutes) the FLASH
+// letters are overdue, past ROUTINE's (6 hours) all are, and a delivered
+// letter is not.
 func TestOperatorSeesOverdueLetters(t *testing.T) {
 	w := newWorld(t, 64<<10)
 	ctx := context.Background()
@@ -111,34 +112,39 @@ func TestOperatorSeesOverdueLetters(t *testing.T) {
 		}
 		return s.ID
 	}
-	flash, routine := send(envelope.Flash), send(envelope.Routine)
+	posted := time.Now()
+	flash := send(envelope.Flash)
+	send(envelope.Flash)
+	send(envelope.Routine)
 	overdue := func(at time.Duration, want ...string) {
 		t.Helper()
-		w.SetNow(time.Now().Add(at))
+		w.SetNow(posted.Add(at))
 		list, err := w.Admin.Overdue(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got []string
+		total := 0
 		for _, o := range list {
-			if o.From != "washington" || o.To != "tehran" || !o.Due.Before(w.Now()) {
-				t.Errorf("overdue entry %+v", o)
+			if o.From != "washington" || o.To != "tehran" || !o.OldestDue.Before(w.Now()) || o.OldestPostedAt.Before(posted.Add(-time.Second)) {
+				t.Errorf("overdue row %+v", o)
 			}
-			got = append(got, o.ID)
+			got = append(got, fmt.Sprintf("%s %d", o.Precedence, o.Count))
+			total += o.Count
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("at +%v: overdue %v, want %v", at, got, want)
 		}
 		chans, err := w.Admin.Channels(ctx, 0)
-		if err != nil || len(chans) != 1 || chans[0].A != "tehran" || chans[0].OverdueBA != len(want) || chans[0].OverdueAB != 0 {
+		if err != nil || len(chans) != 1 || chans[0].A != "tehran" || chans[0].OverdueBA != total || chans[0].OverdueAB != 0 {
 			t.Fatalf("at +%v: channels %v %+v", at, err, chans)
 		}
 	}
 	overdue(0)
-	overdue(11*time.Minute, flash)
-	overdue(7*time.Hour, flash, routine)
+	overdue(11*time.Minute, "FLASH 2")
+	overdue(7*time.Hour, "FLASH 2", "ROUTINE 1")
 	if _, err := w.teh.Receive(ctx, flash); err != nil {
 		t.Fatal(err)
 	}
-	overdue(7*time.Hour, routine)
+	overdue(7*time.Hour, "FLASH 1", "ROUTINE 1")
 }

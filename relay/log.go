@@ -60,7 +60,12 @@ type logKeeper struct {
 	high  map[string]uint64   // record stream -> highest sequence in the log
 	forks map[string]*logView // test-only equivocation: another history for one party (export_test.go)
 
-	noted map[store.Direction]time.Time // the last time noteSeen wrote for each direction
+	// The operator's light: each direction's newest logged letter not yet
+	// written to the store, and when each direction was last written.
+	seenMu      sync.Mutex
+	seenPending map[store.Direction]time.Time
+	seenWritten map[store.Direction]time.Time // only flushSeen touches it
+	now         func() time.Time
 
 	stepMu sync.Mutex  // held while reading LOG or appending to it (step, catchUp)
 	paused atomic.Bool // test-only: integration held off (export_test.go)
@@ -96,7 +101,8 @@ func newLogKeeper(ctx context.Context, st *store.Store, name string, key ed25519
 		return nil, fmt.Errorf("failed to make log signer: %w", err)
 	}
 	k := &logKeeper{store: st, signer: signer, origin: origin, posted: posted, log: log,
-		main: newLogView(nil), high: map[string]uint64{}, noted: map[store.Direction]time.Time{}}
+		main: newLogView(nil), high: map[string]uint64{},
+		seenPending: map[store.Direction]time.Time{}, seenWritten: map[store.Direction]time.Time{}, now: time.Now}
 	if err := st.LogLeaves(ctx, 0, func(l store.LogLeaf) error { return k.add(l) }); err != nil {
 		return nil, fmt.Errorf("failed to read the log: %w", err)
 	}
@@ -173,6 +179,7 @@ func (k *logKeeper) run(ctx context.Context, every time.Duration) {
 		if err := k.step(ctx); err != nil && ctx.Err() == nil {
 			k.log.Error("log integration failed", "err", err)
 		}
+		k.flushSeen(ctx)
 	}
 }
 
@@ -302,33 +309,56 @@ func (k *logKeeper) integrate(ctx context.Context) error {
 	}
 	err = k.sign()
 	k.mu.Unlock()
-	k.noteSeen(ctx, mail, len(leaves))
+	k.noteSeen(mail, len(leaves))
 	return errors.Join(err, filedErr)
 }
 
-// noteSeen records, for the operator's light, when each channel last
+// noteSeen keeps, for the operator's light, when each channel last
 // carried a letter each way, from the letters of a round whose first leaf
-// is below logged: the letters now in the log. It writes a direction at
-// most once per seenEvery, so busy traffic costs a write a second, not
-// one per round. A failure is logged, not returned: the light may lag,
-// the log does not. The caller holds stepMu.
-func (k *logKeeper) noteSeen(ctx context.Context, letters []pendingLetter, logged int) {
-	newest := map[store.Direction]time.Time{}
+// is below logged: the letters now in the log. flushSeen writes them.
+func (k *logKeeper) noteSeen(letters []pendingLetter, logged int) {
+	k.seenMu.Lock()
+	defer k.seenMu.Unlock()
 	for _, l := range letters {
 		d := store.Direction{From: l.From, To: l.To}
-		if l.leaf < logged && l.Time.After(newest[d]) {
-			newest[d] = l.Time
+		if l.leaf < logged && l.Time.After(k.seenPending[d]) {
+			k.seenPending[d] = l.Time
 		}
 	}
-	for d, at := range newest {
-		if at.Sub(k.noted[d]) < seenEvery {
-			continue
+}
+
+// flushSeen writes to the store the times noteSeen kept, each direction at
+// most once per seenEvery, so steady traffic costs a write a second, not
+// one per round. It runs outside stepMu and gives all its writes a second:
+// while the store does not answer (an election), the log goes on and the
+// light waits. What it could not write is kept for the next call.
+func (k *logKeeper) flushSeen(ctx context.Context) {
+	now := k.now()
+	k.seenMu.Lock()
+	due := map[store.Direction]time.Time{}
+	for d, at := range k.seenPending {
+		if now.Sub(k.seenWritten[d]) >= seenEvery {
+			due[d] = at
+			delete(k.seenPending, d)
 		}
-		if err := k.store.NoteSeen(ctx, d, at); err != nil {
-			k.log.Warn("failed to note a channel's last letter", "from", d.From, "to", d.To, "err", err)
-			continue
+	}
+	k.seenMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var failed error
+	for d, at := range due {
+		if failed == nil {
+			if failed = k.store.NoteSeen(ctx, d, at); failed == nil {
+				k.seenWritten[d] = now
+				continue
+			}
+			k.log.Warn("failed to note a channel's last letter", "from", d.From, "to", d.To, "err", failed)
 		}
-		k.noted[d] = at
+		k.seenMu.Lock()
+		if at.After(k.seenPending[d]) {
+			k.seenPending[d] = at
+		}
+		k.seenMu.Unlock()
 	}
 }
 

@@ -81,9 +81,10 @@ func TestLogBatchFitsOneAppend(t *testing.T) {
 	}
 }
 
-// TestNoteSeenAtMostOncePerSecond logs rounds of letters along one
-// direction: a round within a second of the last time written does not
-// write, a later one does, and a letter not yet logged never counts.
+// TestNoteSeenAtMostOncePerSecond keeps and writes the last letter of one
+// direction as the log's rounds do: a letter not yet logged does not
+// count, a direction is written at most once a second, and a time kept
+// back is written once the second has passed.
 func TestNoteSeenAtMostOncePerSecond(t *testing.T) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Config{Dir: t.TempDir(), BodyHash: envelope.NewDigest})
@@ -91,26 +92,31 @@ func TestNoteSeenAtMostOncePerSecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	k := &logKeeper{store: st, log: slog.New(slog.DiscardHandler), noted: map[store.Direction]time.Time{}}
+	clock := time.Unix(1_800_000_000, 0)
+	k := &logKeeper{store: st, log: slog.New(slog.DiscardHandler), now: func() time.Time { return clock },
+		seenPending: map[store.Direction]time.Time{}, seenWritten: map[store.Direction]time.Time{}}
 	d := store.Direction{From: "washington", To: "tehran"}
 	t0 := time.Unix(1_700_000_000, 0)
-	letter := func(at time.Time, leaf int) pendingLetter {
-		return pendingLetter{Stored: store.Stored{From: d.From, To: d.To, Time: at}, leaf: leaf}
+	letter := func(at time.Duration, leaf int) pendingLetter {
+		return pendingLetter{Stored: store.Stored{From: d.From, To: d.To, Time: t0.Add(at)}, leaf: leaf}
 	}
-	for _, round := range []struct {
+	for i, round := range []struct {
 		letters []pendingLetter
-		logged  int
-		want    time.Time
+		advance time.Duration // the clock, before the flush
+		want    time.Duration // the time written, after t0
 	}{
-		{[]pendingLetter{letter(t0, 0)}, 2, t0},
-		{[]pendingLetter{letter(t0.Add(500*time.Millisecond), 0)}, 2, t0},
-		{[]pendingLetter{letter(t0.Add(1500*time.Millisecond), 0), letter(t0.Add(3*time.Second), 2)}, 2, t0.Add(1500 * time.Millisecond)},
-		{[]pendingLetter{letter(t0.Add(3*time.Second), 0)}, 2, t0.Add(3 * time.Second)},
+		{[]pendingLetter{letter(0, 0), letter(time.Minute, 2)}, 0, 0}, // the second is not logged
+		{[]pendingLetter{letter(time.Second, 0)}, 500 * time.Millisecond, 0},
+		{nil, 500 * time.Millisecond, time.Second},
+		{[]pendingLetter{letter(2*time.Second, 0)}, 0, time.Second},
+		{nil, time.Second, 2 * time.Second},
 	} {
-		k.noteSeen(ctx, round.letters, round.logged)
+		k.noteSeen(round.letters, 2)
+		clock = clock.Add(round.advance)
+		k.flushSeen(ctx)
 		seen, err := st.Seen(ctx)
-		if err != nil || !seen[d].Equal(round.want) {
-			t.Fatalf("after a round up to %v: %v %v, want %v", round.letters[len(round.letters)-1].Time.Sub(t0), err, seen[d], round.want)
+		if err != nil || !seen[d].Equal(t0.Add(round.want)) {
+			t.Fatalf("round %d: %v %v, want t0+%v", i, err, seen[d].Sub(t0), round.want)
 		}
 	}
 }

@@ -54,22 +54,33 @@ func (s *Store) NoteSeen(ctx context.Context, d Direction, at time.Time) error {
 		if err == nil {
 			return nil
 		}
-		var apiErr *jetstream.APIError
-		if !errors.Is(err, jetstream.ErrKeyExists) && !(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence) {
+		// Create of a key that exists, or Update of one that changed
+		// (nats.go reports both codes a stream uses for it as these).
+		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return fmt.Errorf("failed to note the last letter from %s to %s: %w", d.From, d.To, err)
+		}
+		// Give a replica that is behind time to catch up before reading again.
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("failed to note the last letter from %s to %s: %w", d.From, d.To, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	return fmt.Errorf("failed to note the last letter from %s to %s: it kept changing", d.From, d.To)
 }
 
 // Seen returns, for every direction that has carried a letter, when it
-// last did.
+// last did. It gives up after the store's request timeout, so that a
+// store without a leader for its meta bucket cannot hold up a caller that
+// has no deadline of its own (a /metrics scrape).
 func (s *Store) Seen(ctx context.Context) (map[Direction]time.Time, error) {
 	ctx, done, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
+	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
+	defer cancel()
 	w, err := s.meta.WatchFiltered(ctx, []string{seenPrefix + ">"}, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("failed to read when channels last carried letters: %w", err)

@@ -266,10 +266,14 @@ func relayOverdue(ctx context.Context, e *env, args []string) error {
 		return printJSON(e.stdout, list)
 	}
 	for _, o := range list {
-		fmt.Fprintf(e.stdout, "%s  %s -> %s  %-9s  posted %s, due %s\n", o.ID, o.From, o.To, o.Precedence,
-			o.PostedAt.Local().Format(time.DateTime), o.Due.Local().Format(time.DateTime))
+		fmt.Fprintf(e.stdout, "%s -> %s  %-9s  %d overdue, the oldest posted %s, due %s\n", o.From, o.To, o.Precedence, o.Count,
+			o.OldestPostedAt.Local().Format(time.DateTime), o.OldestDue.Local().Format(time.DateTime))
 	}
-	fmt.Fprintf(e.stdout, "(%d letters waiting in a mailbox past the relay's delivery deadlines)\n", len(list))
+	if len(list) == 0 {
+		fmt.Fprintln(e.stdout, "no letters waiting in a mailbox past the relay's delivery deadlines")
+		return nil
+	}
+	fmt.Fprintln(e.stdout, "(heartbeats and test letters are IMMEDIATE letters to the relay, which cannot tell them apart)")
 	return nil
 }
 

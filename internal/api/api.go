@@ -96,15 +96,17 @@ type Channel struct {
 	OverdueBA int `json:"overdue_b_to_a"`
 }
 
-// Overdue is a letter waiting in its recipient's mailbox past its delivery
-// deadline, counted from when the relay stored it.
+// Overdue counts the letters of one precedence waiting in one direction
+// in their recipient's mailbox past their delivery deadline, counted from
+// when the relay stored them. Heartbeats and test letters (IMMEDIATE)
+// count like any letter: the relay cannot tell them apart.
 type Overdue struct {
-	ID         string    `json:"id"`
-	From       string    `json:"from"`
-	To         string    `json:"to"`
-	Precedence string    `json:"precedence"`
-	PostedAt   time.Time `json:"posted_at"`
-	Due        time.Time `json:"due"`
+	From           string    `json:"from"`
+	To             string    `json:"to"`
+	Precedence     string    `json:"precedence"`
+	Count          int       `json:"count"`
+	OldestPostedAt time.Time `json:"oldest_posted_at"`
+	OldestDue      time.Time `json:"oldest_due"`
 }
 
 // Error is the JSON body of every error answer.
