@@ -31,12 +31,34 @@ func writeClusterMetrics(w io.Writer, node string, logWriter bool, state []store
 			fmt.Fprintf(w, "brief_cluster_replica_current{stream=\"%s\",node=\"%s\"} %d\n", escapeLabel(s.Stream), escapeLabel(r.Node), b2i(r.Current))
 		}
 	}
+	peers, current := clusterPeers(state)
+	family("brief_cluster_peers", "gauge", "Nodes that hold a replica of the relay's streams, as this node sees them.")
+	fmt.Fprintf(w, "brief_cluster_peers %d\n", peers)
+	family("brief_cluster_peers_current", "gauge", "Those nodes whose every replica is seen and caught up.")
+	fmt.Fprintf(w, "brief_cluster_peers_current %d\n", current)
 	family("brief_cluster_replica_lag", "gauge", "Operations each replica of each stream is behind its leader.")
 	for _, s := range state {
 		for _, r := range s.Replicas {
 			fmt.Fprintf(w, "brief_cluster_replica_lag{stream=\"%s\",node=\"%s\"} %d\n", escapeLabel(s.Stream), escapeLabel(r.Node), r.Lag)
 		}
 	}
+}
+
+// clusterPeers counts the nodes holding a replica of any stream, and
+// those whose every replica is current.
+func clusterPeers(state []store.StreamReplicas) (peers, current int) {
+	behind := map[string]bool{}
+	for _, s := range state {
+		for _, r := range s.Replicas {
+			behind[r.Node] = behind[r.Node] || !r.Current
+		}
+	}
+	for _, b := range behind {
+		if !b {
+			current++
+		}
+	}
+	return len(behind), current
 }
 
 func b2i(b bool) int {
