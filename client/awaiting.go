@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // The letters awaiting delivery. brief watch asks OverdueLetters on every
@@ -74,22 +75,34 @@ func (p *Party) updateAwaiting(fn func(ids []string) ([]string, bool, error), th
 }
 
 // scanAwaiting reads every sent record, for a folder that has no
-// awaiting.json yet.
+// awaiting.json yet (or a damaged one), oldest first. A record that does
+// not read is left out, with a warning: it cannot be checked anyway.
 func (p *Party) scanAwaiting() ([]string, error) {
-	ids, err := p.SentIDs()
-	if err != nil {
+	entries, err := os.ReadDir(filepath.Join(p.dir, "sent"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, id := range ids {
+	var found []*SentLetter
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
 		s, err := p.Sent(id)
 		if err != nil {
-			p.log.Warn("a sent letter's record does not read; it is left out of the overdue check", "id", id, "err", err)
+			p.log.Warn("a sent letter's record does not read; it is left out of the overdue check", "file", e.Name(), "err", err)
 			continue
 		}
 		if hasDeadline(s.Subject) && !delivered(s) {
-			out = append(out, id)
+			found = append(found, s)
 		}
+	}
+	slices.SortStableFunc(found, func(a, b *SentLetter) int { return a.SealedAt.Compare(b.SealedAt) })
+	out := make([]string, len(found))
+	for i, s := range found {
+		out[i] = s.ID
 	}
 	return out, nil
 }
@@ -98,17 +111,22 @@ func (p *Party) scanAwaiting() ([]string, error) {
 // has a deadline, lists it in awaiting.json, both under the folder lock,
 // the list first: OverdueLetters, which takes the same lock, never sees
 // the id without its record, and a crash between the two leaves only an
-// id that it drops.
-func (p *Party) recordSent(s *SentLetter) error {
+// id that it drops. tried reports whether the record's write was begun:
+// if not, no record can exist, whatever the error.
+func (p *Party) recordSent(s *SentLetter) (tried bool, err error) {
 	if !hasDeadline(s.Subject) {
-		return p.saveSent(s)
+		return true, p.saveSent(s)
 	}
-	return p.updateAwaiting(func(ids []string) ([]string, bool, error) {
+	err = p.updateAwaiting(func(ids []string) ([]string, bool, error) {
 		if !slices.Contains(ids, s.ID) {
 			ids = append(ids, s.ID)
 		}
 		return ids, true, nil
-	}, func() error { return p.saveSent(s) })
+	}, func() error {
+		tried = true
+		return p.saveSent(s)
+	})
+	return tried, err
 }
 
 // awaitedLetters returns the records of the letters in awaiting.json that
@@ -119,10 +137,14 @@ func (p *Party) awaitedLetters() ([]*SentLetter, error) {
 		keep := ids[:0:0]
 		for _, id := range ids {
 			s, err := p.Sent(id)
-			if errors.Is(err, os.ErrNotExist) || err == nil && delivered(s) {
+			switch {
+			case errors.Is(err, os.ErrNotExist), err == nil && delivered(s):
 				continue
-			} else if err != nil {
-				return nil, false, err
+			case err != nil:
+				// A record that does not read cannot be checked: it
+				// must not stop the check of the others.
+				p.log.Warn("a sent letter's record does not read; it is left out of the overdue check", "id", id, "err", err)
+				continue
 			}
 			keep = append(keep, id)
 			out = append(out, s)

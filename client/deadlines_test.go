@@ -72,34 +72,9 @@ func TestOverdueLetters(t *testing.T) {
 func TestOverdueReadsOnlyAwaited(t *testing.T) {
 	_, wash, teh := pair(t)
 	ctx := context.Background()
-	now := time.Now()
-	w2, err := client.Load(wash.Dir(), testrelay.Passphrase, client.Options{Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w2.Close()
-	send := func() string {
-		t.Helper()
-		s, _, err := w2.Send(ctx, client.Outgoing{To: "tehran", Subject: "r", Precedence: envelope.Routine, Body: []byte("b")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s.ID
-	}
-	overdue := func(want ...string) {
-		t.Helper()
-		o, err := w2.OverdueLetters(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, l := range o {
-			got = append(got, l.ID)
-		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("overdue %v, want %v", got, want)
-		}
-	}
+	w2, now := withClock(t, wash)
+	send := func() string { t.Helper(); return sendRoutine(t, w2) }
+	overdue := func(want ...string) { t.Helper(); wantOverdue(t, w2, want...) }
 	first := send()
 	var beats []string
 	for range 3 {
@@ -113,7 +88,7 @@ func TestOverdueReadsOnlyAwaited(t *testing.T) {
 	if err := os.Remove(list); err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
-	now = now.Add(7 * time.Hour)
+	*now = now.Add(7 * time.Hour)
 	overdue(first) // built from every record
 
 	for _, id := range beats {
@@ -130,7 +105,7 @@ func TestOverdueReadsOnlyAwaited(t *testing.T) {
 		t.Fatal(err)
 	}
 	overdue()
-	now = now.Add(7 * time.Hour)
+	*now = now.Add(7 * time.Hour)
 	overdue(second)
 
 	raw, err := os.ReadFile(list)
@@ -219,4 +194,73 @@ func TestOverdueWhileSending(t *testing.T) {
 	if len(o) != len(ids) {
 		t.Fatalf("%d of %d letters listed as overdue", len(o), len(ids))
 	}
+}
+
+// TestOverdueSurvivesDamage breaks awaiting.json and puts a record that
+// does not read among the sent letters: sending goes on, the list is made
+// again from the records that read, and a listed record that stops
+// reading is left out without stopping the check of the others.
+func TestOverdueSurvivesDamage(t *testing.T) {
+	_, wash, _ := pair(t)
+	w2, now := withClock(t, wash)
+	send := func() string {
+		t.Helper()
+		*now = now.Add(time.Second)
+		return sendRoutine(t, w2)
+	}
+	first := send()
+	for name, data := range map[string]string{"awaiting.json": "{not json", "sent/" + strings.Repeat("cd", 16) + ".json": "not json"} {
+		if err := os.WriteFile(filepath.Join(wash.Dir(), name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := send()
+	*now = now.Add(7 * time.Hour)
+	check := func(want ...string) { t.Helper(); wantOverdue(t, w2, want...) }
+	check(first, second)
+	if err := os.WriteFile(filepath.Join(wash.Dir(), "sent", first+".json"), []byte("not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check(second)
+}
+
+// wantOverdue fails t unless p's overdue letters, at the default
+// deadlines, are want, in that order.
+func wantOverdue(t *testing.T, p *client.Party, want ...string) {
+	t.Helper()
+	o, err := p.OverdueLetters(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range o {
+		got = append(got, l.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("overdue %v, want %v", got, want)
+	}
+}
+
+// withClock loads p's folder again with a clock the test sets through the
+// returned time, which starts now.
+func withClock(t *testing.T, p *client.Party) (*client.Party, *time.Time) {
+	t.Helper()
+	now := new(time.Time)
+	*now = time.Now()
+	q, err := client.Load(p.Dir(), testrelay.Passphrase, client.Options{Now: func() time.Time { return *now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(q.Close)
+	return q, now
+}
+
+// sendRoutine sends a ROUTINE letter from p to tehran and returns its id.
+func sendRoutine(t *testing.T, p *client.Party) string {
+	t.Helper()
+	s, _, err := p.Send(context.Background(), client.Outgoing{To: "tehran", Subject: "r", Precedence: envelope.Routine, Body: []byte("b")})
+	if err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	return s.ID
 }

@@ -112,9 +112,14 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	}
 	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Precedence: o.Precedence.String(),
 		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw}
-	if err := p.recordSent(sent); err != nil {
-		// Not released: the record may be written although the call failed.
-		return nil, nil, fmt.Errorf("failed to record letter before posting: %w", err)
+	if tried, err := p.recordSent(sent); err != nil {
+		err = fmt.Errorf("failed to record letter before posting: %w", err)
+		if !tried {
+			// No record exists: the number is free again. Once the
+			// record's write has begun it may exist, and is kept.
+			err = errors.Join(err, p.releaseSeq(o.To, seq))
+		}
+		return nil, nil, err
 	}
 	rc, err := p.post(ctx, eh, spool, o.Progress)
 	if err != nil {

@@ -106,7 +106,8 @@ func (r *Relay) listChannels(w http.ResponseWriter, req *http.Request) {
 	}
 	// The counts come second: without them the lights are still shown.
 	late, err := r.overdue(req.Context())
-	if err != nil {
+	unknown := err != nil
+	if unknown {
 		r.log.Warn("channels: failed to count overdue letters", "err", err)
 	}
 	overdue := overdueCounts(late)
@@ -122,6 +123,7 @@ func (r *Relay) listChannels(w http.ResponseWriter, req *http.Request) {
 		}
 		ch.Light = light.Judge(r.cfg.Now(), ab, ba, interval, interval)
 		ch.OverdueAB, ch.OverdueBA = overdue[store.Direction{From: c[0], To: c[1]}], overdue[store.Direction{From: c[1], To: c[0]}]
+		ch.OverdueUnknown = unknown
 		out = append(out, ch)
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -31,11 +31,13 @@ func writeClusterMetrics(w io.Writer, node string, logWriter bool, state []store
 			fmt.Fprintf(w, "brief_cluster_replica_current{stream=\"%s\",node=\"%s\"} %d\n", escapeLabel(s.Stream), escapeLabel(r.Node), b2i(r.Current))
 		}
 	}
-	peers, current := clusterPeers(state)
-	family("brief_cluster_peers", "gauge", "Nodes that hold a replica of the relay's streams, as this node sees them.")
-	fmt.Fprintf(w, "brief_cluster_peers %d\n", peers)
-	family("brief_cluster_peers_current", "gauge", "Those nodes whose every replica is seen and caught up.")
-	fmt.Fprintf(w, "brief_cluster_peers_current %d\n", current)
+	if state != nil { // nil: the state could not be read, and 0 would mislead
+		peers, current := clusterPeers(state)
+		family("brief_cluster_peers", "gauge", "Nodes that hold a replica of the relay's streams, as this node sees them.")
+		fmt.Fprintf(w, "brief_cluster_peers %d\n", peers)
+		family("brief_cluster_peers_current", "gauge", "Those nodes whose every replica is seen and caught up.")
+		fmt.Fprintf(w, "brief_cluster_peers_current %d\n", current)
+	}
 	family("brief_cluster_replica_lag", "gauge", "Operations each replica of each stream is behind its leader.")
 	for _, s := range state {
 		for _, r := range s.Replicas {

@@ -64,6 +64,7 @@ type logKeeper struct {
 	// written to the store, and when each direction was last written.
 	seenMu      sync.Mutex
 	seenPending map[store.Direction]time.Time
+	seenWake    chan struct{}                 // noteSeen kept something new
 	seenWritten map[store.Direction]time.Time // only flushSeen touches it
 	now         func() time.Time
 
@@ -102,7 +103,7 @@ func newLogKeeper(ctx context.Context, st *store.Store, name string, key ed25519
 	}
 	k := &logKeeper{store: st, signer: signer, origin: origin, posted: posted, log: log,
 		main: newLogView(nil), high: map[string]uint64{},
-		seenPending: map[store.Direction]time.Time{}, seenWritten: map[store.Direction]time.Time{}, now: time.Now}
+		seenPending: map[store.Direction]time.Time{}, seenWritten: map[store.Direction]time.Time{}, seenWake: make(chan struct{}, 1), now: time.Now}
 	if err := st.LogLeaves(ctx, 0, func(l store.LogLeaf) error { return k.add(l) }); err != nil {
 		return nil, fmt.Errorf("failed to read the log: %w", err)
 	}
@@ -163,8 +164,16 @@ func (k *logKeeper) viewOf(party string) *logView {
 	return k.main
 }
 
-// run integrates new records every interval until ctx ends.
+// run integrates new records every interval until ctx ends, and writes
+// the operator's light from its own goroutine (seenLoop), so that a store
+// slow to take those writes does not slow the log.
 func (k *logKeeper) run(ctx context.Context, every time.Duration) {
+	seenDone := make(chan struct{})
+	go func() {
+		defer close(seenDone)
+		k.seenLoop(ctx)
+	}()
+	defer func() { <-seenDone }()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -179,7 +188,25 @@ func (k *logKeeper) run(ctx context.Context, every time.Duration) {
 		if err := k.step(ctx); err != nil && ctx.Err() == nil {
 			k.log.Error("log integration failed", "err", err)
 		}
-		k.flushSeen(ctx)
+	}
+}
+
+// seenLoop writes what noteSeen keeps as soon as it keeps it, and what
+// the once-a-second limit held back every seenFlush, until ctx ends; and
+// then, once more, all of it: the letters of the last rounds are logged
+// already and would not be noted again.
+func (k *logKeeper) seenLoop(ctx context.Context) {
+	t := time.NewTicker(seenFlush)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			k.flushSeen(context.WithoutCancel(ctx), true)
+			return
+		case <-k.seenWake:
+		case <-t.C:
+		}
+		k.flushSeen(ctx, false)
 	}
 }
 
@@ -325,19 +352,23 @@ func (k *logKeeper) noteSeen(letters []pendingLetter, logged int) {
 			k.seenPending[d] = l.Time
 		}
 	}
+	select {
+	case k.seenWake <- struct{}{}:
+	default:
+	}
 }
 
 // flushSeen writes to the store the times noteSeen kept, each direction at
-// most once per seenEvery, so steady traffic costs a write a second, not
-// one per round. It runs outside stepMu and gives all its writes a second:
-// while the store does not answer (an election), the log goes on and the
-// light waits. What it could not write is kept for the next call.
-func (k *logKeeper) flushSeen(ctx context.Context) {
+// most once per seenEvery unless all, so steady traffic costs a write a
+// second, not one per round. It gives all its writes a second; while the
+// store does not answer (an election), the light waits. What it could
+// not write is kept for the next call. Only seenLoop calls it (and tests).
+func (k *logKeeper) flushSeen(ctx context.Context, all bool) {
 	now := k.now()
 	k.seenMu.Lock()
 	due := map[store.Direction]time.Time{}
 	for d, at := range k.seenPending {
-		if now.Sub(k.seenWritten[d]) >= seenEvery {
+		if all || now.Sub(k.seenWritten[d]) >= seenEvery {
 			due[d] = at
 			delete(k.seenPending, d)
 		}
@@ -363,8 +394,12 @@ func (k *logKeeper) flushSeen(ctx context.Context) {
 }
 
 // seenEvery is how stale the operator's time of a channel's last letter
-// may be: a light is judged in intervals of a minute or so.
-const seenEvery = time.Second
+// may be: a light is judged in intervals of a minute or so. seenFlush is
+// how often seenLoop looks.
+const (
+	seenEvery = time.Second
+	seenFlush = 250 * time.Millisecond
+)
 
 // pendingLetter is a letter among the leaves of a round: its metadata and
 // the index of its first leaf.

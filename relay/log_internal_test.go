@@ -113,7 +113,7 @@ func TestNoteSeenAtMostOncePerSecond(t *testing.T) {
 	} {
 		k.noteSeen(round.letters, 2)
 		clock = clock.Add(round.advance)
-		k.flushSeen(ctx)
+		k.flushSeen(ctx, false)
 		seen, err := st.Seen(ctx)
 		if err != nil || !seen[d].Equal(t0.Add(round.want)) {
 			t.Fatalf("round %d: %v %v, want t0+%v", i, err, seen[d].Sub(t0), round.want)

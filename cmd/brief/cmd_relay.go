@@ -237,6 +237,9 @@ func relayChannels(ctx context.Context, e *env, args []string) error {
 // overdueNote says how many letters of a channel are overdue each way, if
 // any are.
 func overdueNote(c api.Channel) string {
+	if c.OverdueUnknown {
+		return "  OVERDUE unknown (the relay could not count them)"
+	}
 	var parts []string
 	if c.OverdueAB > 0 {
 		parts = append(parts, fmt.Sprintf("%s->%s %d", c.A, c.B, c.OverdueAB))

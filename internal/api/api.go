@@ -91,9 +91,11 @@ type Channel struct {
 	LastBA *time.Time `json:"last_b_to_a,omitempty"`
 	Light  string     `json:"light,omitempty"`
 	// OverdueAB and OverdueBA count the letters each way waiting in their
-	// recipient's mailbox past their delivery deadline.
-	OverdueAB int `json:"overdue_a_to_b"`
-	OverdueBA int `json:"overdue_b_to_a"`
+	// recipient's mailbox past their delivery deadline. OverdueUnknown
+	// says that they could not be counted (they are then 0).
+	OverdueAB      int  `json:"overdue_a_to_b"`
+	OverdueBA      int  `json:"overdue_b_to_a"`
+	OverdueUnknown bool `json:"overdue_unknown,omitempty"`
 }
 
 // Overdue counts the letters of one precedence waiting in one direction
