@@ -31,7 +31,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "run a relay and two parties in one process and send a letter", cmdDemo},
-		{"relay", "operate a relay: init, run, admit, channel, channels, metrics, admin-cert", cmdRelay},
+		{"relay", "operate a relay: init, run, admit, channel, channels, overdue, metrics, admin-cert", cmdRelay},
 		{"party", "set up this device's party: init, show", cmdParty},
 		{"contact", "pin another party's root key: add", cmdContact},
 		{"send", "seal and post a letter", cmdSend},
@@ -92,9 +92,10 @@ func help(e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(e.stdout, `
-Every command that prints data takes --json. A party's folder is given with
---dir or BRIEF_DIR; its keystore passphrase is read from BRIEF_PASSPHRASE or
-asked for on the terminal.
+Every command that prints data takes --json, but relay metrics, which prints
+the Prometheus text format. A party's folder is given with --dir or
+BRIEF_DIR; its keystore passphrase is read from BRIEF_PASSPHRASE or asked
+for on the terminal.
 
 Run 'brief help <command> [<subcommand>]' or 'brief <command> -h' for the flags.
 `)
