@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 )
 
 // The letters awaiting delivery. brief watch asks OverdueLetters on every
@@ -78,31 +77,18 @@ func (p *Party) updateAwaiting(fn func(ids []string) ([]string, bool, error), th
 // awaiting.json yet (or a damaged one), oldest first. A record that does
 // not read is left out, with a warning: it cannot be checked anyway.
 func (p *Party) scanAwaiting() ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(p.dir, "sent"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	} else if err != nil {
+	sent, err := p.sentLetters(func(file string, err error) error {
+		p.log.Warn("a sent letter's record does not read; it is left out of the overdue check", "file", file, "err", err)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	var found []*SentLetter
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok {
-			continue
-		}
-		s, err := p.Sent(id)
-		if err != nil {
-			p.log.Warn("a sent letter's record does not read; it is left out of the overdue check", "file", e.Name(), "err", err)
-			continue
-		}
+	var out []string
+	for _, s := range sent {
 		if hasDeadline(s.Subject) && !delivered(s) {
-			found = append(found, s)
+			out = append(out, s.ID)
 		}
-	}
-	slices.SortStableFunc(found, func(a, b *SentLetter) int { return a.SealedAt.Compare(b.SealedAt) })
-	out := make([]string, len(found))
-	for i, s := range found {
-		out[i] = s.ID
 	}
 	return out, nil
 }

@@ -245,17 +245,28 @@ func (c *countWriter) Write(b []byte) (int, error) {
 
 // SentIDs lists the ids of the letters this party sent, oldest first.
 func (p *Party) SentIDs() ([]string, error) {
+	sent, err := p.sentLetters(func(_ string, err error) error { return err })
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(sent))
+	for i, s := range sent {
+		ids[i] = s.ID
+	}
+	return ids, nil
+}
+
+// sentLetters reads the records of the letters this party sent, oldest
+// first. For a record that does not read, bad decides: an error stops the
+// listing, nil leaves the record out.
+func (p *Party) sentLetters(bad func(file string, err error) error) ([]*SentLetter, error) {
 	entries, err := os.ReadDir(filepath.Join(p.dir, "sent"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	type item struct {
-		id string
-		at time.Time
-	}
-	var items []item
+	var out []*SentLetter
 	for _, e := range entries {
 		id, ok := strings.CutSuffix(e.Name(), ".json")
 		if !ok {
@@ -263,14 +274,13 @@ func (p *Party) SentIDs() ([]string, error) {
 		}
 		s, err := p.Sent(id)
 		if err != nil {
-			return nil, err
+			if err := bad(e.Name(), err); err != nil {
+				return nil, err
+			}
+			continue
 		}
-		items = append(items, item{id, s.SealedAt})
+		out = append(out, s)
 	}
-	slices.SortFunc(items, func(a, b item) int { return a.at.Compare(b.at) })
-	ids := make([]string, len(items))
-	for i, it := range items {
-		ids[i] = it.id
-	}
-	return ids, nil
+	slices.SortStableFunc(out, func(a, b *SentLetter) int { return a.SealedAt.Compare(b.SealedAt) })
+	return out, nil
 }
