@@ -22,7 +22,11 @@ type AuditReport struct {
 	TreeMatches bool     `json:"tree_matches"` // the leaves the relay served recompute to the checkpoint's root
 	Records     int      `json:"records"`      // local records looked for in the log
 	Missing     []string `json:"missing"`      // local records not among the leaves
-	OK          bool     `json:"ok"`
+	// NotPosted lists the letters this device sealed that the relay never
+	// acknowledged (waiting in the outbox, or refused), and that its log
+	// rightly does not hold: not a failure.
+	NotPosted []string `json:"not_posted"`
+	OK        bool     `json:"ok"`
 }
 
 // Audit fetches the relay's whole log up to its latest checkpoint (which
@@ -37,7 +41,7 @@ func (p *Party) Audit(ctx context.Context, progress func(done, total uint64)) (*
 	if err != nil {
 		return nil, err
 	}
-	rep := &AuditReport{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root[:]), Missing: []string{}}
+	rep := &AuditReport{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root[:]), Missing: []string{}, NotPosted: []string{}}
 	var tree tlog.Tree
 	have := make(map[[32]byte]bool, min(cp.Size, 1<<20))
 	for tree.Size() < cp.Size {
@@ -70,13 +74,35 @@ func (p *Party) Audit(ctx context.Context, progress func(done, total uint64)) (*
 		return nil, err
 	}
 	for _, r := range records {
-		rep.Records++
-		if !have[tlog.LeafHash(tlog.LeafData(r.kind, r.raw))] {
-			rep.Missing = append(rep.Missing, r.what)
+		logged := have[tlog.LeafHash(tlog.LeafData(r.kind, r.raw))]
+		switch {
+		case r.unposted == "":
+			rep.Records++
+			if !logged {
+				rep.Missing = append(rep.Missing, r.what)
+			}
+		case logged && r.unposted == StateRefused:
+			// The relay said it refused the letter, yet logged it.
+			rep.Records++
+			rep.Missing = append(rep.Missing, r.what+": refused by the relay, yet in its log")
+		case !logged:
+			rep.NotPosted = append(rep.NotPosted, r.what+": "+notPostedWhy(r.unposted))
 		}
 	}
 	rep.OK = rep.TreeMatches && len(rep.Missing) == 0
 	return rep, nil
+}
+
+// notPostedWhy says, for the state of an unposted letter, why the log
+// does not hold it.
+func notPostedWhy(state string) string {
+	switch state {
+	case StateQueued:
+		return "never posted: it waits in the outbox"
+	case StateRefused:
+		return "never posted: the relay refused it"
+	}
+	return "never posted: its post failed, and the relay never acknowledged it"
 }
 
 // localRecord is a record this device holds that the log must contain.
@@ -84,13 +110,18 @@ type localRecord struct {
 	what string
 	kind tlog.Kind
 	raw  []byte
+	// unposted, for the envelope of a letter the relay never acknowledged
+	// (no receipt at all), is its state: the log need not hold it.
+	unposted string
 }
 
 // localRecords lists the envelopes and receipts of sent and received
 // letters and the roster versions of the contacts.
 func (p *Party) localRecords() ([]localRecord, error) {
 	var out []localRecord
-	add := func(what string, kind tlog.Kind, raw []byte) { out = append(out, localRecord{what, kind, raw}) }
+	add := func(what string, kind tlog.Kind, raw []byte) {
+		out = append(out, localRecord{what: what, kind: kind, raw: raw})
+	}
 	addReceipts := func(id string, raws [][]byte) {
 		for _, raw := range raws {
 			if rc, err := envelope.ParseReceipt(raw); err == nil {
@@ -106,6 +137,10 @@ func (p *Party) localRecords() ([]localRecord, error) {
 		s, err := p.Sent(id)
 		if err != nil {
 			return nil, err
+		}
+		if len(s.Receipts) == 0 {
+			out = append(out, localRecord{what: "letter " + id, kind: tlog.KindEnvelope, raw: s.Envelope, unposted: s.state()})
+			continue
 		}
 		add("letter "+id+": envelope", tlog.KindEnvelope, s.Envelope)
 		addReceipts(id, s.Receipts)

@@ -1,8 +1,6 @@
 package client
 
 import (
-	"brieftraeger/envelope"
-	"brieftraeger/letter"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"brieftraeger/envelope"
+	"brieftraeger/letter"
 )
 
 // loadChannels reads a JSON file of the party folder that maps each
@@ -105,6 +106,16 @@ func (p *Party) readSmallPart(rec *Received, part ReceivedPart, what string) ([]
 // is v in JSON, named name, of the given media type: a heartbeat or a
 // test letter.
 func (p *Party) sendJSONPart(ctx context.Context, to, subject, body, name, mediaType string, v any) (*SentLetter, *envelope.Receipt, error) {
+	// While letters wait in the channel's outbox, the relay is not taking
+	// them: a heartbeat or test letter sealed now would only queue behind
+	// them, stale by the time it goes, and take a number.
+	if waiting, err := p.queued(to); err != nil {
+		return nil, nil, err
+	} else if len(waiting) > 0 {
+		if _, _, err := p.drain(ctx, to, "", nil); err != nil {
+			return nil, nil, fmt.Errorf("not sealed while the outbox holds letters the relay did not take: %w", err)
+		}
+	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		return nil, nil, err

@@ -12,7 +12,11 @@
 //	relay.json             the relay's descriptor and address
 //	contacts/P.json        another party's pinned root key and verified roster chain, oldest first
 //	state.json             per-channel sequence numbers sent and received, receipt cursor
-//	sent/ID.json           each letter sent, with every receipt collected
+//	sent/ID.json           each letter sent, with its state (queued, posted, refused) and every receipt collected
+//	sent/ID.age            the letter as sealed and posted (kept for the outbox and the record; not for heartbeats and test letters once posted)
+//	outbox.json            the ids of the letters waiting to be posted (outbox.go)
+//	awaiting.json          the ids of the letters awaiting delivery (awaiting.go)
+//	locks/post-P           the post lock of the channel to P: its letters go out one at a time, in order
 //	receipts-refused.json  receipts set aside by CollectReceipts
 //	log.json               the latest checkpoint of the relay's log this device accepted
 //	heartbeats.json        per channel: the last heartbeat sent, delivered (with its round trip) and received
@@ -28,11 +32,13 @@
 // next to a receipt collection) never undo each other's changes and a
 // sequence number is never handed out twice.
 //
-// A letter's sent/ID.json is written before the letter is posted, with no
-// receipts; the relay's posted receipt is added when it arrives. A crash
-// after the relay committed the letter thus still leaves a record for its
-// later receipts. If posting fails, the record keeps the error in
-// post_error.
+// A letter's sealed copy, sent/ID.age, and its record, sent/ID.json
+// (state "queued"), are written before the letter is posted; the relay's
+// posted receipt is added when it arrives. A crash after the relay
+// committed the letter thus still leaves a record for its later receipts,
+// and a letter the relay could not take waits in the outbox, posted later
+// in sequence order (outbox.go). If posting fails, the record keeps the
+// error in post_error.
 //
 // CollectReceipts moves the receipt cursor past every receipt it fetched.
 // A receipt for a letter with no sent/ID.json on this device (sent by

@@ -36,10 +36,11 @@ type Outgoing struct {
 
 // SentLetter is the sender's record of a letter, sent/ID.json, with every
 // receipt collected for it so far (each verified before it was recorded).
-// The record is written before the letter is posted. Until the relay's
-// posted receipt arrives it has no receipts; if posting failed, PostError
-// says why (the relay may still hold the letter, if the failure came
-// after it committed; a later delivered receipt shows that).
+// The record is written, with the letter's sealed copy (sent/ID.age),
+// before the letter is posted (outbox.go). Until the relay's posted
+// receipt arrives it has no receipts; PostError says why the last attempt
+// to post it failed (the relay may still hold the letter, if the failure
+// came after it committed; a later receipt shows that).
 type SentLetter struct {
 	ID         string    `json:"id"`
 	To         string    `json:"to"`
@@ -51,47 +52,105 @@ type SentLetter struct {
 	Envelope   []byte    `json:"envelope"` // signed envelope header
 	Receipts   [][]byte  `json:"receipts"` // signed receipts, posted first
 	PostError  string    `json:"post_error,omitempty"`
+	// State is StateQueued, StatePosted or StateRefused; empty in records
+	// from before the outbox (State reads it).
+	State       string     `json:"state,omitempty"`
+	Attempts    int        `json:"attempts,omitempty"`     // failed attempts to post it
+	LastAttempt *time.Time `json:"last_attempt,omitempty"` // the last failed attempt
+	Refused     string     `json:"refused,omitempty"`      // the relay's code, if it refused the letter for good
 }
 
 // Send seals a letter to the recipient's and this party's current epoch
-// keys, records it in sent/, posts it, verifies the relay's posted receipt
-// and adds it to the record. If posting fails, the record stays, marked
-// with the error. The sealed letter is spooled to a temporary file, never
-// held in memory.
+// keys, keeps its sealed copy and records it (queued, in the outbox), then
+// posts the letters queued on its channel in sequence order, this one
+// among them, verifying each posted receipt. If this letter could not be
+// posted now, it stays in the outbox and the error is a *QueuedError; if
+// the relay refused it for good, a *RefusedError. The sealed letter is
+// spooled to a file, never held in memory.
 func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Receipt, error) {
-	to, err := p.Contact(o.To)
+	sent, err := p.seal(o, 0)
 	if err != nil {
 		return nil, nil, err
+	}
+	_, _, derr := p.drain(ctx, sent.To, sent.ID, o.Progress)
+	if s, err := p.Sent(sent.ID); err == nil {
+		sent = s
+	} else {
+		return sent, nil, errors.Join(derr, err)
+	}
+	switch sent.state() {
+	case StatePosted:
+		return sent, sent.postedReceipt(), nil
+	case StateRefused:
+		var re *RelayError
+		if !errors.As(derr, &re) {
+			re = &RelayError{Code: sent.Refused, Message: sent.PostError}
+		}
+		return sent, nil, &RefusedError{ID: sent.ID, Err: re}
+	}
+	var qe *QueuedError
+	switch {
+	case errors.As(derr, &qe) && qe.ID == sent.ID:
+	case qe != nil:
+		derr = &QueuedError{ID: sent.ID, Seq: sent.Seq, Behind: qe.ID, Err: qe.Err}
+	default:
+		derr = &QueuedError{ID: sent.ID, Seq: sent.Seq, Err: cmpErr(derr, sent.PostError)}
+	}
+	return sent, nil, derr
+}
+
+func cmpErr(err error, msg string) error {
+	if err != nil {
+		return err
+	}
+	if msg == "" {
+		msg = "not posted yet"
+	}
+	return errors.New(msg)
+}
+
+// seal seals a letter with sequence number seq (0: the next one), keeps
+// the sealed copy as sent/ID.age and records the letter, queued. If
+// sealing or recording fails before a record can exist, a number it took
+// is given back.
+func (p *Party) seal(o Outgoing, seq uint64) (*SentLetter, error) {
+	to, err := p.Contact(o.To)
+	if err != nil {
+		return nil, err
 	}
 	// The letter carries this device's view of the relay's log, after the
 	// person's attachments (and outside their progress).
 	atts := withProgress(o.Attachments, o.Progress)
 	gossip, err := p.gossipAttachment()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if gossip != nil {
 		if slices.ContainsFunc(atts, func(a letter.Attachment) bool { return a.Name == gossip.Name }) {
-			return nil, nil, fmt.Errorf("the attachment name %q is taken by the log checkpoint that every letter carries; rename the file", gossip.Name)
+			return nil, fmt.Errorf("the attachment name %q is taken by the log checkpoint that every letter carries; rename the file", gossip.Name)
 		}
 		atts = append(slices.Clip(atts), *gossip)
 	}
 	now := p.now()
 	toEpoch, err := to.CurrentEpoch(now)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	selfEpoch, err := p.roster.CurrentEpoch(now)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	seq, err := p.takeSeq(o.To)
-	if err != nil {
-		return nil, nil, fmt.Errorf("failed to take a sequence number: %w", err)
+	release := func(err error) error { return err }
+	if seq == 0 {
+		if seq, err = p.takeSeq(o.To); err != nil {
+			return nil, fmt.Errorf("failed to take a sequence number: %w", err)
+		}
+		taken := seq
+		release = func(err error) error { return errors.Join(err, p.releaseSeq(o.To, taken)) }
 	}
 	spool, err := p.createTemp("sealed-*", false)
 	if err != nil {
-		return nil, nil, errors.Join(fmt.Errorf("failed to create spool file: %w", err), p.releaseSeq(o.To, seq))
+		return nil, release(fmt.Errorf("failed to create spool file: %w", err))
 	}
 	defer os.Remove(spool.Name())
 	defer spool.Close()
@@ -103,38 +162,45 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	lh, err := letter.Seal(cw, d, p.keys.Sign, *toEpoch, *selfEpoch)
 	if err != nil {
 		// The spool is removed unposted: the number is free again.
-		return nil, nil, errors.Join(err, p.releaseSeq(o.To, seq))
+		return nil, release(err)
 	}
 	eh := &envelope.Header{ID: lh.ID, From: lh.From, Device: lh.Device, To: lh.To, Epoch: lh.Epoch,
 		Precedence: lh.Precedence, Size: uint64(cw.n), Digest: [32]byte(digest.Sum(nil))}
 	if err := eh.Sign(p.keys.Sign); err != nil {
-		return nil, nil, errors.Join(err, p.releaseSeq(o.To, seq))
+		return nil, release(err)
+	}
+	if err := p.keepSealed(spool, lh.ID.String()); err != nil {
+		return nil, release(fmt.Errorf("failed to keep the sealed letter: %w", err))
 	}
 	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Precedence: o.Precedence.String(),
-		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw}
+		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw, State: StateQueued}
 	if tried, err := p.recordSent(sent); err != nil {
 		err = fmt.Errorf("failed to record letter before posting: %w", err)
 		if !tried {
 			// No record exists: the number is free again. Once the
 			// record's write has begun it may exist, and is kept.
-			err = errors.Join(err, p.releaseSeq(o.To, seq))
+			os.Remove(p.sealedPath(sent.ID))
+			err = release(err)
 		}
-		return nil, nil, err
+		return nil, err
 	}
-	rc, err := p.post(ctx, eh, spool, o.Progress)
-	if err != nil {
-		mark := p.updateSent(sent.ID, func(s *SentLetter) error { s.PostError = err.Error(); return nil })
-		return nil, nil, errors.Join(err, mark)
+	return sent, nil
+}
+
+// keepSealed makes the spooled ciphertext the letter's sealed copy,
+// sent/ID.age: synced, renamed, and the folder synced.
+func (p *Party) keepSealed(spool *os.File, id string) error {
+	if err := spool.Sync(); err != nil {
+		return err
 	}
-	err = p.updateSent(sent.ID, func(s *SentLetter) error {
-		s.addReceipt(rc)
-		sent = s
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("letter posted but its receipt not recorded: %w", err)
+	dir := filepath.Join(p.dir, "sent")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
 	}
-	return sent, rc, nil
+	if err := os.Rename(spool.Name(), p.sealedPath(id)); err != nil {
+		return err
+	}
+	return syncDir(dir)
 }
 
 // post sends the envelope and its spooled ciphertext and verifies the
@@ -190,11 +256,11 @@ func (p *Party) saveSent(s *SentLetter) error {
 // updateSent changes the record of a sent letter: it loads the record
 // under the folder lock, applies fn and saves the result.
 func (p *Party) updateSent(id string, fn func(*SentLetter) error) error {
-	unlock, err := p.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	return p.locked(func() error { return p.editSent(id, fn) })
+}
+
+// editSent is updateSent for a caller that holds the folder lock.
+func (p *Party) editSent(id string, fn func(*SentLetter) error) error {
 	s, err := p.Sent(id)
 	if err != nil {
 		return err

@@ -61,6 +61,9 @@ func printAudit(e *env, r *client.AuditReport) {
 	for _, m := range r.Missing {
 		fmt.Fprintf(e.stdout, "  missing: %s\n", m)
 	}
+	for _, m := range r.NotPosted {
+		fmt.Fprintf(e.stdout, "  %s\n", m)
+	}
 	if r.OK {
 		fmt.Fprintln(e.stdout, "verdict: ok")
 	} else {

@@ -57,12 +57,15 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 	defer party.Close()
 	sent, posted, err := party.Send(ctx, client.Outgoing{To: *to, Subject: *subject, Precedence: p, Body: text, Attachments: atts,
 		Progress: progress(e, atts)})
-	if err != nil {
+	var queued *client.QueuedError
+	if errors.As(err, &queued) {
+		return reportQueued(e, *fs.asJSON, sent, queued)
+	} else if err != nil {
 		return err
 	}
 	if *fs.asJSON {
 		return printJSON(e.stdout, map[string]any{"id": sent.ID, "to": sent.To, "seq": sent.Seq, "precedence": sent.Precedence,
-			"size": sent.Size, "posted_at": posted.Time, "relay_seq": posted.Seq, "posted_receipt_verified": true})
+			"size": sent.Size, "state": client.StatePosted, "posted_at": posted.Time, "relay_seq": posted.Seq, "posted_receipt_verified": true})
 	}
 	fmt.Fprintf(e.stdout, "posted %s to %s (seq %d, %s, %d bytes sealed); relay receipt verified\n", sent.ID, sent.To, sent.Seq, sent.Precedence, sent.Size)
 	return nil

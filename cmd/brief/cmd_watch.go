@@ -83,6 +83,7 @@ func (w *watcher) run(ctx context.Context) {
 		wg.Go(func() { wh.Run(ctx) })
 	}
 	wg.Go(func() { w.follow(ctx) })
+	wg.Go(func() { w.retryOutbox(ctx) })
 	tick := time.NewTicker(w.interval)
 	defer tick.Stop()
 	for {

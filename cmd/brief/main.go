@@ -35,6 +35,7 @@ func commands() []command {
 		{"party", "set up this device's party: init, show", cmdParty},
 		{"contact", "pin another party's root key: add", cmdContact},
 		{"send", "seal and post a letter", cmdSend},
+		{"outbox", "list letters waiting to be posted, or post them now: retry", cmdOutbox},
 		{"inbox", "list letters waiting at the relay", cmdInbox},
 		{"read", "fetch, open and verify letters, and send delivered receipts", cmdRead},
 		{"ack", "send the acknowledged receipt for a letter you read", cmdAck},

@@ -24,6 +24,7 @@ const (
 	KindOverdue           = "overdue"             // a letter has no delivered receipt past its deadline
 	KindTestLetterMissing = "test-letter-missing" // a test letter has no acknowledged receipt past its due time
 	KindLogInconsistent   = "log-inconsistent"    // the relay showed the two parties different histories
+	KindOutbox            = "outbox"              // a FLASH or IMMEDIATE letter has waited in the outbox too long
 )
 
 // Event is one alarm. Its JSON form is the webhook's payload.
@@ -35,7 +36,7 @@ type Event struct {
 	Kind          string    `json:"kind"`
 	Light         string    `json:"light,omitempty"`          // KindLight: the new light
 	PreviousLight string    `json:"previous_light,omitempty"` // KindLight: the light before, empty for the first one seen
-	Letter        string    `json:"letter,omitempty"`         // KindOverdue, KindTestLetterMissing: the letter id
+	Letter        string    `json:"letter,omitempty"`         // KindOverdue, KindTestLetterMissing, KindOutbox: the letter id
 	Reason        string    `json:"reason"`                   // one line for a person
 	Time          time.Time `json:"time"`
 }

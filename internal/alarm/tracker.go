@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"brieftraeger/client"
+	"brieftraeger/envelope"
 )
 
 // Tracker remembers what the watch has reported, so that each change of
@@ -77,6 +78,29 @@ func (t *Tracker) Overdue(late []client.Overdue) []Event {
 			out = append(out, Event{Channel: o.To, Kind: KindOverdue, Letter: o.ID, Time: now,
 				Reason: fmt.Sprintf("%s letter %s sealed %s has no delivered receipt; it was due by %s",
 					o.Precedence, o.ID, o.SealedAt.UTC().Format(time.RFC3339), o.Due.UTC().Format(time.RFC3339))})
+		}
+	}
+	return out
+}
+
+// OutboxWait is how long a FLASH or IMMEDIATE letter may wait in the
+// outbox before Tracker.Queued raises the alarm.
+const OutboxWait = time.Minute
+
+// Queued returns an event for each FLASH or IMMEDIATE letter that has
+// waited in the outbox longer than OutboxWait, once per letter.
+func (t *Tracker) Queued(waiting []*client.SentLetter) []Event {
+	now := t.now()
+	var out []Event
+	for _, s := range waiting {
+		urgent := s.Precedence == envelope.Flash.String() || s.Precedence == envelope.Immediate.String()
+		if urgent && now.Sub(s.SealedAt) > OutboxWait && t.once(KindOutbox+s.ID) {
+			reason := fmt.Sprintf("%s letter %s sealed %s waits in the outbox after %d attempts", s.Precedence, s.ID,
+				s.SealedAt.UTC().Format(time.RFC3339), s.Attempts)
+			if s.PostError != "" {
+				reason += ": " + s.PostError
+			}
+			out = append(out, Event{Channel: s.To, Kind: KindOutbox, Letter: s.ID, Time: now, Reason: reason})
 		}
 	}
 	return out

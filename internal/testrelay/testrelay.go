@@ -40,6 +40,38 @@ type World struct {
 	mu   sync.Mutex
 	now  time.Time // zero: the real clock
 	stop func()
+
+	handler http.Handler
+	tlsConf *tls.Config
+	addr    string       // the address served, once known
+	srv     *http.Server // nil while paused
+}
+
+// Pause stops serving HTTPS, as a relay that is down: connections are
+// refused. The relay and its store keep running.
+func (w *World) Pause() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.srv != nil {
+		w.srv.Close()
+		w.srv = nil
+	}
+}
+
+// Resume serves HTTPS again, on the same address.
+func (w *World) Resume() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.srv != nil {
+		return
+	}
+	ln, err := net.Listen("tcp", w.addr)
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	w.addr = ln.Addr().String()
+	w.srv = &http.Server{Handler: w.handler, TLSConfig: w.tlsConf}
+	go w.srv.Serve(tls.NewListener(ln, w.tlsConf))
 }
 
 // Stop stops the relay's HTTP server, the relay and its store, as the end
@@ -88,19 +120,16 @@ func Start(t testing.TB, o Options) *World {
 		t.Fatal(err)
 	}
 	w.Relay = rl
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: rl.Handler(), TLSConfig: tlspin.ServerTLSConfig(d.TLS)}
-	go srv.Serve(tls.NewListener(ln, srv.TLSConfig))
+	w.handler, w.tlsConf = rl.Handler(), tlspin.ServerTLSConfig(d.TLS)
+	w.addr = "127.0.0.1:0"
+	w.Resume()
 	w.stop = sync.OnceFunc(func() {
-		srv.Close()
+		w.Pause()
 		rl.Close()
 		w.Store.Close()
 	})
 	t.Cleanup(w.Stop)
-	w.URL = "https://" + ln.Addr().String()
+	w.URL = "https://" + w.addr
 	if w.Admin, err = client.NewAdmin(d.Descriptor, w.URL, d.AdminKey); err != nil {
 		t.Fatal(err)
 	}

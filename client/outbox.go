@@ -1,0 +1,390 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"brieftraeger/envelope"
+	"brieftraeger/internal/api"
+)
+
+// The outbox. Send seals a letter, keeps its sealed copy (sent/ID.age) and
+// records it (sent/ID.json, state "queued") before anything goes to the
+// relay; posting it then moves it to "posted" with the relay's verified
+// receipt. A letter the relay cannot take now (unreachable, 5xx, a timeout)
+// stays queued, with its sequence number, and is posted later by
+// RetryOutbox. outbox.json (an id list, lists.go) lists the queued letters.
+//
+// The letters of one channel are posted strictly in sequence order, one at
+// a time, under that channel's post lock (locks/post-PARTY, shared by every
+// process using the folder): a letter is posted only after every queued
+// letter with a lower number was posted or refused. So a receiver never
+// sees a later number before an earlier one because of a retry, and a gap
+// it sees means a letter the relay acknowledged and did not deliver.
+//
+// A letter the relay refuses for good (the 4xx refusals below) is marked
+// "refused" and leaves no number behind that would read as missing: if no
+// later letter of the channel waits, its number is given back (releaseSeq)
+// for the next letter; if later letters wait, a short notice letter is
+// sealed with the same number in its place ("letter N was not sent"). A
+// refusal of the channel itself (no channel, unknown party, a device not
+// on the roster) refuses every letter waiting on it, and gives all their
+// numbers back.
+
+// The states of a sent letter.
+const (
+	StateQueued  = "queued"  // sealed and recorded, waiting in the outbox to be posted
+	StatePosted  = "posted"  // the relay's posted receipt is recorded
+	StateRefused = "refused" // the relay refused it for good: it was never posted
+	// StateFailed is a letter recorded before the outbox existed whose
+	// post failed: its sealed copy was not kept, so it cannot be posted
+	// again. It may or may not have reached the relay (Audit tells).
+	StateFailed = "failed"
+)
+
+const outboxFile = "outbox.json"
+
+// state returns the letter's state; a posted receipt makes it posted
+// whatever the record says.
+func (s *SentLetter) state() string {
+	for _, raw := range s.Receipts {
+		if rc, err := envelope.ParseReceipt(raw); err == nil && rc.Kind == envelope.Posted {
+			return StatePosted
+		}
+	}
+	if s.State == "" || s.State == StatePosted {
+		return StateFailed
+	}
+	return s.State
+}
+
+// postedReceipt returns the letter's posted receipt, or nil.
+func (s *SentLetter) postedReceipt() *envelope.Receipt {
+	for _, raw := range s.Receipts {
+		if rc, err := envelope.ParseReceipt(raw); err == nil && rc.Kind == envelope.Posted {
+			return rc
+		}
+	}
+	return nil
+}
+
+// QueuedError says that a letter was sealed and recorded but not posted:
+// it waits in the outbox and is posted by RetryOutbox (or 'brief watch').
+type QueuedError struct {
+	ID     string
+	Seq    uint64
+	Behind string // an earlier letter of the channel it waits behind, if that is what held it
+	Err    error  // why the relay did not take it now
+}
+
+func (e *QueuedError) Error() string {
+	if e.Behind != "" {
+		return fmt.Sprintf("letter %s waits in the outbox behind letter %s: %v", e.ID, e.Behind, e.Err)
+	}
+	return fmt.Sprintf("letter %s waits in the outbox: %v", e.ID, e.Err)
+}
+
+func (e *QueuedError) Unwrap() error { return e.Err }
+
+// RefusedError says that the relay refused a letter for good: it was not
+// sent, and its sequence number was given back or taken by a notice.
+type RefusedError struct {
+	ID  string
+	Err *RelayError
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("letter %s was not sent: %v", e.ID, e.Err)
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// refusal returns err's refusal by the relay if it is for good, and
+// whether it refuses the whole channel rather than this one letter.
+func refusal(err error) (re *RelayError, channel bool) {
+	if !errors.As(err, &re) || re.Status/100 != 4 || re.Status == http.StatusRequestTimeout || re.Status == http.StatusTooManyRequests {
+		return nil, false
+	}
+	switch re.Code {
+	case api.CodeNoChannel, api.CodeUnknownParty, api.CodeNotOnRoster, api.CodeForbidden:
+		return re, true
+	case api.CodeMalformed, api.CodeTooLarge, api.CodeBadSignature, api.CodeEpoch, api.CodeReplay:
+		return re, false
+	}
+	return nil, false // a refusal this device does not know: keep the letter
+}
+
+func (p *Party) sealedPath(id string) string { return filepath.Join(p.dir, "sent", id+".age") }
+
+func (p *Party) scanOutbox() ([]string, error) {
+	return p.scanSent(func(s *SentLetter) bool { return s.state() == StateQueued })
+}
+
+// recordSent writes the record of a sealed letter, queued, and lists it in
+// outbox.json and, if it has a deadline, in awaiting.json, all under the
+// folder lock, the lists first: a reader of a list, under the same lock,
+// never sees an id without its record, and a crash between the two leaves
+// only an id that the reader drops. tried reports whether the record's
+// write was begun: if not, no record can exist, whatever the error.
+func (p *Party) recordSent(s *SentLetter) (tried bool, err error) {
+	err = p.locked(func() error {
+		if err := p.editList(outboxFile, p.scanOutbox, addID(s.ID)); err != nil {
+			return err
+		}
+		if awaits(s) {
+			if err := p.editList(awaitingFile, p.scanAwaiting, addID(s.ID)); err != nil {
+				return err
+			}
+		}
+		tried = true
+		return p.saveSent(s)
+	})
+	return tried, err
+}
+
+// Outbox lists the letters waiting to be posted, by channel and sequence
+// number.
+func (p *Party) Outbox() ([]*SentLetter, error) {
+	var out []*SentLetter
+	err := p.locked(func() error {
+		return p.editList(outboxFile, p.scanOutbox, func(ids []string) ([]string, bool, error) {
+			keep := ids[:0:0]
+			for _, id := range ids {
+				s, err := p.Sent(id)
+				if errors.Is(err, os.ErrNotExist) || err == nil && s.state() != StateQueued {
+					continue
+				} else if err != nil {
+					return nil, false, err
+				}
+				keep = append(keep, id)
+				out = append(out, s)
+			}
+			return keep, len(keep) != len(ids), nil
+		})
+	})
+	slices.SortStableFunc(out, func(a, b *SentLetter) int {
+		if a.To != b.To {
+			if a.To < b.To {
+				return -1
+			}
+			return 1
+		}
+		return int(a.Seq) - int(b.Seq)
+	})
+	return out, err
+}
+
+// queued returns the letters waiting to be posted to party, lowest
+// sequence number first.
+func (p *Party) queued(party string) ([]*SentLetter, error) {
+	all, err := p.Outbox()
+	return slices.DeleteFunc(all, func(s *SentLetter) bool { return s.To != party }), err
+}
+
+// RetryOutbox posts every queued letter whose channel is not waiting out a
+// backoff, channel by channel in sequence order. It returns the letters
+// posted and refused, and the error of each channel that is still held.
+func (p *Party) RetryOutbox(ctx context.Context, force bool) (posted, refused []*SentLetter, err error) {
+	all, err := p.Outbox()
+	if err != nil {
+		return nil, nil, err
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for _, s := range all {
+		if seen[s.To] {
+			continue
+		}
+		seen[s.To] = true
+		if !force && p.now().Before(s.nextTry()) {
+			continue
+		}
+		ps, rs, err := p.drain(ctx, s.To, "", nil)
+		posted, refused = append(posted, ps...), append(refused, rs...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("channel to %s: %w", s.To, err))
+		}
+	}
+	return posted, refused, errors.Join(errs...)
+}
+
+// nextTry is when a queued letter that failed Attempts times is tried
+// again: after 2 s, doubling, at most 5 minutes after its last attempt.
+func (s *SentLetter) nextTry() time.Time {
+	if s.LastAttempt == nil || s.Attempts == 0 {
+		return time.Time{}
+	}
+	wait := 2 * time.Second << min(s.Attempts-1, 8)
+	return s.LastAttempt.Add(min(wait, 5*time.Minute))
+}
+
+// drain posts the letters queued to party in sequence order under the
+// channel's post lock, until the queue is empty or one cannot be posted
+// now (err). progress, if not nil, reports the posting of letter id.
+func (p *Party) drain(ctx context.Context, party, id string, progress func(string, int64, int64)) (posted, refused []*SentLetter, err error) {
+	unlock, err := p.postLock(ctx, party)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	for {
+		queue, err := p.queued(party)
+		if err != nil || len(queue) == 0 {
+			return posted, refused, err
+		}
+		s := queue[0]
+		var pr func(string, int64, int64)
+		if s.ID == id {
+			pr = progress
+		}
+		rc, err := p.postSealed(ctx, s, pr)
+		if err == nil {
+			if err := p.markPosted(s, rc); err != nil {
+				return posted, refused, fmt.Errorf("letter %s posted but its receipt not recorded: %w", s.ID, err)
+			}
+			posted = append(posted, s)
+			continue
+		}
+		re, whole := refusal(err)
+		if re == nil {
+			if merr := p.markAttempt(s, err); merr != nil {
+				err = errors.Join(err, merr)
+			}
+			return posted, refused, &QueuedError{ID: s.ID, Seq: s.Seq, Err: err}
+		}
+		if !whole {
+			queue = queue[:1]
+		}
+		rs, err := p.refuseQueued(queue, re, !whole)
+		refused = append(refused, rs...)
+		if err != nil {
+			return posted, refused, err
+		}
+	}
+}
+
+// postSealed posts a queued letter from its sealed copy.
+func (p *Party) postSealed(ctx context.Context, s *SentLetter, progress func(string, int64, int64)) (*envelope.Receipt, error) {
+	eh, err := envelope.Parse(s.Envelope)
+	if err != nil {
+		return nil, fmt.Errorf("letter %s: its record's envelope: %w", s.ID, err)
+	}
+	f, err := os.Open(p.sealedPath(s.ID))
+	if err != nil {
+		return nil, fmt.Errorf("letter %s: its sealed copy: %w", s.ID, err)
+	}
+	defer f.Close()
+	return p.post(ctx, eh, f, progress)
+}
+
+// markPosted records a letter's posted receipt and takes it off the
+// outbox. The sealed copy of a heartbeat or test letter is removed: no
+// person reads it again.
+func (p *Party) markPosted(s *SentLetter, rc *envelope.Receipt) error {
+	err := p.locked(func() error {
+		if err := p.editSent(s.ID, func(r *SentLetter) error {
+			r.addReceipt(rc)
+			r.State, r.PostError = StatePosted, ""
+			return nil
+		}); err != nil {
+			return err
+		}
+		return p.editList(outboxFile, p.scanOutbox, dropID(s.ID))
+	})
+	if err == nil && !hasDeadline(s.Subject) {
+		os.Remove(p.sealedPath(s.ID))
+	}
+	return err
+}
+
+// markAttempt records a failed attempt to post a queued letter.
+func (p *Party) markAttempt(s *SentLetter, cause error) error {
+	now := p.now()
+	return p.updateSent(s.ID, func(r *SentLetter) error {
+		r.Attempts++
+		r.LastAttempt = &now
+		r.PostError = cause.Error()
+		return nil
+	})
+}
+
+// refuseQueued marks the letters refused for good, takes them off the
+// outbox and gives their numbers back, highest first; with notice, the one
+// letter's number goes instead to a notice sealed in its place, because
+// later letters of the channel wait behind it.
+func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool) ([]*SentLetter, error) {
+	if notice {
+		if later, err := p.queued(letters[0].To); err != nil || len(later) < 2 {
+			notice = false
+		}
+	}
+	var out []*SentLetter
+	for i := len(letters) - 1; i >= 0; i-- {
+		s := letters[i]
+		err := p.locked(func() error {
+			if err := p.editSent(s.ID, func(r *SentLetter) error {
+				r.State, r.PostError, r.Refused = StateRefused, re.Error(), re.Code
+				return nil
+			}); err != nil {
+				return err
+			}
+			return p.editList(outboxFile, p.scanOutbox, dropID(s.ID))
+		})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
+		if notice && !s.notice() {
+			if _, err := p.seal(Outgoing{To: s.To, Subject: NoticeSubject, Precedence: envelope.Routine,
+				Body: fmt.Appendf(nil, "Letter %d (%s) was refused by the relay and not sent: %s.\nThis notice takes its number, so that no letter is missing.\n", s.Seq, s.ID, re.Message)}, s.Seq); err != nil {
+				return out, fmt.Errorf("letter %s was refused, and the notice that takes its number was not sealed: %w", s.ID, err)
+			}
+			continue
+		}
+		if err := p.releaseSeq(s.To, s.Seq); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// NoticeSubject is the subject of the letter that takes the number of a
+// letter the relay refused while later letters of its channel waited.
+const NoticeSubject = "letter not sent"
+
+func (s *SentLetter) notice() bool {
+	return s.Subject == NoticeSubject && s.Precedence == envelope.Routine.String()
+}
+
+// postLock takes the channel's post lock, waiting for it until ctx ends,
+// and returns its release.
+func (p *Party) postLock(ctx context.Context, party string) (func(), error) {
+	dir := filepath.Join(p.dir, "locks")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "post-"+party), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open the post lock: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("failed to take the post lock: %w", err)
+		}
+		return func() { f.Close() }, nil
+	case <-ctx.Done():
+		go func() { <-done; f.Close() }()
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,193 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"brieftraeger/client"
+	"brieftraeger/envelope"
+	"brieftraeger/internal/testrelay"
+)
+
+// queue sends a letter that the relay cannot take now and checks that it
+// waits in the outbox.
+func queue(t *testing.T, p *client.Party, to, subject string, body []byte) *client.SentLetter {
+	t.Helper()
+	sent, rc, err := p.Send(context.Background(), client.Outgoing{To: to, Subject: subject, Precedence: envelope.Flash, Body: body})
+	var q *client.QueuedError
+	if !errors.As(err, &q) || q.ID != sent.ID || rc != nil {
+		t.Fatalf("send while the relay is down: %v, receipt %v", err, rc)
+	}
+	if s, _ := p.Sent(sent.ID); s.State != client.StateQueued {
+		t.Fatalf("record of a queued letter: %+v", s)
+	}
+	return sent
+}
+
+// auditOK waits until the party's audit is ok, and fails t if it is not
+// within 10 s.
+func auditOK(t *testing.T, p *client.Party) *client.AuditReport {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		rep, err := p.Audit(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.OK {
+			return rep
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit of %s: %+v", p.Name(), rep)
+		}
+	}
+}
+
+// TestOutageLeavesNoGap plays an outage: the relay is down while three
+// letters are sent; they wait in the outbox with their numbers, go out in
+// order when it is back, and the receiver sees no gap; both audits are ok.
+func TestOutageLeavesNoGap(t *testing.T) {
+	w, wash, teh := pair(t)
+	ctx := context.Background()
+	send(t, wash, "before")
+	w.Pause()
+	var queued []*client.SentLetter
+	for _, s := range []string{"one", "two", "three"} {
+		queued = append(queued, queue(t, wash, "tehran", s, []byte(s)))
+	}
+	out, err := wash.Outbox()
+	if err != nil || len(out) != 3 || out[0].Seq != 2 || out[2].Seq != 4 {
+		t.Fatalf("outbox: %v %+v", err, out)
+	}
+	// A heartbeat is not sealed behind them: it would take a number and
+	// be stale when it went.
+	if _, err := wash.SendHeartbeat(ctx, "tehran", time.Minute); err == nil {
+		t.Fatal("heartbeat sent while the relay is down")
+	}
+	if out, _ := wash.Outbox(); len(out) != 3 {
+		t.Fatalf("a heartbeat queued behind the letters: %d in the outbox", len(out))
+	}
+	w.Resume()
+	posted, refused, err := wash.RetryOutbox(ctx, true)
+	if err != nil || len(posted) != 3 || len(refused) != 0 {
+		t.Fatalf("retry: %v, %d posted, %d refused", err, len(posted), len(refused))
+	}
+	for i, s := range posted {
+		if s.ID != queued[i].ID {
+			t.Fatalf("posted out of order: %d is %s", i, s.ID)
+		}
+	}
+	list, err := teh.Mailbox(ctx)
+	if err != nil || len(list) != 4 {
+		t.Fatalf("mailbox: %v %d", err, len(list))
+	}
+	for _, m := range list {
+		if _, err := teh.Receive(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gaps, err := teh.GapReport(""); err != nil || len(gaps) != 0 {
+		t.Fatalf("gaps after the outage: %v %+v", err, gaps)
+	}
+	if _, err := wash.CollectReceipts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep := auditOK(t, wash); len(rep.NotPosted) != 0 {
+		t.Fatalf("washington's audit: %+v", rep)
+	}
+	auditOK(t, teh)
+}
+
+// TestRefusedNumberGivenBack sends a letter on a channel the relay has not
+// opened: it is refused for good, its number is given back, and the
+// audit tells it apart from a letter missing from the log.
+func TestRefusedNumberGivenBack(t *testing.T) {
+	w, wash, _ := pair(t)
+	ctx := context.Background()
+	cairo := w.Party("cairo")
+	w.Pin(wash, cairo)
+	w.Pin(cairo, wash)
+	_, _, err := wash.Send(ctx, client.Outgoing{To: "cairo", Subject: "closed", Body: []byte("b")})
+	var r *client.RefusedError
+	if !errors.As(err, &r) || r.Err.Code != "no_channel" {
+		t.Fatalf("send on a closed channel: %v", err)
+	}
+	if out, _ := wash.Outbox(); len(out) != 0 {
+		t.Fatalf("a refused letter waits in the outbox: %+v", out)
+	}
+	rep := auditOK(t, wash)
+	if len(rep.NotPosted) != 1 || len(rep.Missing) != 0 {
+		t.Fatalf("audit: %+v", rep)
+	}
+	if err := w.Admin.OpenChannel(ctx, "washington", "cairo"); err != nil {
+		t.Fatal(err)
+	}
+	sent, _, err := wash.Send(ctx, client.Outgoing{To: "cairo", Subject: "open", Body: []byte("b")})
+	if err != nil || sent.Seq != 1 {
+		t.Fatalf("the next letter: %v, seq %d", err, sent.Seq)
+	}
+	if _, err := cairo.Receive(ctx, sent.ID); err != nil {
+		t.Fatal(err)
+	}
+	if gaps, _ := cairo.GapReport(""); len(gaps) != 0 {
+		t.Fatalf("gaps: %+v", gaps)
+	}
+}
+
+// TestRefusedWithLettersBehind queues a letter the relay will refuse as
+// too large, and one behind it: the refused letter's number goes to a
+// notice sealed in its place, so the receiver sees no gap.
+func TestRefusedWithLettersBehind(t *testing.T) {
+	w := testrelay.Start(t, testrelay.Options{MaxEnvelopeBytes: 64 << 10})
+	wash, teh := w.Party("washington"), w.Party("tehran")
+	w.Connect(wash, teh)
+	ctx := context.Background()
+	w.Pause()
+	big := queue(t, wash, "tehran", "big", make([]byte, 128<<10))
+	small := queue(t, wash, "tehran", "small", []byte("small"))
+	w.Resume()
+	posted, refused, err := wash.RetryOutbox(ctx, true)
+	if err != nil || len(refused) != 1 || refused[0].ID != big.ID || len(posted) != 2 || posted[1].ID != small.ID {
+		t.Fatalf("retry: %v, posted %v, refused %v", err, posted, refused)
+	}
+	notice := posted[0]
+	if notice.Seq != big.Seq || notice.Subject != client.NoticeSubject {
+		t.Fatalf("the notice: %+v", notice)
+	}
+	var got []string
+	for _, id := range []string{notice.ID, small.ID} {
+		rec, err := teh.Receive(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec.Subject)
+	}
+	if !slices.Equal(got, []string{client.NoticeSubject, "small"}) {
+		t.Fatalf("received %v", got)
+	}
+	if gaps, _ := teh.GapReport(""); len(gaps) != 0 {
+		t.Fatalf("gaps: %+v", gaps)
+	}
+	if _, err := os.Stat(wash.Dir() + "/sent/" + big.ID + ".age"); err != nil {
+		t.Fatalf("the refused letter's sealed copy: %v", err)
+	}
+}
+
+// TestWithheldLetterStillReported: a letter the relay acknowledged and
+// does not deliver is still reported missing once a later one arrives.
+func TestWithheldLetterStillReported(t *testing.T) {
+	_, wash, teh := pair(t)
+	ctx := context.Background()
+	send(t, wash, "one")
+	two := send(t, wash, "two")
+	if _, err := teh.Receive(ctx, two.ID); err != nil {
+		t.Fatal(err)
+	}
+	gaps, err := teh.GapReport("")
+	if err != nil || len(gaps) != 1 || gaps[0].First != 1 {
+		t.Fatalf("gaps with letter 1 withheld: %v %+v", err, gaps)
+	}
+}
