@@ -61,13 +61,18 @@ type outboxView struct {
 	Attempts    int        `json:"attempts"`
 	LastAttempt *time.Time `json:"last_attempt,omitempty"`
 	LastError   string     `json:"last_error,omitempty"`
+	Behind      string     `json:"behind,omitempty"` // the letter of the channel that goes first, if any
 }
 
 func printOutbox(e *env, p *client.Party, asJSON bool, list []*client.SentLetter) error {
 	views := []outboxView{}
-	for _, s := range list {
-		views = append(views, outboxView{ID: s.ID, To: s.To, Seq: s.Seq, Precedence: s.Precedence, Subject: s.Subject,
-			SealedAt: s.SealedAt, Attempts: s.Attempts, LastAttempt: s.LastAttempt, LastError: s.PostError})
+	for i, s := range list {
+		v := outboxView{ID: s.ID, To: s.To, Seq: s.Seq, Precedence: s.Precedence, Subject: s.Subject,
+			SealedAt: s.SealedAt, Attempts: s.Attempts, LastAttempt: s.LastAttempt, LastError: s.PostError}
+		if i > 0 && list[i-1].To == s.To {
+			v.Behind = list[i-1].ID
+		}
+		views = append(views, v)
 	}
 	if asJSON {
 		return printJSON(e.stdout, views)
@@ -79,7 +84,9 @@ func printOutbox(e *env, p *client.Party, asJSON bool, list []*client.SentLetter
 	for _, v := range views {
 		fmt.Fprintf(e.stdout, "%s  to %s  seq %d  %-9s  %q  sealed %s, %d attempts\n", v.ID, printable(v.To, false), v.Seq, v.Precedence,
 			printable(v.Subject, false), v.SealedAt.Local().Format(time.DateTime), v.Attempts)
-		if v.LastError != "" {
+		if v.Behind != "" {
+			fmt.Fprintf(e.stdout, "  waits behind %s\n", v.Behind)
+		} else if v.LastError != "" {
 			fmt.Fprintf(e.stdout, "  last error: %s\n", printable(v.LastError, false))
 		}
 	}
