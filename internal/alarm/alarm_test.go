@@ -305,3 +305,26 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met within 10 s")
 }
+
+// TestTrackerQueued raises the outbox alarm for a FLASH or IMMEDIATE
+// letter that waited more than a minute, once, and for no ROUTINE letter.
+func TestTrackerQueued(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tr := &Tracker{Now: func() time.Time { return now }}
+	waiting := []*client.SentLetter{
+		{ID: "a", To: "tehran", Precedence: "FLASH", SealedAt: now.Add(-2 * time.Minute), Attempts: 5, PostError: "down"},
+		{ID: "b", To: "tehran", Precedence: "IMMEDIATE", SealedAt: now.Add(-30 * time.Second)},
+		{ID: "c", To: "tehran", Precedence: "ROUTINE", SealedAt: now.Add(-time.Hour)},
+	}
+	evs := tr.Queued(waiting)
+	if len(evs) != 1 || evs[0].Letter != "a" || evs[0].Kind != KindOutbox || !strings.Contains(evs[0].Reason, "after 5 attempts: down") {
+		t.Fatalf("events: %+v", evs)
+	}
+	if evs := tr.Queued(waiting); len(evs) != 0 {
+		t.Fatalf("raised again: %+v", evs)
+	}
+	now = now.Add(time.Minute)
+	if evs := tr.Queued(waiting); len(evs) != 1 || evs[0].Letter != "b" {
+		t.Fatalf("the IMMEDIATE letter after its minute: %+v", evs)
+	}
+}
