@@ -3,13 +3,10 @@ package relay_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +16,6 @@ import (
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
 	"brieftraeger/internal/testrelay"
-	"brieftraeger/internal/tlspin"
 	"brieftraeger/relay"
 	"brieftraeger/store"
 	"brieftraeger/tlog"
@@ -34,95 +30,14 @@ import (
 // benchmarks run with: a few busy devices, and many.
 var ingestClients = []int{16, 256}
 
-// envelopes returns n framed envelopes from washington to tehran that share
-// one sealed ciphertext but each have their own letter id and signature:
-// the relay cannot open letters, so only the framing matters to it.
-func envelopes(b testing.TB, w *world, ks *identity.Keystore, n int) [][]byte {
-	base := seal(b, w.wash, ks, "tehran", bytes.Repeat([]byte("x"), 1024), nil)
-	out := make([][]byte, n)
-	for i := range out {
-		h := *base.h
-		rand.Read(h.ID[:])
-		if err := h.Sign(ks.Sign); err != nil {
-			b.Fatal(err)
-		}
-		out[i] = sealed{&h, base.ct}.frame()
-	}
-	return out
-}
-
-func (w *world) deviceClient(b testing.TB, ks *identity.Keystore) *http.Client {
-	conf, err := tlspin.ClientTLSConfig(ks.Sign, w.Dir.Descriptor.TLSSHA256)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: conf, MaxIdleConnsPerHost: 256}}
-}
-
-// deviceDo sends a request as ks's device, reads the answer to its end
-// and returns its status.
-func deviceDo(c *http.Client, method, url string, ks *identity.Keystore, body io.Reader) (int, error) {
-	req, _ := http.NewRequest(method, url, body)
-	req.Header.Set(api.HeaderParty, ks.Party)
-	req.Header.Set(api.HeaderDevice, ks.Device)
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
-}
-
-func postFramed(c *http.Client, url string, ks *identity.Keystore, body []byte) error {
-	status, err := deviceDo(c, http.MethodPost, url+api.PathEnvelopes, ks, bytes.NewReader(body))
-	if err == nil && status != http.StatusCreated {
-		err = fmt.Errorf("post: %s", http.StatusText(status))
-	}
-	return err
-}
-
 // postIngest posts b.N envelopes of ks's party, sealed in w, to the relay
 // (or floor) at url from c concurrent clients, and reports as parallel
 // does.
 func postIngest(b *testing.B, w *world, ks *identity.Keystore, url string, c int) {
-	envs := envelopes(b, w, ks, b.N)
-	hc := w.deviceClient(b, ks)
+	envs := testrelay.Envelopes(b, w.wash, ks, "tehran", b.N)
+	hc := w.DeviceClient(b, ks)
 	defer hc.CloseIdleConnections()
-	parallel(b, c, b.N, func(i int) error { return postFramed(hc, url, ks, envs[i]) })
-}
-
-// parallel runs n jobs on the given number of goroutines and reports
-// jobs/s and the process's CPU time per job.
-func parallel(b *testing.B, clients, n int, job func(i int) error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	b.ResetTimer()
-	cpu0, cpuOK := processCPU()
-	start := time.Now()
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				if err := job(i); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
-	close(errs)
-	if err := <-errs; err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "letters/s")
-	if cpu1, ok := processCPU(); ok && cpuOK {
-		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(n), "cpu-µs/letter")
-	}
+	testrelay.Parallel(b, c, b.N, func(i int) error { return testrelay.PostFramed(hc, url, ks, envs[i]) })
 }
 
 // settle waits until the relay's log has taken in what the last
@@ -133,7 +48,7 @@ func settle(b *testing.B, st *store.Store) { testrelay.SettleLog(b, st) }
 func BenchmarkIngest(b *testing.B) {
 	w := newWorld(b, 1<<20)
 	ks := w.Keys(w.wash)
-	size := len(envelopes(b, w, ks, 1)[0])
+	size := len(testrelay.Envelopes(b, w.wash, ks, "tehran", 1)[0])
 	js := w.Store.JetStream()
 	ceilingStream(b, js, 1)
 	payload := make([]byte, size)
@@ -167,13 +82,13 @@ func ceilingStream(b *testing.B, js jetstream.JetStream, replicas int) {
 func publishCeilings(b *testing.B, prefix string, c int, js jetstream.JetStream, payload []byte) {
 	ctx := context.Background()
 	b.Run(fmt.Sprintf("%sjetstream-publish/c=%d", prefix, c), func(b *testing.B) {
-		parallel(b, c, b.N, func(i int) error {
+		testrelay.Parallel(b, c, b.N, func(i int) error {
 			_, err := js.Publish(ctx, "ceiling.x", payload)
 			return err
 		})
 	})
 	b.Run(fmt.Sprintf("%sjetstream-publish-async/c=%d", prefix, c), func(b *testing.B) {
-		parallel(b, c, b.N, func(i int) error {
+		testrelay.Parallel(b, c, b.N, func(i int) error {
 			f, err := js.PublishAsync("ceiling.x", payload)
 			if err != nil {
 				return err
@@ -201,7 +116,7 @@ func BenchmarkPostToDelivered(b *testing.B) { postToDelivered(b, newWorld(b, 1<<
 // the envelope.
 func postToDelivered(b *testing.B, w *world) {
 	ks, tk := w.Keys(w.wash), w.Keys(w.teh)
-	envs := envelopes(b, w, ks, b.N)
+	envs := testrelay.Envelopes(b, w.wash, ks, "tehran", b.N)
 	ids := make(map[string]int, b.N)
 	for i, e := range envs {
 		h, _ := envelope.ReadHeader(bytes.NewReader(e))
@@ -214,7 +129,7 @@ func postToDelivered(b *testing.B, w *world) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan struct{})
-	tc := w.deviceClient(b, tk)
+	tc := w.DeviceClient(b, tk)
 	defer tc.CloseIdleConnections()
 	go w.teh.Events(ctx, func() { close(ready) }, func(e api.MailboxEntry) error {
 		i, ok := ids[e.ID]
@@ -228,7 +143,7 @@ func postToDelivered(b *testing.B, w *world) {
 				if h, err := envelope.ReadHeader(bytes.NewReader(e.Envelope)); err != nil || h.ID.String() != e.ID {
 					return
 				}
-			} else if _, err := deviceDo(tc, http.MethodGet, w.URL+api.PathEnvelopes+"/"+e.ID, tk, nil); err != nil {
+			} else if _, err := testrelay.DeviceDo(tc, http.MethodGet, w.URL+api.PathEnvelopes+"/"+e.ID, tk, nil); err != nil {
 				return
 			}
 			mu.Lock()
@@ -241,13 +156,13 @@ func postToDelivered(b *testing.B, w *world) {
 		return nil
 	})
 	<-ready
-	c := w.deviceClient(b, ks)
+	c := w.DeviceClient(b, ks)
 	defer c.CloseIdleConnections()
 	atRate(b, func(i int) error {
 		mu.Lock()
 		started[i] = time.Now()
 		mu.Unlock()
-		return postFramed(c, w.URL, ks, envs[i])
+		return testrelay.PostFramed(c, w.URL, ks, envs[i])
 	})
 	select {
 	case <-done:
@@ -292,21 +207,21 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 func BenchmarkPostToCheckpoint(b *testing.B) {
 	w := newWorld(b, 1<<20)
 	ks := w.Keys(w.wash)
-	envs := envelopes(b, w, ks, b.N)
+	envs := testrelay.Envelopes(b, w.wash, ks, "tehran", b.N)
 	leaves := make([]string, b.N)
 	for i, e := range envs {
 		h, _ := envelope.ReadHeader(bytes.NewReader(e))
 		leaves[i] = hexs(tlog.LeafData(tlog.KindEnvelope, h.Raw))
 	}
-	c := w.deviceClient(b, ks)
+	c := w.DeviceClient(b, ks)
 	lat := make([]time.Duration, b.N)
 	atRate(b, func(i int) error {
 		start := time.Now()
-		if err := postFramed(c, w.URL, ks, envs[i]); err != nil {
+		if err := testrelay.PostFramed(c, w.URL, ks, envs[i]); err != nil {
 			return err
 		}
 		for time.Since(start) < 10*time.Second {
-			status, err := deviceDo(c, http.MethodGet, w.URL+api.PathLogProof+"?leaf="+leaves[i], ks, nil)
+			status, err := testrelay.DeviceDo(c, http.MethodGet, w.URL+api.PathLogProof+"?leaf="+leaves[i], ks, nil)
 			if err != nil {
 				return err
 			}

@@ -111,7 +111,7 @@ func listen(b *testing.B, w *world) (stop func()) {
 func BenchmarkClusterIngest(b *testing.B) {
 	w, _ := newClusterWorld(b)
 	ks := w.Keys(w.wash)
-	size := len(envelopes(b, w, ks, 1)[0])
+	size := len(testrelay.Envelopes(b, w.wash, ks, "tehran", 1)[0])
 	js := w.Store.JetStream()
 	ceilingStream(b, js, 3)
 	payload := make([]byte, size)
@@ -157,7 +157,7 @@ func BenchmarkClusterPostToDelivered(b *testing.B) {
 	js := w.Store.JetStream()
 	ceilingStream(b, js, 3)
 	leadOn(b, w.Store, "n1", "CEILING")
-	size := len(envelopes(b, w, w.Keys(w.wash), 1)[0])
+	size := len(testrelay.Envelopes(b, w.wash, w.Keys(w.wash), "tehran", 1)[0])
 
 	b.Run("relay-https", func(b *testing.B) { postToDelivered(b, w) })
 	settle(b, w.Store)

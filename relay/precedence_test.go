@@ -1,6 +1,7 @@
 package relay_test
 
 import (
+	"brieftraeger/internal/testrelay"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -20,8 +21,8 @@ func TestFlashOvertakesBacklog(t *testing.T) {
 	const backlog = 10_000
 	w := newWorld(t, 64<<10)
 	ks := w.Keys(w.wash)
-	envs := envelopes(t, w, ks, backlog)
-	c := w.deviceClient(t, ks)
+	envs := testrelay.Envelopes(t, w.wash, ks, "tehran", backlog)
+	c := w.DeviceClient(t, ks)
 	defer c.CloseIdleConnections()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -31,7 +32,7 @@ func TestFlashOvertakesBacklog(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1) - 1; i < backlog; i = next.Add(1) - 1 {
-				if err := postFramed(c, w.URL, ks, envs[i]); err != nil {
+				if err := testrelay.PostFramed(c, w.URL, ks, envs[i]); err != nil {
 					errs <- err
 					return
 				}

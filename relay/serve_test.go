@@ -55,7 +55,7 @@ func TestShutdownFinishesInFlightPost(t *testing.T) {
 	// its handler. (net/http drops a request whose header it reads after
 	// shutdown began; the client then posts it again elsewhere.)
 	env := seal(t, w.wash, ks, "tehran", bytes.Repeat([]byte("x"), 24<<20), nil).frame()
-	hc := w.deviceClient(t, ks)
+	hc := w.DeviceClient(t, ks)
 	w.Stop() // the same relay folder and store, now under Serve
 
 	ctx, stop := context.WithCancel(context.Background())

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package relay_test
+package testrelay
 
 import "time"
 
