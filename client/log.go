@@ -114,8 +114,15 @@ func (p *Party) SyncLog(ctx context.Context) (*tlog.Checkpoint, error) {
 // index, or an error wrapping ErrNotLogged if the relay has not logged it
 // yet.
 func (p *Party) VerifyLogged(ctx context.Context, leafData []byte) (uint64, error) {
+	i, _, _, err := p.verifyLogged(ctx, leafData)
+	return i, err
+}
+
+// verifyLogged is VerifyLogged, returning also the verified proof and the
+// checkpoint it is against.
+func (p *Party) verifyLogged(ctx context.Context, leafData []byte) (uint64, [][32]byte, *tlog.Checkpoint, error) {
 	if _, _, err := tlog.ParseLeaf(leafData); err != nil {
-		return 0, err
+		return 0, nil, nil, err
 	}
 	var ans api.LogProof
 	cp, err := p.acceptLog(ctx, func(least uint64) ([]byte, error) {
@@ -130,16 +137,16 @@ func (p *Party) VerifyLogged(ctx context.Context, leafData []byte) (uint64, erro
 		return ans.Checkpoint, nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, nil, nil, err
 	}
 	proof, err := tlog.ParseProof(ans.Proof)
 	if err != nil {
-		return 0, fmt.Errorf("inclusion proof from relay: %w", err)
+		return 0, nil, nil, fmt.Errorf("inclusion proof from relay: %w", err)
 	}
 	if err := tlog.VerifyInclusion(leafData, ans.Index, cp.Size, cp.Root, proof); err != nil {
-		return 0, fmt.Errorf("relay %s: %w", p.relay.Name, err)
+		return 0, nil, nil, fmt.Errorf("relay %s: %w", p.relay.Name, err)
 	}
-	return ans.Index, nil
+	return ans.Index, proof, cp, nil
 }
 
 // acceptLog gets a checkpoint note with fetch and accepts it against the

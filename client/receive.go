@@ -207,16 +207,24 @@ func (p *Party) archive(stage string, rec *Received) error {
 
 // openInto opens the ciphertext in r into the folder stage, checking the
 // letter header against the envelope and the ciphertext against the
-// envelope's signed size and digest.
+// envelope's signed size and digest. The ciphertext itself goes to
+// stage/letter.age.
 func openInto(stage string, r io.Reader, eh *envelope.Header, senderKey []byte, epoch age.Identity) (*Received, error) {
-	digest := envelope.NewDigest()
-	cr := &countReader{r: io.TeeReader(r, digest)}
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
 			f.Close()
 		}
 	}()
+	// The ciphertext is kept as it came (SealedName), for the record and
+	// for the stock age tool.
+	sealed, err := os.OpenFile(filepath.Join(stage, SealedName), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, sealed)
+	digest := envelope.NewDigest()
+	cr := &countReader{r: io.TeeReader(r, io.MultiWriter(digest, sealed))}
 	rec := &Received{Envelope: eh.Raw}
 	sink := func(i int, pi letter.PartInfo) (io.Writer, error) {
 		path := "body.txt"

@@ -32,7 +32,7 @@ func commands() []command {
 	return []command{
 		{"demo", "run a relay and two parties in one process and send a letter", cmdDemo},
 		{"relay", "operate a relay: init, run, admit, channel, channels, overdue, metrics, admin-cert", cmdRelay},
-		{"party", "set up this device's party: init, show", cmdParty},
+		{"party", "set up this device's party: init, show, export-key", cmdParty},
 		{"contact", "pin another party's root key: add", cmdContact},
 		{"send", "seal and post a letter", cmdSend},
 		{"outbox", "list letters waiting to be posted, or post them now: retry", cmdOutbox},
@@ -40,6 +40,7 @@ func commands() []command {
 		{"read", "fetch, open and verify letters, and send delivered receipts", cmdRead},
 		{"ack", "send the acknowledged receipt for a letter you read", cmdAck},
 		{"receipts", "collect and verify receipts for letters you sent", cmdReceipts},
+		{"export", "write a letter for the record: sealed letter, envelope, receipts, log proofs, summary", cmdExport},
 		{"status", "show each channel's light from its heartbeats (green, amber or red) and its test letters", cmdStatus},
 		{"watch", "stay connected: read letters as they come, send heartbeats and test letters, raise alarms", cmdWatch},
 		{"log", "check the relay's log: its checkpoint and your sent letters' records", cmdLog},

@@ -85,12 +85,18 @@ func partyDir(e *env, dir string) (string, error) {
 // passphrase returns BRIEF_PASSPHRASE, or asks on the terminal (twice if
 // confirm).
 func passphrase(e *env, confirm bool) (string, error) {
-	if p := e.getenv("BRIEF_PASSPHRASE"); p != "" {
+	return askSecret(e, "BRIEF_PASSPHRASE", "Passphrase", confirm)
+}
+
+// askSecret returns the environment variable name, or asks on the
+// terminal with prompt (twice if confirm).
+func askSecret(e *env, name, prompt string, confirm bool) (string, error) {
+	if p := e.getenv(name); p != "" {
 		return p, nil
 	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
-		return "", usagef("set BRIEF_PASSPHRASE when there is no terminal", "no terminal to ask for the passphrase")
+		return "", usagef("set "+name+" when there is no terminal", "no terminal to ask for the passphrase")
 	}
 	defer tty.Close()
 	ask := func(prompt string) (string, error) {
@@ -99,12 +105,12 @@ func passphrase(e *env, confirm bool) (string, error) {
 		fmt.Fprintln(tty)
 		return string(b), err
 	}
-	p, err := ask("Passphrase: ")
+	p, err := ask(prompt + ": ")
 	if err != nil {
 		return "", fmt.Errorf("failed to read passphrase: %w", err)
 	}
 	if confirm {
-		again, err := ask("Passphrase again: ")
+		again, err := ask(prompt + " again: ")
 		if err != nil {
 			return "", fmt.Errorf("failed to read passphrase: %w", err)
 		}
