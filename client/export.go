@@ -126,6 +126,11 @@ func (p *Party) Export(ctx context.Context, id, out string) (*Exported, error) {
 	if err := syncDir(tmp); err != nil {
 		return nil, err
 	}
+	// os.Rename refuses to replace even an empty folder; os.Remove
+	// removes nothing else.
+	if err := os.Remove(out); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("failed to replace the empty folder %s: %w", out, err)
+	}
 	if err := os.Rename(tmp, out); err != nil {
 		return nil, fmt.Errorf("failed to move the export into place: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
@@ -43,6 +44,7 @@ func TestScripts(t *testing.T) {
 			"mkfile":      cmdMkfile,
 			"freeport":    cmdFreePort,
 			"waitmatch":   cmdWaitMatch,
+			"stockage":    cmdStockAge,
 		},
 	})
 }
@@ -203,4 +205,16 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	defer ln.Close()
 	ts.Setenv(args[0], strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+}
+
+// stockage FILE: build the stock age CLI of the age module this module
+// depends on into FILE.
+func cmdStockAge(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: stockage FILE")
+	}
+	out, err := exec.Command("go", "build", "-o", ts.MkAbs(args[0]), "filippo.io/age/cmd/age").CombinedOutput()
+	if err != nil {
+		ts.Fatalf("go build filippo.io/age/cmd/age: %v\n%s", err, out)
+	}
 }
