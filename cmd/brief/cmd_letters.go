@@ -282,13 +282,7 @@ func printLetter(e *env, p *client.Party, rec *client.Received) {
 	fmt.Fprintf(e.stdout, "letter %s  %s  from %s/%s  seq %d\nsubject: %s\ndate:    %s\nsignature verified against the roster of %s; delivered receipt sent\n\n",
 		rec.ID, rec.Precedence, rec.From, rec.Device, rec.Seq, printable(rec.Subject, false), rec.Created.Local().Format(time.RFC1123), rec.From)
 	dir := p.LetterDir(rec.ID)
-	if body, err := os.ReadFile(filepath.Join(dir, rec.Parts[0].Path)); err == nil {
-		text := printable(string(body), true)
-		fmt.Fprint(e.stdout, text)
-		if len(text) > 0 && text[len(text)-1] != '\n' {
-			fmt.Fprintln(e.stdout)
-		}
-	}
+	printBody(e.stdout, filepath.Join(dir, rec.Parts[0].Path))
 	for _, part := range rec.Parts[1:] {
 		if part.MediaType == client.GossipMediaType || part.MediaType == client.HeartbeatMediaType || part.MediaType == client.TestLetterMediaType {
 			continue // the sender's view of the relay's log, checked by CheckGossip
