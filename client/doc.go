@@ -21,7 +21,7 @@
 //	log.json               the latest checkpoint of the relay's log this device accepted
 //	heartbeats.json        per channel: the last heartbeat sent, delivered (with its round trip) and received
 //	testletters.json       per channel: the last test letter sent, acknowledged (with its receipts' times) and received
-//	archive/ID/            each letter opened: letter.json, body.txt, files/
+//	archive/ID/            each letter opened: letter.json, letter.age (the ciphertext as it came), body.txt, files/
 //	tmp/                   spooled ciphertext and letters being opened
 //	lock                   the folder lock (flock), shared by all processes
 //
@@ -76,7 +76,9 @@
 //
 // An opened letter is staged in tmp/, its files, its files/ folder and the
 // stage folder are synced, and only then is the stage renamed into
-// archive/ (and archive/ synced) and the delivered receipt sent. Load
+// archive/ (and archive/ synced) and the delivered receipt sent. The
+// ciphertext is kept beside it as letter.age, so that Export can file the
+// letter as it travelled and the stock age tool can open it. Load
 // removes whatever interrupted operations left in tmp/, except entries a
 // running operation holds locked.
 package client
