@@ -34,7 +34,7 @@ func stockAge(t *testing.T) string {
 // receivedForExport sends a letter with an attachment from washington to
 // tehran, has tehran open and acknowledge it, and waits until the relay
 // has logged its records.
-func receivedForExport(t *testing.T) (*client.Party, *client.Received, client.Outgoing) {
+func receivedForExport(t *testing.T) (*client.Party, *client.Party, *client.Received, client.Outgoing) {
 	t.Helper()
 	_, wash, teh := pair(t)
 	ctx := context.Background()
@@ -54,7 +54,7 @@ func receivedForExport(t *testing.T) (*client.Party, *client.Received, client.Ou
 		t.Fatal(err)
 	}
 	o.Attachments[0].Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(annex)), nil }
-	return teh, rec, o
+	return wash, teh, rec, o
 }
 
 // exportLogged exports letter id, retrying until the relay has logged
@@ -85,7 +85,7 @@ func exportLogged(t *testing.T, p *client.Party, id, out string) *client.Exporte
 // it prints is the letter's plaintext as docs/PROTOCOL.md lays it out:
 // magic, header, the parts as sent, the trailer, zero padding.
 func TestExportOpensWithStockAge(t *testing.T) {
-	teh, rec, o := receivedForExport(t)
+	wash, teh, rec, o := receivedForExport(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "export")
 	ex := exportLogged(t, teh, rec.ID, out)
@@ -130,6 +130,26 @@ func TestExportOpensWithStockAge(t *testing.T) {
 		t.Fatalf("age -d: %v: %s", err, stderr.Bytes())
 	}
 	checkPlaintext(t, plain, teh.LetterDir(rec.ID), rec, o)
+
+	// The sender exports its own copy, which its own epoch key opens.
+	if _, err := wash.CollectReceipts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sentOut := filepath.Join(dir, "sent-export")
+	sx := exportLogged(t, wash, rec.ID, sentOut)
+	if sx.Direction != "sent" || len(sx.Receipts) != 3 || sx.Receipts[0].Record != "posted" || sx.Epoch == 0 {
+		t.Fatalf("sender's export: %+v", sx)
+	}
+	if a, b := readFile(t, filepath.Join(out, "letter.age")), readFile(t, filepath.Join(sentOut, "letter.age")); !bytes.Equal(a, b) {
+		t.Fatal("the sender's and the recipient's letter.age differ")
+	}
+	washKey := filepath.Join(dir, "wash.key")
+	if err := wash.ExportEpochKey(sx.Epoch, washKey, ""); err != nil {
+		t.Fatal(err)
+	}
+	if plain2, err := exec.Command(ageCmd, "-d", "-i", washKey, filepath.Join(sentOut, "letter.age")).Output(); err != nil || !bytes.Equal(plain2, plain) {
+		t.Fatalf("the sender's key: %v", err)
+	}
 
 	// A flipped byte anywhere in letter.age, header or payload, and age
 	// refuses it.
@@ -257,4 +277,13 @@ func TestExportEpochKeyProtected(t *testing.T) {
 	if err := wash.ExportEpochKey(7, filepath.Join(dir, "none.key"), ""); err == nil || !strings.Contains(err.Error(), "holds no epoch key 7") {
 		t.Fatalf("an epoch not held: %v", err)
 	}
+}
+
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
