@@ -151,6 +151,16 @@ func TestExportOpensWithStockAge(t *testing.T) {
 		t.Fatalf("the sender's key: %v", err)
 	}
 
+	// A letter opened before brief kept the sealed copy cannot be
+	// exported, and nothing is written.
+	os.Remove(filepath.Join(teh.LetterDir(rec.ID), "letter.age"))
+	if _, err := teh.Export(context.Background(), rec.ID, filepath.Join(dir, "old")); !errors.Is(err, client.ErrNoSealedCopy) {
+		t.Errorf("export without a sealed copy: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "old")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed export left its folder: %v", err)
+	}
+
 	// A flipped byte anywhere in letter.age, header or payload, and age
 	// refuses it.
 	sealed, _ := os.ReadFile(filepath.Join(out, "letter.age"))
