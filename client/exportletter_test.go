@@ -151,6 +151,16 @@ func TestExportOpensWithStockAge(t *testing.T) {
 		t.Fatalf("the sender's key: %v", err)
 	}
 
+	// A sealed copy changed on disk is refused: it no longer matches the
+	// signed envelope.
+	kept := filepath.Join(teh.LetterDir(rec.ID), "letter.age")
+	bad := readFile(t, kept)
+	bad[len(bad)/2] ^= 1
+	os.WriteFile(kept, bad, 0o600)
+	if _, err := teh.Export(context.Background(), rec.ID, filepath.Join(dir, "bad")); err == nil || !strings.Contains(err.Error(), "does not match the envelope") {
+		t.Errorf("export of a changed sealed copy: %v", err)
+	}
+
 	// A letter opened before brief kept the sealed copy cannot be
 	// exported, and nothing is written.
 	os.Remove(filepath.Join(teh.LetterDir(rec.ID), "letter.age"))
