@@ -17,16 +17,16 @@ import (
 
 const awaitingFile = "awaiting.json"
 
-// hasDeadline reports whether a letter with this subject has a delivery
-// deadline: heartbeats have the light instead, test letters their own
-// alarm.
-func hasDeadline(subject string) bool {
-	return subject != HeartbeatSubject && subject != TestLetterSubject
+// hasDeadline reports whether a sent letter has a delivery deadline: a
+// person's letter does; heartbeats have the light instead, test letters
+// their own alarm.
+func hasDeadline(s *SentLetter) bool {
+	return sentKind(s) == KindLetter
 }
 
 // awaits reports whether a sent letter belongs in awaiting.json.
 func awaits(s *SentLetter) bool {
-	return hasDeadline(s.Subject) && !delivered(s) && s.state() != StateRefused
+	return hasDeadline(s) && !delivered(s) && s.state() != StateRefused
 }
 
 func (p *Party) scanAwaiting() ([]string, error) { return p.scanSent(awaits) }

@@ -54,27 +54,6 @@ func updateChannel[T any](p *Party, file, party string, fn func(*T)) error {
 	return nil
 }
 
-// readJSONPart decodes the first part of an opened letter with the given
-// media type (a heartbeat, a test letter), or returns nil if there is
-// none; what names the part in errors.
-func readJSONPart[T any](p *Party, rec *Received, mediaType, what string) (*T, error) {
-	for _, part := range rec.Parts {
-		if part.MediaType != mediaType {
-			continue
-		}
-		data, err := p.readSmallPart(rec, part, what)
-		if err != nil {
-			return nil, err
-		}
-		v := new(T)
-		if err := json.Unmarshal(data, v); err != nil {
-			return nil, fmt.Errorf("letter %s: bad %s: %w", rec.ID, what, err)
-		}
-		return v, nil
-	}
-	return nil, nil
-}
-
 // maxSmallPart bounds a part that this device reads whole into memory: a
 // heartbeat, a test letter or a log checkpoint, each well under 1 KiB.
 // The other party chooses what it sends, so a larger one is refused
@@ -84,28 +63,18 @@ const maxSmallPart = 64 << 10
 // readSmallPart reads a part of an opened letter whole, if it is at most
 // maxSmallPart bytes; what names the part in errors.
 func (p *Party) readSmallPart(rec *Received, part ReceivedPart, what string) ([]byte, error) {
-	if part.Size > maxSmallPart {
-		return nil, fmt.Errorf("letter %s: the %s is %d bytes, more than the %d this device reads", rec.ID, what, part.Size, maxSmallPart)
-	}
-	f, err := os.Open(filepath.Join(p.LetterDir(rec.ID), part.Path))
+	data, err := readPartFile(p.LetterDir(rec.ID), part, what)
 	if err != nil {
-		return nil, fmt.Errorf("failed to read the %s in letter %s: %w", what, rec.ID, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSmallPart+1))
-	if err == nil && uint64(len(data)) != part.Size {
-		err = fmt.Errorf("%d bytes on disk, %d signed", len(data), part.Size)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("failed to read the %s in letter %s: %w", what, rec.ID, err)
+		return nil, fmt.Errorf("letter %s: %w", rec.ID, err)
 	}
 	return data, nil
 }
 
-// sendJSONPart sends a letter of precedence IMMEDIATE whose one attachment
-// is v in JSON, named name, of the given media type: a heartbeat or a
-// test letter.
-func (p *Party) sendJSONPart(ctx context.Context, to, subject, body, name, mediaType string, v any) (*SentLetter, *envelope.Receipt, error) {
+// sendJSONPart sends a letter of the exact form of kind k (systemForms)
+// whose JSON part is v: a heartbeat or a test letter. Its sent record
+// carries the kind.
+func (p *Party) sendJSONPart(ctx context.Context, to string, k Kind, v any) (*SentLetter, *envelope.Receipt, error) {
+	f := formOf(k)
 	// While letters wait in the channel's outbox, the relay is not taking
 	// them: a heartbeat or test letter sealed now would only queue behind
 	// them, stale by the time it goes, and take a number.
@@ -120,10 +89,10 @@ func (p *Party) sendJSONPart(ctx context.Context, to, subject, body, name, media
 	if err != nil {
 		return nil, nil, err
 	}
-	part := letter.Attachment{Name: name, MediaType: mediaType, Size: int64(len(data)),
+	part := letter.Attachment{Name: f.name, MediaType: f.mediaType, Size: int64(len(data)),
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
-	return p.Send(ctx, Outgoing{To: to, Subject: subject, Precedence: envelope.Immediate,
-		Body: []byte(body), Attachments: []letter.Attachment{part}})
+	return p.Send(ctx, Outgoing{To: to, Subject: f.subject, Precedence: envelope.Immediate,
+		Body: []byte(f.body), Attachments: []letter.Attachment{part}, kind: k})
 }
 
 // appendBounded appends v to list and drops the oldest entries beyond n.

@@ -164,7 +164,8 @@ func (e *ReplayError) Error() string {
 // its sequence number, both under the folder lock. A letter whose number
 // was already received with another letter is refused with a
 // *ReplayError, and nothing is archived. If the letter is in the archive
-// already (another process opened it meanwhile), that record is returned.
+// already (another process opened it meanwhile), that record is returned;
+// else the record given is, marked New.
 func (p *Party) fileLetter(stage string, rec *Received) (*Received, error) {
 	out := rec
 	err := p.updateState(func(s *state) error {
@@ -189,6 +190,7 @@ func (p *Party) fileLetter(stage string, rec *Received) (*Received, error) {
 		if err := p.archive(stage, rec); err != nil {
 			return fmt.Errorf("failed to archive letter %s: %w", rec.ID, err)
 		}
+		rec.New = true
 		set.add(rec.Seq)
 		return nil
 	})

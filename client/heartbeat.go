@@ -14,16 +14,20 @@ import (
 	lightpkg "brieftraeger/internal/light"
 )
 
-// HeartbeatMediaType is the media type of the part that makes a letter a
-// heartbeat: a small JSON object {"sent_at": RFC 3339 time, "interval_s":
-// seconds between heartbeats}. A heartbeat is otherwise an ordinary sealed,
-// signed letter (precedence IMMEDIATE, subject "heartbeat"): it takes a
-// sequence number, is logged by the relay, and is archived and receipted
-// like any letter.
+// HeartbeatMediaType is the media type of a heartbeat's part: a small JSON
+// object {"sent_at": RFC 3339 time, "interval_s": seconds between
+// heartbeats}. A heartbeat is otherwise an ordinary sealed, signed letter
+// of a fixed form (precedence IMMEDIATE, subject "heartbeat", see KindOf):
+// it takes a sequence number, is logged by the relay, and is archived and
+// receipted like any letter. A letter of another form that carries such a
+// part is an ordinary letter.
 const HeartbeatMediaType = "application/vnd.brieftraeger.heartbeat"
 
 // HeartbeatSubject is the subject of every heartbeat letter.
 const HeartbeatSubject = "heartbeat"
+
+// HeartbeatBody is the body text of every heartbeat letter.
+const HeartbeatBody = "heartbeat\n"
 
 // DefaultHeartbeatInterval is the interval Status assumes for a channel
 // when none is given and none was recorded.
@@ -112,8 +116,7 @@ func (p *Party) updateHeartbeats(party string, fn func(*channelHeartbeats)) erro
 // SendHeartbeat sends a heartbeat to party, telling it the interval at
 // which this device sends them, and records it in heartbeats.json.
 func (p *Party) SendHeartbeat(ctx context.Context, to string, interval time.Duration) (*SentLetter, error) {
-	sent, _, err := p.sendJSONPart(ctx, to, HeartbeatSubject, "heartbeat\n", heartbeatName, HeartbeatMediaType,
-		Heartbeat{SentAt: p.now(), IntervalS: interval.Seconds()})
+	sent, _, err := p.sendJSONPart(ctx, to, KindHeartbeat, Heartbeat{SentAt: p.now(), IntervalS: interval.Seconds()})
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +131,11 @@ func (p *Party) SendHeartbeat(ctx context.Context, to string, interval time.Dura
 	return sent, nil
 }
 
-// HeartbeatOf returns the heartbeat an opened letter carries, or nil if it
-// is not a heartbeat.
+// HeartbeatOf returns the heartbeat part of an opened letter, or nil if the
+// letter is not a heartbeat (KindOf): a letter of another kind that
+// carries a heartbeat part is not one.
 func (p *Party) HeartbeatOf(rec *Received) (*Heartbeat, error) {
-	return readJSONPart[Heartbeat](p, rec, HeartbeatMediaType, "heartbeat")
+	return systemPart[Heartbeat](p, rec, KindHeartbeat)
 }
 
 // NoteHeartbeat records an opened letter in heartbeats.json if it is a

@@ -298,7 +298,7 @@ func (p *Party) markPosted(s *SentLetter, rc *envelope.Receipt) error {
 		}
 		return p.editList(outboxFile, p.scanOutbox, dropID(s.ID))
 	})
-	if err == nil && !hasDeadline(s.Subject) {
+	if err == nil && !hasDeadline(s) {
 		os.Remove(p.sealedPath(s.ID))
 	}
 	return err

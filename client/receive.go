@@ -26,6 +26,7 @@ type Received struct {
 	To         string         `json:"to"`
 	Office     string         `json:"office,omitempty"`
 	Subject    string         `json:"subject"`
+	Kind       Kind           `json:"kind,omitempty"` // as opened (classify); KindOf for records without it
 	Precedence string         `json:"precedence"`
 	Seq        uint64         `json:"seq"`
 	Created    time.Time      `json:"created"`
@@ -35,6 +36,11 @@ type Received struct {
 	Header     []byte         `json:"letter_header"`  // letter header, as signed
 	Trailer    []byte         `json:"letter_trailer"` // part digests and the sender's signature
 	Receipts   [][]byte       `json:"receipts"`       // delivered, then acknowledged, as sent
+
+	// New is set by Receive if this call opened the letter, and false if
+	// it was in the archive already: read again, or announced again by
+	// the relay. It is not stored.
+	New bool `json:"-"`
 }
 
 // ReceivedPart is one part of an opened letter, stored at Path (relative
@@ -63,9 +69,11 @@ func (p *Party) Mailbox(ctx context.Context) ([]api.MailboxEntry, error) {
 // receipt again (the relay keeps the first). A letter whose sequence
 // number was already received with another letter is refused with a
 // *ReplayError; a letter that skips numbers is received, and the numbers
-// skipped are reported by Gaps until they arrive. A heartbeat is recorded
+// skipped are reported by Gaps until they arrive. The letter's kind is
+// judged once, when it is opened (KindOf): a heartbeat is recorded
 // (NoteHeartbeat); a test letter is recorded and acknowledged at once
-// (NoteTestLetter).
+// (NoteTestLetter). The record's New says whether this call opened the
+// letter: of two processes receiving one letter at once, one does.
 func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
 	return p.receive(ctx, id, nil)
 }
@@ -99,14 +107,18 @@ func (p *Party) receive(ctx context.Context, id string, inline []byte) (*Receive
 	if err := p.fileReceipt(ctx, rec, envelope.Delivered); err != nil {
 		return rec, err
 	}
-	if _, err := p.NoteHeartbeat(rec); err != nil {
-		// The letter is received; only the light's record of it failed.
-		p.log.Warn("failed to record heartbeat", "letter", rec.ID, "err", err)
-	}
-	if _, err := p.NoteTestLetter(ctx, rec); err != nil {
-		// The letter is received; AckTestLetters tries the
-		// acknowledgement again.
-		p.log.Warn("failed to acknowledge test letter", "letter", rec.ID, "err", err)
+	switch p.KindOf(rec) {
+	case KindHeartbeat:
+		if _, err := p.NoteHeartbeat(rec); err != nil {
+			// The letter is received; only the light's record of it failed.
+			p.log.Warn("failed to record heartbeat", "letter", rec.ID, "err", err)
+		}
+	case KindTestLetter:
+		if _, err := p.NoteTestLetter(ctx, rec); err != nil {
+			// The letter is received; AckTestLetters tries the
+			// acknowledgement again.
+			p.log.Warn("failed to acknowledge test letter", "letter", rec.ID, "err", err)
+		}
 	}
 	return rec, nil
 }
@@ -169,6 +181,10 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Re
 		return nil, fmt.Errorf("letter %s refused: %w", id, err)
 	}
 	rec.OpenedAt = p.now()
+	if rec.Kind, err = classify(stage, rec); err != nil {
+		// Perhaps made to be taken for one, hiding its content.
+		p.log.Warn("not exactly a heartbeat or test letter: handled as an ordinary letter", "err", err)
+	}
 	if rec, err = p.fileLetter(stage, rec); err != nil {
 		var re *ReplayError
 		if errors.As(err, &re) {
@@ -301,33 +317,66 @@ func (p *Party) Ack(ctx context.Context, id string) (*Received, error) {
 }
 
 // fileReceipt signs a receipt of the given kind for an archived letter,
-// records it, and posts it to the relay.
+// records it, and posts it to the relay: the one recorded already, if
+// there is one (recordReceipt).
 func (p *Party) fileReceipt(ctx context.Context, rec *Received, kind envelope.Kind) error {
-	var rc *envelope.Receipt
-	for _, raw := range rec.Receipts {
-		if r, err := envelope.ParseReceipt(raw); err == nil && r.Kind == kind {
-			rc = r
-		}
-	}
-	if rc == nil {
-		eh, err := envelope.Parse(rec.Envelope)
-		if err != nil {
-			return err
-		}
-		rc = &envelope.Receipt{Kind: kind, ID: eh.ID, Envelope: eh.Hash(), Party: p.keys.Party, Signer: p.keys.Device, Time: p.now()}
-		if err := rc.Sign(p.keys.Sign); err != nil {
-			return err
-		}
-		rec.Receipts = append(rec.Receipts, rc.Raw)
-		if err := writeJSONFile(filepath.Join(p.archivePath(rec.ID), "letter.json"), rec); err != nil {
-			return err
-		}
+	rc, err := p.recordReceipt(rec, kind)
+	if err != nil {
+		return err
 	}
 	resp, err := p.do(ctx, http.MethodPost, api.PathReceipts, bodyOf(rc.Raw), int64(len(rc.Raw)))
 	if err != nil {
 		return fmt.Errorf("failed to send %s receipt: %w", kind, err)
 	}
 	resp.Body.Close()
+	return nil
+}
+
+// recordReceipt returns the receipt of the given kind recorded for an
+// archived letter, or signs one and records it. It reads and writes
+// letter.json under the folder lock, so that two processes receiving one
+// letter at once record one receipt, the one both post, and neither
+// overwrites the other's record. rec's receipts are updated from the
+// record.
+func (p *Party) recordReceipt(rec *Received, kind envelope.Kind) (*envelope.Receipt, error) {
+	if rc := receiptOf(rec.Receipts, kind); rc != nil {
+		return rc, nil // records only grow: it is on disk
+	}
+	unlock, err := p.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	disk, err := p.Letter(rec.ID)
+	if err != nil {
+		return nil, err
+	}
+	rc := receiptOf(disk.Receipts, kind)
+	if rc == nil {
+		eh, err := envelope.Parse(disk.Envelope)
+		if err != nil {
+			return nil, err
+		}
+		rc = &envelope.Receipt{Kind: kind, ID: eh.ID, Envelope: eh.Hash(), Party: p.keys.Party, Signer: p.keys.Device, Time: p.now()}
+		if err := rc.Sign(p.keys.Sign); err != nil {
+			return nil, err
+		}
+		disk.Receipts = append(disk.Receipts, rc.Raw)
+		if err := writeJSONFile(filepath.Join(p.archivePath(rec.ID), "letter.json"), disk); err != nil {
+			return nil, err
+		}
+	}
+	rec.Receipts = disk.Receipts
+	return rc, nil
+}
+
+// receiptOf returns the receipt of the given kind among raw, or nil.
+func receiptOf(raw [][]byte, kind envelope.Kind) *envelope.Receipt {
+	for _, b := range raw {
+		if r, err := envelope.ParseReceipt(b); err == nil && r.Kind == kind {
+			return r
+		}
+	}
 	return nil
 }
 

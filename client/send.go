@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,8 @@ type Outgoing struct {
 	// "sealing", counting attachment bytes read) and posted (stage
 	// "posting", counting bytes sent), at most once per 1 MiB.
 	Progress func(stage string, done, total int64)
+
+	kind Kind // set by sendJSONPart only; a person's letter is KindLetter
 }
 
 // SentLetter is the sender's record of a letter, sent/ID.json, with every
@@ -45,6 +48,7 @@ type SentLetter struct {
 	ID         string    `json:"id"`
 	To         string    `json:"to"`
 	Subject    string    `json:"subject"`
+	Kind       Kind      `json:"kind,omitempty"` // see sentKind for records without it
 	Precedence string    `json:"precedence"`
 	Seq        uint64    `json:"seq"`
 	Size       uint64    `json:"size"`
@@ -172,7 +176,7 @@ func (p *Party) seal(o Outgoing, seq uint64) (*SentLetter, error) {
 	if err := p.keepSealed(spool, lh.ID.String()); err != nil {
 		return nil, release(fmt.Errorf("failed to keep the sealed letter: %w", err))
 	}
-	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Precedence: o.Precedence.String(),
+	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Kind: cmp.Or(o.kind, KindLetter), Precedence: o.Precedence.String(),
 		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw, State: StateQueued}
 	if tried, err := p.recordSent(sent); err != nil {
 		err = fmt.Errorf("failed to record letter before posting: %w", err)
@@ -295,6 +299,7 @@ func (p *Party) Sent(id string) (*SentLetter, error) {
 	if err := readJSONFile(filepath.Join(p.dir, "sent", id+".json"), &s); err != nil {
 		return nil, fmt.Errorf("no sent letter %s: %w", id, err)
 	}
+	s.Kind = sentKind(&s)
 	return &s, nil
 }
 

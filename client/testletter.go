@@ -13,17 +13,22 @@ import (
 	"brieftraeger/envelope"
 )
 
-// TestLetterMediaType is the media type of the part that makes a letter a
-// test letter: a small JSON object {"sent_at": RFC 3339 time, "nonce": 32
-// hex digits}. Like the hotline's hourly test message, a test letter goes
-// through a channel end to end; the receiving device acknowledges it as
-// soon as it opens it, so that its sender measures the whole round trip:
-// sealed, posted, delivered, acknowledged. It is otherwise an ordinary
-// sealed, signed letter (precedence IMMEDIATE, subject "test letter").
+// TestLetterMediaType is the media type of a test letter's part: a small
+// JSON object {"sent_at": RFC 3339 time, "nonce": 32 hex digits}. Like the
+// hotline's hourly test message, a test letter goes through a channel end
+// to end; the receiving device acknowledges it as soon as it opens it, so
+// that its sender measures the whole round trip: sealed, posted,
+// delivered, acknowledged. It is otherwise an ordinary sealed, signed
+// letter of a fixed form (precedence IMMEDIATE, subject "test letter", see
+// KindOf). A letter of another form that carries such a part is an
+// ordinary letter, never acknowledged without a person.
 const TestLetterMediaType = "application/vnd.brieftraeger.test-letter"
 
 // TestLetterSubject is the subject of every test letter.
 const TestLetterSubject = "test letter"
+
+// TestLetterBody is the body text of every test letter.
+const TestLetterBody = "test letter: acknowledged automatically when opened\n"
 
 // DefaultTestEvery is how often 'brief watch' sends a test letter on each
 // channel unless told otherwise.
@@ -97,8 +102,7 @@ func (p *Party) TestLetterDue(party string, every time.Duration) (bool, error) {
 func (p *Party) SendTestLetter(ctx context.Context, to string, wait time.Duration) (*SentLetter, error) {
 	nonce := make([]byte, 16)
 	rand.Read(nonce)
-	sent, posted, err := p.sendJSONPart(ctx, to, TestLetterSubject, "test letter: acknowledged automatically when opened\n",
-		testLetterName, TestLetterMediaType, TestLetter{SentAt: p.now(), Nonce: hex.EncodeToString(nonce)})
+	sent, posted, err := p.sendJSONPart(ctx, to, KindTestLetter, TestLetter{SentAt: p.now(), Nonce: hex.EncodeToString(nonce)})
 	if err != nil {
 		return nil, fmt.Errorf("failed to send test letter: %w", err)
 	}
@@ -114,10 +118,12 @@ func (p *Party) SendTestLetter(ctx context.Context, to string, wait time.Duratio
 	return sent, nil
 }
 
-// TestLetterOf returns the test letter an opened letter carries, or nil if
-// it is not one.
+// TestLetterOf returns the test letter part of an opened letter, or nil if
+// the letter is not a test letter (KindOf): a letter of another kind that
+// carries a test letter part is not one, and is never acknowledged by the
+// device.
 func (p *Party) TestLetterOf(rec *Received) (*TestLetter, error) {
-	return readJSONPart[TestLetter](p, rec, TestLetterMediaType, "test letter")
+	return systemPart[TestLetter](p, rec, KindTestLetter)
 }
 
 // NoteTestLetter acknowledges an opened letter at once if it is a test
@@ -169,6 +175,9 @@ func (p *Party) AckTestLetters(ctx context.Context) error {
 // ackTestLetter sends the acknowledged receipt of an opened test letter
 // and records the receipts' times with it.
 func (p *Party) ackTestLetter(ctx context.Context, rec *Received) error {
+	if k := p.KindOf(rec); k != KindTestLetter {
+		return fmt.Errorf("letter %s is not a test letter but a %s: only a person acknowledges it", rec.ID, k)
+	}
 	if err := p.fileReceipt(ctx, rec, envelope.Acknowledged); err != nil {
 		return fmt.Errorf("failed to acknowledge test letter %s: %w", rec.ID, err)
 	}
