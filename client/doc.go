@@ -27,8 +27,8 @@
 //
 // Every file is written to a temporary name, synced and renamed, so a
 // crash leaves either the old or the new version. A change to state.json,
-// sent/ID.json or receipts-refused.json reads the file afresh and writes
-// it under the folder lock, so that processes sharing the folder (a send
+// sent/ID.json, receipts-refused.json or an archived letter.json (a
+// receipt added) reads the file afresh and writes it under the folder lock, so that processes sharing the folder (a send
 // next to a receipt collection) never undo each other's changes and a
 // sequence number is never handed out twice.
 //
@@ -56,6 +56,17 @@
 // *InconsistentLogError, an alarm; log.json is then left unchanged.
 // log.json is written under the folder lock, and only if no other process
 // changed it while the relay was asked.
+//
+// A letter is of a Kind (kind.go): a person's letter, or a heartbeat or a
+// test letter, which a device sends on its own. A received letter is a
+// heartbeat or a test letter only if it is exactly of that form (subject,
+// IMMEDIATE, body text, its one JSON part and at most the log checkpoint;
+// no office, thread or reply-to; docs/PROTOCOL.md); any other letter that
+// carries such a part is a person's letter. The kind is judged once, when
+// the letter is opened, and kept in letter.json; a sent letter's kind is
+// set by the code that sent it and kept in sent/ID.json. Receive sets New
+// on the record it returns if it opened the letter: a letter read again,
+// or opened meanwhile by another process, is not new.
 //
 // A heartbeat (heartbeat.go) is an ordinary letter, precedence IMMEDIATE,
 // subject "heartbeat", with a HeartbeatMediaType part {"sent_at",

@@ -42,6 +42,13 @@ func (p *Party) gossipAttachment() (*letter.Attachment, error) {
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}, nil
 }
 
+// Checkpoint reports whether a part is the log checkpoint that Send
+// appends to every letter, the one CheckGossip checks: of its name and
+// media type both. Another part of that media type is an attachment.
+func (pt ReceivedPart) Checkpoint() bool {
+	return pt.MediaType == GossipMediaType && pt.Name == gossipName
+}
+
 // CheckGossip checks the sender's view of the relay's log carried by an
 // opened letter against this device's own: the checkpoint must be signed by
 // the relay's log key and cosigned by the sending device, and the relay
@@ -51,7 +58,7 @@ func (p *Party) gossipAttachment() (*letter.Attachment, error) {
 func (p *Party) CheckGossip(ctx context.Context, rec *Received) error {
 	var data []byte
 	for _, part := range rec.Parts {
-		if part.MediaType == GossipMediaType && part.Name == gossipName {
+		if part.Checkpoint() {
 			var err error
 			if data, err = p.readSmallPart(rec, part, "log checkpoint"); err != nil {
 				return err

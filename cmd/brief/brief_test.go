@@ -22,6 +22,10 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"brieftraeger/client"
+	"brieftraeger/envelope"
+	"brieftraeger/letter"
 )
 
 func TestMain(m *testing.M) {
@@ -45,6 +49,7 @@ func TestScripts(t *testing.T) {
 			"freeport":    cmdFreePort,
 			"waitmatch":   cmdWaitMatch,
 			"stockage":    cmdStockAge,
+			"craftletter": cmdCraftLetter,
 		},
 	})
 }
@@ -217,4 +222,23 @@ func cmdStockAge(ts *testscript.TestScript, neg bool, args []string) {
 	if err != nil {
 		ts.Fatalf("go build filippo.io/age/cmd/age: %v\n%s", err, out)
 	}
+}
+
+// craftletter DIR TO MEDIATYPE VAR: send from the party in DIR to TO a
+// FLASH letter (subject ULTIMATUM-7f3a, body MARKER-BODY-7f3a) whose one
+// attachment, part.json, is a valid heartbeat or test letter part of
+// MEDIATYPE, as no brief command would; set VAR to its id.
+func cmdCraftLetter(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: craftletter DIR TO MEDIATYPE VAR")
+	}
+	p, err := client.Load(ts.MkAbs(args[0]), ts.Getenv("BRIEF_PASSPHRASE"), client.Options{})
+	ts.Check(err)
+	defer p.Close()
+	data := []byte(`{"sent_at":"` + time.Now().UTC().Format(time.RFC3339) + `","interval_s":60,"nonce":"00112233445566778899aabbccddeeff"}`)
+	sent, _, err := p.Send(context.Background(), client.Outgoing{To: args[1], Subject: "ULTIMATUM-7f3a", Precedence: envelope.Flash,
+		Body: []byte("MARKER-BODY-7f3a\n"), Attachments: []letter.Attachment{{Name: "part.json", MediaType: args[2], Size: int64(len(data)),
+			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}}})
+	ts.Check(err)
+	ts.Setenv(args[3], sent.ID)
 }

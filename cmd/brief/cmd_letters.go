@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -151,18 +150,20 @@ func cmdInbox(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdRead(ctx context.Context, e *env, args []string) error {
-	fs := newPartyFlags(e, "read", "read [--dir DIR] [--json] [--follow | ID...]")
+	fs := newPartyFlags(e, "read", "read [--dir DIR] [--json] [--all] [--follow | ID...]")
 	follow := fs.Bool("follow", false, "after the waiting letters, keep the relay's push stream open and read each letter as it arrives, until interrupted; with --json, one object per line")
+	all := fs.Bool("all", false, allUsage)
 	p, err := fs.load(e, args)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	v := readView{asJSON: *fs.asJSON, all: *all, byID: fs.NArg() > 0}
 	if *follow {
 		if fs.NArg() > 0 {
 			return usagef("", "read --follow takes no letter ids")
 		}
-		return readFollow(ctx, e, p, *fs.asJSON, nil)
+		return readFollow(ctx, e, p, v, nil)
 	}
 	ids := fs.Args()
 	if len(ids) == 0 {
@@ -174,8 +175,8 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 			ids = append(ids, m.ID)
 		}
 	}
-	out := []*client.Received{}
-	var refused int
+	out := []*readItem{}
+	var refused, hidden int
 	var alarm error
 	for _, id := range ids {
 		// One letter that fails its checks must not hold up the others.
@@ -189,9 +190,12 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 			report(e.stderr, err)
 			alarm = err
 		}
-		out = append(out, rec)
-		if !*fs.asJSON {
-			printLetter(e, p, rec)
+		if it := v.item(p, rec); it == nil {
+			hidden++
+		} else if *fs.asJSON {
+			out = append(out, it)
+		} else {
+			v.show(e, p, rec)
 		}
 	}
 	if *fs.asJSON {
@@ -200,6 +204,8 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 		}
 	} else if len(ids) == 0 {
 		fmt.Fprintln(e.stdout, "no letters waiting")
+	} else if hidden == len(ids) {
+		fmt.Fprintf(e.stdout, "no letters waiting; %d heartbeats and test letters read (--all shows them)\n", hidden)
 	}
 	warnGaps(e, p, "")
 	if alarm != nil {
@@ -212,10 +218,10 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 }
 
 // readFollow reads what waits, then each letter the relay pushes, the most
-// urgent first (client.Follow), until ctx ends. A letter that fails its
-// checks is reported and skipped. onAlarm, if not nil, is called with each
-// alarm about the relay's log.
-func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool, onAlarm func(from string, err error)) error {
+// urgent first (client.Follow), until ctx ends, and shows each as v says.
+// A letter that fails its checks is reported and skipped. onAlarm, if not
+// nil, is called with each alarm about the relay's log.
+func readFollow(ctx context.Context, e *env, p *client.Party, v readView, onAlarm func(from string, err error)) error {
 	// read receives the letter m names: from the event itself if it
 	// carries the envelope, else fetched.
 	read := func(m api.MailboxEntry) {
@@ -234,10 +240,8 @@ func readFollow(ctx context.Context, e *env, p *client.Party, asJSON bool, onAla
 		switch {
 		case err != nil:
 			report(e.stderr, err)
-		case asJSON:
-			json.NewEncoder(e.stdout).Encode(rec)
 		default:
-			printLetter(e, p, rec)
+			v.show(e, p, rec)
 		}
 	}
 	err := p.Follow(ctx, func() { warnGaps(e, p, "") }, read)
@@ -266,8 +270,8 @@ func warnGaps(e *env, p *client.Party, from string) {
 	}
 }
 
-// printLetter prints an opened letter; a heartbeat or a test letter takes
-// one line.
+// printLetter prints an opened letter, marked if it was opened before; a
+// heartbeat or a test letter (exactly one, client.Kind) takes one line.
 func printLetter(e *env, p *client.Party, rec *client.Received) {
 	if hb, err := p.HeartbeatOf(rec); err == nil && hb != nil {
 		fmt.Fprintf(e.stdout, "heartbeat %s  from %s/%s  seq %d  sent %s  every %s\n", rec.ID, rec.From, rec.Device, rec.Seq,
@@ -279,12 +283,16 @@ func printLetter(e *env, p *client.Party, rec *client.Received) {
 			tl.SentAt.Local().Format("15:04:05.000"))
 		return
 	}
-	fmt.Fprintf(e.stdout, "letter %s  %s  from %s/%s  seq %d\nsubject: %s\ndate:    %s\nsignature verified against the roster of %s; delivered receipt sent\n\n",
-		rec.ID, rec.Precedence, rec.From, rec.Device, rec.Seq, printable(rec.Subject, false), rec.Created.Local().Format(time.RFC1123), rec.From)
+	status := "signature verified against the roster of " + rec.From + "; delivered receipt sent"
+	if !rec.New {
+		status = alreadyOpened(rec) + "; signature verified against the roster of " + rec.From + " then"
+	}
+	fmt.Fprintf(e.stdout, "letter %s  %s  from %s/%s  seq %d\nsubject: %s\ndate:    %s\n%s\n\n",
+		rec.ID, rec.Precedence, rec.From, rec.Device, rec.Seq, printable(rec.Subject, false), rec.Created.Local().Format(time.RFC1123), status)
 	dir := p.LetterDir(rec.ID)
 	printBody(e.stdout, filepath.Join(dir, rec.Parts[0].Path))
 	for _, part := range rec.Parts[1:] {
-		if part.MediaType == client.GossipMediaType || part.MediaType == client.HeartbeatMediaType || part.MediaType == client.TestLetterMediaType {
+		if part.Checkpoint() {
 			continue // the sender's view of the relay's log, checked by CheckGossip
 		}
 		fmt.Fprintf(e.stdout, "attachment: %s (%s, %d bytes) %s\n", printable(part.Name, false), printable(part.MediaType, false),
@@ -319,6 +327,7 @@ type receiptView struct {
 	ID           string            `json:"id"`
 	To           string            `json:"to"`
 	Subject      string            `json:"subject"`
+	Kind         client.Kind       `json:"kind"`
 	Posted       *time.Time        `json:"posted,omitempty"`
 	Delivered    *time.Time        `json:"delivered,omitempty"`
 	Acknowledged *time.Time        `json:"acknowledged,omitempty"`
@@ -327,7 +336,8 @@ type receiptView struct {
 }
 
 func cmdReceipts(ctx context.Context, e *env, args []string) error {
-	fs := newPartyFlags(e, "receipts", "receipts [--dir DIR] [--json] [ID...]")
+	fs := newPartyFlags(e, "receipts", "receipts [--dir DIR] [--json] [--all] [ID...]")
+	all := fs.Bool("all", false, allUsage+" (letters asked for by id are always shown)")
 	p, err := fs.load(e, args)
 	if err != nil {
 		return err
@@ -346,11 +356,14 @@ func cmdReceipts(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	var views []receiptView
+	views := []receiptView{}
 	for _, id := range ids {
 		v, err := viewReceipts(p, id)
 		if err != nil {
 			return err
+		}
+		if v.Kind.System() && !*all && fs.NArg() == 0 {
+			continue
 		}
 		views = append(views, v)
 	}
@@ -382,7 +395,7 @@ func viewReceipts(p *client.Party, id string) (receiptView, error) {
 	if err != nil {
 		return receiptView{}, err
 	}
-	v := receiptView{ID: s.ID, To: s.To, Subject: s.Subject, Signers: map[string]string{}, PostError: s.PostError}
+	v := receiptView{ID: s.ID, To: s.To, Subject: s.Subject, Kind: s.Kind, Signers: map[string]string{}, PostError: s.PostError}
 	for _, raw := range s.Receipts {
 		rc, err := envelope.ParseReceipt(raw)
 		if err != nil {

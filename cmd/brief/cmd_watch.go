@@ -14,16 +14,18 @@ import (
 	"brieftraeger/internal/alarm"
 )
 
-const watchUsage = `watch [--dir DIR] [--json] [--interval DURATION] [--test-every DURATION]
+const watchUsage = `watch [--dir DIR] [--json] [--all] [--interval DURATION] [--test-every DURATION]
              [--alarm COMMAND] [--alarm-webhook URL] [--deadlines LIST]
 
 Keeps the relay's push stream open and reads each letter as it arrives
 (printed as 'brief read --follow' does), and every interval collects
 receipts, sends a heartbeat to every pinned contact, and judges each
-channel's light (see 'brief status'). Every --test-every it also sends each
-contact a test letter, which the other side's device acknowledges as soon
-as it opens it; a test letter not acknowledged within twice --test-every is
-missing. Test letters from contacts are acknowledged likewise.
+channel's light (see 'brief status'); it prints a line when a light
+changes. Every --test-every it also sends each contact a test letter, which
+the other side's device acknowledges as soon as it opens it; a test letter
+not acknowledged within twice --test-every is missing. Test letters from
+contacts are acknowledged likewise. The heartbeats and test letters it
+reads are printed only with --all.
 
 Alarms: a change of light (including the first light seen, unless it is
 green), an overdue letter, a missing test letter, and a relay log that does
@@ -42,6 +44,7 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 	testEvery := fs.Duration("test-every", client.DefaultTestEvery, "send every contact a test letter every `duration`, to be acknowledged within twice that; 0: none")
 	command := fs.String("alarm", "", "run `command` with /bin/sh -c on each alarm")
 	webhook := fs.String("alarm-webhook", "", "POST each alarm as JSON to `url` (https, or http to a loopback address)")
+	all := fs.Bool("all", false, allUsage)
 	dl := fs.String("deadlines", "", "delivery `deadlines` other than the defaults (FLASH=10m,IMMEDIATE=30m,PRIORITY=3h,ROUTINE=6h)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,7 +73,7 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 	}
 	defer p.Close()
 	hooks.Party, hooks.Device = p.Name(), p.Device()
-	w := &watcher{e: we, p: p, interval: *interval, testEvery: *testEvery, asJSON: *fs.asJSON, deadlines: deadlines, hooks: hooks}
+	w := &watcher{e: we, p: p, interval: *interval, testEvery: *testEvery, asJSON: *fs.asJSON, all: *all, deadlines: deadlines, hooks: hooks}
 	w.run(ctx)
 	return nil
 }
@@ -103,7 +106,7 @@ type watcher struct {
 	e                   *env
 	p                   *client.Party
 	interval, testEvery time.Duration
-	asJSON              bool
+	asJSON, all         bool // all: print heartbeats and test letters read too
 	deadlines           client.Deadlines
 	hooks               *alarm.Hooks
 	tracker             alarm.Tracker
@@ -113,7 +116,7 @@ type watcher struct {
 // reconnecting when the stream breaks, and raises the log alarms.
 func (w *watcher) follow(ctx context.Context) {
 	for {
-		err := readFollow(ctx, w.e, w.p, w.asJSON, func(from string, err error) {
+		err := readFollow(ctx, w.e, w.p, readView{asJSON: w.asJSON, all: w.all}, func(from string, err error) {
 			w.hooks.Raise(ctx, alarm.Event{Kind: alarm.KindLogInconsistent, Channel: from, Reason: err.Error()})
 		})
 		if ctx.Err() != nil {
