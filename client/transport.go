@@ -29,6 +29,30 @@ func (e *RelayError) Error() string {
 	return fmt.Sprintf("relay refused: %s (%s)", e.Message, e.Code)
 }
 
+// ErrUnreachable matches (errors.Is) an *UnreachableError.
+var ErrUnreachable = errors.New("relay unreachable")
+
+// UnreachableError is a request that no relay node answered: the
+// connection to each of URLs failed or timed out. Err is the last failure.
+type UnreachableError struct {
+	URLs []string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string        { return fmt.Sprintf("failed to reach relay: %v", e.Err) }
+func (e *UnreachableError) Unwrap() error        { return e.Err }
+func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+// unreachable reports whether err, from sending a request, means the node
+// did not answer: a failed connection, a timeout, a connection cut. A
+// refused certificate is an answer.
+func unreachable(err error) bool {
+	var op *net.OpError
+	var ne net.Error
+	return errors.As(err, &op) && op.Op != "remote error" || errors.As(err, &ne) && ne.Timeout() ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
 // do sends a request to the relay as this device and returns the response
 // if its status is 2xx, or a *RelayError. body, if not nil, opens the
 // request body; it is called again for each node the request goes to.
@@ -127,6 +151,7 @@ const (
 // failure.
 func (n *relayNodes) tryAll(ctx context.Context, method, path string, body func() (io.Reader, error), size int64, hdr func(http.Header)) (resp *http.Response, again bool, err error) {
 	first := int(n.last.Load()) % len(n.urls)
+	var down []string // the nodes that did not answer
 	for i := range n.urls {
 		k := (first + i) % len(n.urls)
 		var r io.Reader
@@ -145,6 +170,12 @@ func (n *relayNodes) tryAll(ctx context.Context, method, path string, body func(
 		if len(n.urls) > 1 {
 			n.log.Debug("relay node failed, trying the next", "url", n.urls[k], "err", err)
 		}
+		if errors.Is(err, ErrUnreachable) {
+			down = append(down, n.urls[k])
+		}
+	}
+	if ue := (*UnreachableError)(nil); len(down) == len(n.urls) && errors.As(err, &ue) {
+		ue.URLs = down
 	}
 	return nil, true, err
 }
@@ -180,6 +211,9 @@ func doRequest(ctx context.Context, c *http.Client, base, method, path string, b
 		hdr(req.Header)
 	}
 	resp, err := c.Do(req)
+	if err != nil && ctx.Err() == nil && unreachable(err) {
+		return nil, &UnreachableError{URLs: []string{base}, Err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to reach relay: %w", err)
 	}
