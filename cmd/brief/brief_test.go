@@ -29,7 +29,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"brief": main, "webhook-receiver": webhookReceiver})
+	testscript.Main(m, map[string]func(){"brief": main, "webhook-receiver": webhookReceiver, "hostile-relay": hostileRelay})
 }
 
 // TestScripts drives the real brief binary, with a real relay process,
@@ -50,6 +50,8 @@ func TestScripts(t *testing.T) {
 			"waitmatch":   cmdWaitMatch,
 			"stockage":    cmdStockAge,
 			"craftletter": cmdCraftLetter,
+			"exits":       cmdExits,
+			"sub":         cmdSub,
 		},
 	})
 }
@@ -190,7 +192,13 @@ func webhookReceiver() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile(os.Args[1], []byte(ln.Addr().String()+"\n"), 0o600); err != nil {
+	serveUntilInterrupt(srv, ln, os.Args[1])
+}
+
+// serveUntilInterrupt writes ln's address to addrFile, and serves srv on
+// ln until SIGINT.
+func serveUntilInterrupt(srv *http.Server, ln net.Listener, addrFile string) {
+	if err := os.WriteFile(addrFile, []byte(ln.Addr().String()+"\n"), 0o600); err != nil {
 		log.Fatal(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

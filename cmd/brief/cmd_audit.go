@@ -34,7 +34,7 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 		printAudit(e, rep)
 	}
 	if !rep.OK {
-		return fmt.Errorf("audit failed")
+		return checkFailed{fmt.Errorf("audit failed")}
 	}
 	return nil
 }
@@ -51,7 +51,7 @@ func auditProgress(e *env) func(done, total uint64) {
 }
 
 func printAudit(e *env, r *client.AuditReport) {
-	fmt.Fprintf(e.stdout, "log %s: %d leaves, root %s\n", r.Origin, r.Size, r.Root)
+	fmt.Fprintf(e.stdout, "log %s: %d leaves, root %s\n", printable(r.Origin, false), r.Size, r.Root)
 	if r.TreeMatches {
 		fmt.Fprintln(e.stdout, "  the leaves recompute to the signed root; the checkpoint is consistent with those accepted before")
 	} else {
@@ -59,7 +59,7 @@ func printAudit(e *env, r *client.AuditReport) {
 	}
 	fmt.Fprintf(e.stdout, "  %d local records looked up, %d missing\n", r.Records, len(r.Missing))
 	for _, m := range r.Missing {
-		fmt.Fprintf(e.stdout, "  missing: %s\n", m)
+		fmt.Fprintf(e.stdout, "  missing: %s\n", printable(m, false))
 	}
 	for _, m := range r.NotPosted {
 		fmt.Fprintf(e.stdout, "  %s\n", m)

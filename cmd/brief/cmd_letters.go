@@ -37,6 +37,9 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 	if *to == "" || *subject == "" || fs.NArg() > 0 {
 		return usagef("brief send --to PARTY --subject TEXT --body TEXT", "send needs --to and --subject")
 	}
+	if !fs.given("body") && !fs.given("body-file") {
+		return usagef("give the text with --body TEXT or --body-file FILE; an empty letter needs --body ''", "send needs --body or --body-file")
+	}
 	p, err := envelope.ParsePrecedence(*prec)
 	if err != nil {
 		return err
@@ -144,7 +147,8 @@ func cmdInbox(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "no letters waiting")
 	}
 	for _, m := range list {
-		fmt.Fprintf(e.stdout, "%s  %-9s  from %-12s %8d bytes  posted %s\n", m.ID, m.Precedence, m.From, m.Size, time.UnixMilli(m.PostedAt).Format(time.DateTime))
+		fmt.Fprintf(e.stdout, "%s  %-9s  from %-12s %8d bytes  posted %s\n", printable(m.ID, false), printable(m.Precedence, false),
+			printable(m.From, false), m.Size, time.UnixMilli(m.PostedAt).Format(time.DateTime))
 	}
 	return nil
 }
@@ -345,7 +349,7 @@ func cmdReceipts(ctx context.Context, e *env, args []string) error {
 	defer p.Close()
 	_, refused, err := p.CollectReceiptsAndRefusals(ctx)
 	for _, r := range refused {
-		fmt.Fprintf(e.stderr, "brief: set aside receipt %d (%s %s): %s\n", r.Seq, r.Kind, r.ID, r.Reason)
+		fmt.Fprintf(e.stderr, "brief: set aside receipt %d (%s %s): %s\n", r.Seq, printable(r.Kind, false), printable(r.ID, false), printable(r.Reason, false))
 	}
 	if err != nil {
 		return err
@@ -377,7 +381,7 @@ func cmdReceipts(ctx context.Context, e *env, args []string) error {
 			at   *time.Time
 		}{{"posted", v.Posted}, {"delivered", v.Delivered}, {"acknowledged", v.Acknowledged}} {
 			if step.at == nil && step.name == "posted" && v.PostError != "" {
-				fmt.Fprintf(e.stdout, "  %-13s (failed: %s)\n", step.name, v.PostError)
+				fmt.Fprintf(e.stdout, "  %-13s (failed: %s)\n", step.name, printable(v.PostError, false))
 				continue
 			}
 			if step.at == nil {

@@ -64,7 +64,7 @@ func cmdLog(ctx context.Context, e *env, args []string) error {
 	var missing error
 	for _, r := range reps {
 		if *wait > 0 && !r.AllLogged() {
-			missing = fmt.Errorf("letter %s: not every record is in the relay's log after %s", r.ID, *wait)
+			missing = checkFailed{fmt.Errorf("letter %s: not every record is in the relay's log after %s", r.ID, *wait)}
 		}
 	}
 	if *fs.asJSON {
@@ -73,7 +73,7 @@ func cmdLog(ctx context.Context, e *env, args []string) error {
 		}
 		return missing
 	}
-	fmt.Fprintf(e.stdout, "log %s: size %d, root %s (signature and consistency verified)\n", v.Origin, v.Size, v.Root)
+	fmt.Fprintf(e.stdout, "log %s: size %d, root %s (signature and consistency verified)\n", printable(v.Origin, false), v.Size, v.Root)
 	for _, r := range reps {
 		fmt.Fprintf(e.stdout, "%s\n", r.ID)
 		for _, rec := range r.Records {

@@ -70,6 +70,9 @@ func partyInit(_ context.Context, e *env, args []string) error {
 	if *party == "" || *device == "" || *relayFile == "" || fs.NArg() > 0 {
 		return usagef("brief party init --dir DIR --party NAME --device NAME --relay RELAY.json", "party init needs --party, --device and --relay")
 	}
+	if err := outsideSource("the party folder", d); err != nil {
+		return err
+	}
 	desc, err := readDescriptor(*relayFile)
 	if err != nil {
 		return err

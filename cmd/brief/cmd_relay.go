@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -37,6 +38,9 @@ func relayInit(_ context.Context, e *env, args []string) error {
 	}
 	if *dir == "" || fs.NArg() > 0 {
 		return usagef("brief relay init --dir DIR", "relay init needs --dir and no arguments")
+	}
+	if err := outsideSource("the relay folder", *dir); err != nil {
+		return err
 	}
 	list := strings.Split(*urls, ",")
 	hosts := []string{"127.0.0.1", "localhost"}
@@ -141,7 +145,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 func adminClient(e *env, name, usage string, args []string, more ...func(*flag.FlagSet)) (*client.Admin, []string, bool, error) {
 	fs := flags(e, name, usage)
 	for _, m := range more {
-		m(fs)
+		m(fs.FlagSet)
 	}
 	dir := fs.String("dir", "", "the relay's data `folder` (for the admin key and certificate pin)")
 	url := fs.String("url", "", "talk to the relay node at this `URL` only; default: the nodes in the relay's descriptor, from its first URL on, moving to the next when one cannot be reached")
@@ -227,8 +231,9 @@ func relayChannels(ctx context.Context, e *env, args []string) error {
 		return printJSON(e.stdout, list)
 	}
 	for _, c := range list {
-		fmt.Fprintf(e.stdout, "%s <-> %s  %s  last %s->%s %s, %s->%s %s%s\n", c.A, c.B, strings.ToUpper(c.Light),
-			c.A, c.B, clock(c.LastAB), c.B, c.A, clock(c.LastBA), overdueNote(c))
+		a, b := printable(c.A, false), printable(c.B, false)
+		fmt.Fprintf(e.stdout, "%s <-> %s  %s  last %s->%s %s, %s->%s %s%s\n", a, b, printable(strings.ToUpper(c.Light), false),
+			a, b, clock(c.LastAB), b, a, clock(c.LastBA), overdueNote(c))
 	}
 	fmt.Fprintf(e.stdout, "(envelopes each way as the relay's log holds them, judged at a %s interval; 'brief relay overdue' lists the overdue letters)\n", interval)
 	return nil
@@ -241,11 +246,12 @@ func overdueNote(c api.Channel) string {
 		return "  OVERDUE unknown (the relay could not count them)"
 	}
 	var parts []string
+	a, b := printable(c.A, false), printable(c.B, false)
 	if c.OverdueAB > 0 {
-		parts = append(parts, fmt.Sprintf("%s->%s %d", c.A, c.B, c.OverdueAB))
+		parts = append(parts, fmt.Sprintf("%s->%s %d", a, b, c.OverdueAB))
 	}
 	if c.OverdueBA > 0 {
-		parts = append(parts, fmt.Sprintf("%s->%s %d", c.B, c.A, c.OverdueBA))
+		parts = append(parts, fmt.Sprintf("%s->%s %d", b, a, c.OverdueBA))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -269,7 +275,8 @@ func relayOverdue(ctx context.Context, e *env, args []string) error {
 		return printJSON(e.stdout, list)
 	}
 	for _, o := range list {
-		fmt.Fprintf(e.stdout, "%s -> %s  %-9s  %d overdue, the oldest posted %s, due %s\n", o.From, o.To, o.Precedence, o.Count,
+		fmt.Fprintf(e.stdout, "%s -> %s  %-9s  %d overdue, the oldest posted %s, due %s\n", printable(o.From, false), printable(o.To, false),
+			printable(o.Precedence, false), o.Count,
 			o.OldestPostedAt.Local().Format(time.DateTime), o.OldestDue.Local().Format(time.DateTime))
 	}
 	if len(list) == 0 {
@@ -295,7 +302,9 @@ func relayMetrics(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = e.stdout.Write(m)
+	// The Prometheus text format is lines of printable text: anything
+	// else the relay sends is shown escaped.
+	_, err = io.WriteString(e.stdout, printable(string(m), true))
 	return err
 }
 

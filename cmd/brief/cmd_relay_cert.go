@@ -40,6 +40,9 @@ func relayAdminCert(_ context.Context, e *env, args []string) error {
 	if *valid <= 0 {
 		return usagef("", "--valid must be positive")
 	}
+	if err := outsideSource("the admin key's folder", filepath.Dir(*out)); err != nil {
+		return err
+	}
 	d, err := relay.Load(*dir)
 	if err != nil {
 		return err

@@ -43,8 +43,8 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 			} else {
 				printStatus(e.stdout, st)
 			}
-			if err == nil && *wait > 0 && !allGreen(st) {
-				err = fmt.Errorf("not every channel turned green within %s", *wait)
+			if err == nil {
+				err = statusFault(st, *wait)
 			}
 			return err
 		}
@@ -88,6 +88,26 @@ func withOverdue(st []client.ChannelStatus, late []client.Overdue) []channelJSON
 		out = append(out, c)
 	}
 	return out
+}
+
+// statusFault is the fault 'brief status' exits 3 for: a channel is red,
+// or with --wait, not every channel turned green in time.
+func statusFault(st []client.ChannelStatus, wait time.Duration) error {
+	var red []string
+	for _, s := range st {
+		if s.Light == client.Red {
+			red = append(red, s.Channel)
+		}
+	}
+	switch {
+	case wait > 0 && !allGreen(st):
+		return checkFailed{fmt.Errorf("not every channel turned green within %s", wait)}
+	case len(red) == 1:
+		return checkFailed{fmt.Errorf("the channel to %s is red", red[0])}
+	case len(red) > 1:
+		return checkFailed{fmt.Errorf("the channels to %s are red", strings.Join(red, ", "))}
+	}
+	return nil
 }
 
 func allGreen(st []client.ChannelStatus) bool {

@@ -45,6 +45,7 @@ func commands() []command {
 		{"watch", "stay connected: read letters as they come, send heartbeats and test letters, raise alarms", cmdWatch},
 		{"log", "check the relay's log: its checkpoint and your sent letters' records", cmdLog},
 		{"audit", "fetch the whole log, recompute it, and look up every local record", cmdAudit},
+		{"version", "print brief's version and build information", cmdVersion},
 		{"help", "show help for a command", nil},
 	}
 }
@@ -61,6 +62,9 @@ func run(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		return help(e, args)
 	}
+	if args[0] == "-version" || args[0] == "--version" {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	for _, c := range commands() {
 		if c.name == args[0] && c.run != nil {
 			err := c.run(ctx, e, args[1:])
@@ -69,7 +73,7 @@ func run(ctx context.Context, e *env, args []string) int {
 			}
 			if err != nil {
 				report(e.stderr, err)
-				return 1
+				return exitCode(err)
 			}
 			return 0
 		}
@@ -99,13 +103,26 @@ the Prometheus text format. A party's folder is given with --dir or
 BRIEF_DIR; its keystore passphrase is read from BRIEF_PASSPHRASE or asked
 for on the terminal.
 
+Flags may come before or after a command's arguments; '--' ends the flags.
+
+Exit status: 0 when the command did what it was asked; 1 when it failed
+(the message says why); 2 when it was called wrongly (an unknown command or
+flag, a missing argument); 3 when a check ran and found a fault: status (a
+channel is red, or with --wait not every channel turned green in time),
+audit (verdict FAILED), log --wait (a record is still not in the relay's
+log).
+
 Run 'brief help <command> [<subcommand>]' or 'brief <command> -h' for the flags.
 `)
 	return 0
 }
 
-// flags returns a FlagSet for a command whose usage goes to e.stderr.
-func flags(e *env, name, usage string) *flag.FlagSet {
+// flagSet is a command's flags. Its Parse takes flags after the
+// positional arguments too.
+type flagSet struct{ *flag.FlagSet }
+
+// flags returns a flagSet for a command whose usage goes to e.stderr.
+func flags(e *env, name, usage string) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	// The flag package's own error line goes nowhere: the error comes back
 	// from Parse and is printed as "brief: ...", after the usage.
@@ -116,13 +133,90 @@ func flags(e *env, name, usage string) *flag.FlagSet {
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
 	}
-	return fs
+	return &flagSet{fs}
+}
+
+// Parse parses args, flags anywhere among the positional arguments, up to
+// a "--": "ack ID --dir teh" is "ack --dir teh ID". A mistake in the flags
+// is a usage error.
+func (fs *flagSet) Parse(args []string) error {
+	var flagArgs, positional []string
+	dangling := false // the last flag lacks its value
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			positional = append(positional, args[i+1:]...)
+			i = len(args)
+		case len(a) < 2 || a[0] != '-':
+			positional = append(positional, a)
+		default:
+			flagArgs = append(flagArgs, a)
+			if fs.takesValue(a) {
+				if dangling = i+1 == len(args); !dangling {
+					i++
+					flagArgs = append(flagArgs, args[i])
+				}
+			}
+		}
+	}
+	if !dangling {
+		flagArgs = append(append(flagArgs, "--"), positional...)
+	}
+	err := fs.FlagSet.Parse(flagArgs)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return usagef("run 'brief help "+fs.Name()+"' for the flags", "%v", err)
+	}
+	return err
+}
+
+// takesValue reports whether the flag argument a ("-name" or "--name",
+// without "=value") names a flag that takes the next argument as its value.
+func (fs *flagSet) takesValue(a string) bool {
+	name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
+}
+
+// given reports whether the flag name was set on the command line, even
+// to its default.
+func (fs *flagSet) given(name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
 }
 
 // usageError is a mistake in how a command was called.
 type usageError struct{ msg, hint string }
 
 func (u *usageError) Error() string { return u.msg }
+
+// checkFailed is the error of a check that ran and found a fault: brief
+// exits with status 3.
+type checkFailed struct{ error }
+
+func (c checkFailed) Unwrap() error { return c.error }
+
+// exitCode is brief's exit status for err: 2 for a usage error, 3 for a
+// failed check, else 1.
+func exitCode(err error) int {
+	var u *usageError
+	var c checkFailed
+	switch {
+	case errors.As(err, &u):
+		return 2
+	case errors.As(err, &c):
+		return 3
+	}
+	return 1
+}
 
 func usagef(hint, format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...), hint: hint}

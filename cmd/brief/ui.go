@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,17 +21,31 @@ import (
 	"brieftraeger/store"
 )
 
-// report prints err as "brief: …" lines with hints where one helps.
+// report prints err as "brief: …" lines with hints where one helps. What
+// the relay said is escaped like text from another party (printable): a
+// relay cannot forge lines of brief's own output.
 func report(w io.Writer, err error) {
-	fmt.Fprintf(w, "brief: %v\n", err)
+	msg := err.Error()
+	var re *client.RelayError
+	if errors.As(err, &re) {
+		for _, s := range []string{re.Message, re.Code} {
+			if s != "" {
+				msg = strings.ReplaceAll(msg, s, printable(s, false))
+			}
+		}
+	}
+	for _, line := range strings.Split(msg, "\n") {
+		fmt.Fprintf(w, "brief: %s\n", printable(line, false))
+	}
 	for _, h := range hints(err) {
-		fmt.Fprintf(w, "brief: hint: %s\n", h)
+		fmt.Fprintf(w, "brief: hint: %s\n", printable(h, false))
 	}
 }
 
 func hints(err error) []string {
 	var u *usageError
 	var re *client.RelayError
+	var ue *client.UnreachableError
 	switch {
 	case errors.As(err, &u):
 		if u.hint != "" {
@@ -44,6 +57,10 @@ func hints(err error) []string {
 		return []string{"create one with 'brief party init', or point --dir (or BRIEF_DIR) at a party folder"}
 	case errors.Is(err, store.ErrTooFewServers):
 		return []string{"the NATS cluster has fewer servers with JetStream than the relay asks replicas of; pass --replicas with at most their number"}
+	case errors.As(err, &ue) && len(ue.URLs) > 1:
+		return []string{"none of the relay's nodes (" + strings.Join(ue.URLs, ", ") + ") answered: are they running, and are these their addresses?"}
+	case errors.As(err, &ue) && len(ue.URLs) == 1:
+		return []string{"the relay at " + ue.URLs[0] + " did not answer: is it running, and is this its address?"}
 	case errors.Is(err, client.ErrUnknownContact):
 		return []string{"get the party's root key out of band and run 'brief contact add PARTY ROOTKEY'"}
 	case errors.As(err, &re):
@@ -124,6 +141,25 @@ func askSecret(e *env, name, prompt string, confirm bool) (string, error) {
 	return p, nil
 }
 
+// outsideSource refuses a folder for private keys that is inside a Go
+// module's source tree (a go.mod in it or above it), where 'git add -A'
+// would take the keys with the code.
+func outsideSource(what, dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return usagef("keep keys out of source trees: give a folder elsewhere, e.g. $HOME/brief-demo/"+filepath.Base(abs),
+				"%s %s is inside the Go module at %s, where its private keys could be committed with the code", what, dir, d)
+		}
+		if filepath.Dir(d) == d {
+			return nil
+		}
+	}
+}
+
 // loadParty opens the party folder given by --dir or BRIEF_DIR.
 func loadParty(e *env, dir string) (*client.Party, error) {
 	dir, err := partyDir(e, dir)
@@ -143,14 +179,14 @@ func loadParty(e *env, dir string) (*client.Party, error) {
 // partyFlags are the flags of every command that acts as a party's device:
 // --dir and --json, plus the command's own.
 type partyFlags struct {
-	*flag.FlagSet
+	*flagSet
 	dir    *string
 	asJSON *bool
 }
 
 func newPartyFlags(e *env, name, usage string) *partyFlags {
 	fs := flags(e, name, usage)
-	return &partyFlags{FlagSet: fs,
+	return &partyFlags{flagSet: fs,
 		dir:    fs.String("dir", "", "the party's `folder`; default BRIEF_DIR"),
 		asJSON: fs.Bool("json", false, "print the result as JSON")}
 }
