@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"path/filepath"
 )
 
 func cmdExport(ctx context.Context, e *env, args []string) error {
@@ -49,6 +50,9 @@ func partyExportKey(_ context.Context, e *env, args []string) error {
 	}
 	if *epoch == 0 || *epoch > math.MaxUint32 || *out == "" || fs.NArg() > 0 {
 		return usagef("brief party export-key --epoch N --out FILE", "party export-key needs --epoch and --out")
+	}
+	if err := outsideSource("the key file's folder", filepath.Dir(*out)); err != nil {
+		return err
 	}
 	p, err := loadParty(e, *fs.dir)
 	if err != nil {
