@@ -129,15 +129,12 @@ func (p *Party) localRecords() ([]localRecord, error) {
 			}
 		}
 	}
-	sent, err := p.SentIDs()
+	sent, err := sentWhere(p.db, `1`, `at, n`)
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range sent {
-		s, err := p.Sent(id)
-		if err != nil {
-			return nil, err
-		}
+	for _, s := range sent {
+		id := s.ID
 		if len(s.Receipts) == 0 {
 			out = append(out, localRecord{what: "letter " + id, kind: tlog.KindEnvelope, raw: s.Envelope, unposted: s.state()})
 			continue
@@ -145,15 +142,11 @@ func (p *Party) localRecords() ([]localRecord, error) {
 		add("letter "+id+": envelope", tlog.KindEnvelope, s.Envelope)
 		addReceipts(id, s.Receipts)
 	}
-	entries, err := os.ReadDir(filepath.Join(p.dir, "archive"))
-	if err != nil && !os.IsNotExist(err) {
+	received, err := receivedWhere(p.db, `1`, `at, n`)
+	if err != nil {
 		return nil, err
 	}
-	for _, e := range entries {
-		rec, err := p.Letter(e.Name())
-		if err != nil {
-			continue // not a letter folder
-		}
+	for _, rec := range received {
 		add("letter "+rec.ID+": envelope", tlog.KindEnvelope, rec.Envelope)
 		addReceipts(rec.ID, rec.Receipts)
 	}

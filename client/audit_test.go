@@ -2,9 +2,6 @@ package client_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,13 +34,15 @@ func TestAudit(t *testing.T) {
 	// A record of a letter the relay acknowledged that its log does not
 	// hold is reported missing.
 	ids, _ := wash.SentIDs()
-	raw, _ := os.ReadFile(filepath.Join(wash.Dir(), "sent", ids[0]+".json"))
-	var s client.SentLetter
-	json.Unmarshal(raw, &s)
+	s, err := wash.Sent(ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.ID = "00000000000000000000000000000001"
 	s.Envelope = append(s.Envelope[:len(s.Envelope)-1], s.Envelope[len(s.Envelope)-1]^1)
-	forged, _ := json.Marshal(s)
-	os.WriteFile(filepath.Join(wash.Dir(), "sent", s.ID+".json"), forged, 0o600)
+	if err := client.PutSentRecord(wash, s); err != nil {
+		t.Fatal(err)
+	}
 	rep, err = wash.Audit(ctx, nil)
 	if err != nil || rep.OK || len(rep.Missing) != 1 || !rep.TreeMatches {
 		t.Fatalf("audit with an unlogged record: %v %+v", err, rep)

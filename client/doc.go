@@ -11,40 +11,35 @@
 //	epochs/N.age           epoch secrets, sealed to the roster's devices
 //	relay.json             the relay's descriptor and address
 //	contacts/P.json        another party's pinned root key and verified roster chain, oldest first
-//	state.json             per-channel sequence numbers sent and received, receipt cursor
-//	sent/ID.json           each letter sent, with its state (queued, posted, refused) and every receipt collected
+//	records.db             the device's records (SQLite, records.go): sequence numbers, the outbox,
+//	                       every letter sent and opened with its receipts, receipts set aside, the search index
 //	sent/ID.age            the letter as sealed and posted (kept for the outbox and the record; not for heartbeats and test letters once posted)
-//	outbox.json            the ids of the letters waiting to be posted (outbox.go)
-//	awaiting.json          the ids of the letters awaiting delivery (awaiting.go)
 //	locks/post-P           the post lock of the channel to P: its letters go out one at a time, in order
-//	receipts-refused.json  receipts set aside by CollectReceipts
 //	log.json               the latest checkpoint of the relay's log this device accepted
 //	heartbeats.json        per channel: the last heartbeat sent, delivered (with its round trip) and received
 //	testletters.json       per channel: the last test letter sent, acknowledged (with its receipts' times) and received
-//	archive/ID/            each letter opened: letter.json, letter.age (the ciphertext as it came), body.txt, files/
+//	archive/ID/            each letter opened: letter.age (the ciphertext as it came), body.txt, files/
+//	migrated/              the JSON records of a folder from before records.db, kept once moved into it (migrate.go)
 //	tmp/                   spooled ciphertext and letters being opened
 //	lock                   the folder lock (flock), shared by all processes
 //
 // Every file is written to a temporary name, synced and renamed, so a
-// crash leaves either the old or the new version. A change to state.json,
-// sent/ID.json, receipts-refused.json or an archived letter.json (a
-// receipt added) reads the file afresh and writes it under the folder lock, so that processes sharing the folder (a send
-// next to a receipt collection) never undo each other's changes and a
-// sequence number is never handed out twice.
+// crash leaves either the old or the new version. Every change to
+// records.db is one transaction (synchronous, IMMEDIATE), so processes
+// sharing the folder (a send next to a receipt collection) never undo
+// each other's changes and a sequence number is never handed out twice.
 //
-// A letter's sealed copy, sent/ID.age, and its record, sent/ID.json
-// (state "queued"), are written before the letter is posted; the relay's
-// posted receipt is added when it arrives. A crash after the relay
-// committed the letter thus still leaves a record for its later receipts,
-// and a letter the relay could not take waits in the outbox, posted later
-// in sequence order (outbox.go). If posting fails, the record keeps the
-// error in post_error.
+// A letter's sealed copy, sent/ID.age, and its record (state "queued") are
+// written before the letter is posted; the relay's posted receipt is added
+// when it arrives. A crash after the relay committed the letter thus still
+// leaves a record for its later receipts, and a letter the relay could not
+// take waits in the outbox, posted later in sequence order (outbox.go). If
+// posting fails, the record keeps the error in post_error.
 //
 // CollectReceipts moves the receipt cursor past every receipt it fetched.
-// A receipt for a letter with no sent/ID.json on this device (sent by
-// another device of the party) or one that fails verification is not
-// recorded with a letter but appended to receipts-refused.json, a JSON
-// list of {seq, id, kind, reason, receipt}: the relay's receipt sequence
+// A receipt for a letter with no record on this device (sent by another
+// device of the party) or one that fails verification is not recorded with
+// a letter but set aside (RefusedReceipts): the relay's receipt sequence
 // number, the letter id and receipt kind if it parsed, why it was refused,
 // and the receipt as the relay returned it.
 //
@@ -63,8 +58,8 @@
 // IMMEDIATE, body text, its one JSON part and at most the log checkpoint;
 // no office, thread or reply-to; docs/PROTOCOL.md); any other letter that
 // carries such a part is a person's letter. The kind is judged once, when
-// the letter is opened, and kept in letter.json; a sent letter's kind is
-// set by the code that sent it and kept in sent/ID.json. Receive sets New
+// the letter is opened, and kept in its record; a sent letter's kind is
+// set by the code that sent it and kept in its record. Receive sets New
 // on the record it returns if it opened the letter: a letter read again,
 // or opened meanwhile by another process, is not new.
 //

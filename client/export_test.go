@@ -1,9 +1,38 @@
 package client
 
+import "database/sql"
+
 // WatchSyncDir calls fn with each folder synced, before syncing it, until
 // restore is called. Tests that use it must not run in parallel.
 func WatchSyncDir(fn func(dir string)) (restore func()) {
 	orig := syncDir
 	syncDir = func(dir string) error { fn(dir); return orig(dir) }
 	return func() { syncDir = orig }
+}
+
+// PutSentRecord records s as a sent letter's record, replacing the one
+// there: a test's stand-in for a record that a crash, an older version or
+// tampering left.
+func PutSentRecord(p *Party, s *SentLetter) error {
+	return p.inTx(func(tx *sql.Tx) error { return putSentRecord(tx, s, "") })
+}
+
+// DeleteSentRecord removes a sent letter's record, as a device that never
+// had it (another device of the party sent the letter).
+func DeleteSentRecord(p *Party, id string) error {
+	_, err := p.db.Exec(`DELETE FROM letters WHERE box = 'sent' AND id = ?`, id)
+	return err
+}
+
+// SetNextSeq sets the next sequence number of the channel to party, as a
+// device that lost its records would start again.
+func SetNextSeq(p *Party, party string, next uint64) error {
+	return setNextSeq(p.db, party, next)
+}
+
+// ForgetReceived forgets the numbers received from party from, as a
+// folder from before they were recorded.
+func ForgetReceived(p *Party, from string) error {
+	_, err := p.db.Exec(`DELETE FROM received_seqs WHERE party = ?`, from)
+	return err
 }

@@ -1,18 +1,18 @@
 package client
 
 import (
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
-	"sort"
 )
 
 // Sequence numbers. A sending device numbers the letters it sends to each
 // party from 1 (takeSeq) and signs the number inside the letter. The
 // receiver records, per sending party, the numbers it has archived
-// (state.json "received"), so that it can report a letter that has not
+// (records.db, received_seqs), so that it can report a letter that has not
 // arrived while a later one has, and refuse a second letter that carries a
 // number already received.
 
@@ -118,30 +118,46 @@ func (p *Party) Gaps(from string) ([]uint64, error) {
 // GapReport returns the gaps in the letters received from party from, or
 // from every party if from is empty, ordered by party and number.
 func (p *Party) GapReport(from string) ([]Gap, error) {
-	s, err := p.loadState()
+	rows, err := p.db.Query(`SELECT party, seqs FROM received_seqs WHERE ? = '' OR party = ? ORDER BY party`, from, from)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failed to read the numbers received: %w", err)
 	}
-	received := s.Received
-	if received == nil {
-		// Not recorded yet (a folder from before sequence numbers were
-		// checked, with no letter opened since): read the archive.
-		if received, err = p.archivedSeqs(); err != nil {
+	defer rows.Close()
+	var out []Gap
+	for rows.Next() {
+		var party, raw string
+		if err := rows.Scan(&party, &raw); err != nil {
 			return nil, err
 		}
-	}
-	parties := make([]string, 0, len(received))
-	for party := range received {
-		if from == "" || party == from {
-			parties = append(parties, party)
+		var set seqSet
+		if err := json.Unmarshal([]byte(raw), &set); err != nil {
+			return nil, fmt.Errorf("the numbers received from %s: %w", party, err)
 		}
+		out = append(out, set.gaps(party)...)
 	}
-	sort.Strings(parties)
-	var out []Gap
-	for _, party := range parties {
-		out = append(out, received[party].gaps(party)...)
+	return out, rows.Err()
+}
+
+// receivedSet returns the numbers received from party from.
+func receivedSet(q querier, from string) (*seqSet, error) {
+	var raw string
+	err := q.QueryRow(`SELECT seqs FROM received_seqs WHERE party = ?`, from).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return &seqSet{}, nil
+	} else if err != nil {
+		return nil, err
 	}
-	return out, nil
+	var set seqSet
+	return &set, json.Unmarshal([]byte(raw), &set)
+}
+
+// noteReceived adds n to the numbers received from party from.
+func noteReceived(q querier, from string, n uint64) error {
+	set, err := receivedSet(q, from)
+	if err != nil || !set.add(n) {
+		return err
+	}
+	return putSeqSet(q, from, set)
 }
 
 // ReplayError refuses a letter whose sequence number was already received
@@ -160,29 +176,30 @@ func (e *ReplayError) Error() string {
 	return fmt.Sprintf("letter %d from %s was already received as %s", e.Seq, e.From, e.Prior)
 }
 
-// fileLetter archives an opened letter from its staging folder and records
-// its sequence number, both under the folder lock. A letter whose number
+// fileLetter archives an opened letter from its staging folder, records
+// it and its sequence number, in one transaction. A letter whose number
 // was already received with another letter is refused with a
 // *ReplayError, and nothing is archived. If the letter is in the archive
 // already (another process opened it meanwhile), that record is returned;
 // else the record given is, marked New.
 func (p *Party) fileLetter(stage string, rec *Received) (*Received, error) {
 	out := rec
-	err := p.updateState(func(s *state) error {
-		if err := p.ensureReceived(s); err != nil {
-			return err
-		}
-		if old, err := p.Letter(rec.ID); err == nil {
-			out = old
-			s.received(old.From).add(old.Seq)
+	err := p.inTx(func(tx *sql.Tx) error {
+		var old Received
+		if err := getLetter(tx, boxReceived, rec.ID, &old); err == nil {
+			out = &old
 			return nil
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		set := s.received(rec.From)
+		set, err := receivedSet(tx, rec.From)
+		if err != nil {
+			return err
+		}
 		if set.has(rec.Seq) {
-			prior, err := p.findArchived(rec.From, rec.Seq)
-			if err != nil {
+			var prior string
+			err := tx.QueryRow(`SELECT id FROM letters WHERE box = 'received' AND party = ? AND seq = ?`, rec.From, int64(rec.Seq)).Scan(&prior)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 			return &ReplayError{ID: rec.ID, From: rec.From, Seq: rec.Seq, Prior: prior}
@@ -190,111 +207,12 @@ func (p *Party) fileLetter(stage string, rec *Received) (*Received, error) {
 		if err := p.archive(stage, rec); err != nil {
 			return fmt.Errorf("failed to archive letter %s: %w", rec.ID, err)
 		}
+		if err := putReceivedRecord(tx, rec, p.bodyText(rec)); err != nil {
+			return err
+		}
 		rec.New = true
 		set.add(rec.Seq)
-		return nil
+		return putSeqSet(tx, rec.From, set)
 	})
 	return out, err
-}
-
-// noteSeq makes sure an archived letter's sequence number is recorded: an
-// interrupted Receive may have archived the letter but not saved state.json.
-func (p *Party) noteSeq(rec *Received) error {
-	s, err := p.loadState()
-	if err != nil {
-		return err
-	}
-	if s.Received != nil && s.Received[rec.From] != nil && s.Received[rec.From].has(rec.Seq) {
-		return nil
-	}
-	return p.updateState(func(s *state) error {
-		if err := p.ensureReceived(s); err != nil {
-			return err
-		}
-		s.received(rec.From).add(rec.Seq)
-		return nil
-	})
-}
-
-// ensureReceived fills in s.Received from the archive if state.json does
-// not have it yet.
-func (p *Party) ensureReceived(s *state) error {
-	if s.Received != nil {
-		return nil
-	}
-	r, err := p.archivedSeqs()
-	if err != nil {
-		return fmt.Errorf("failed to read the archive's sequence numbers: %w", err)
-	}
-	s.Received = r
-	return nil
-}
-
-func (s *state) received(from string) *seqSet {
-	if s.Received == nil {
-		s.Received = map[string]*seqSet{}
-	}
-	set := s.Received[from]
-	if set == nil {
-		set = &seqSet{}
-		s.Received[from] = set
-	}
-	return set
-}
-
-// archivedLetter is the part of letter.json that the scans below read.
-type archivedLetter struct {
-	ID   string `json:"id"`
-	From string `json:"from"`
-	Seq  uint64 `json:"seq"`
-}
-
-// eachArchived calls fn with every letter in the archive; it stops at the
-// first error or when fn returns false.
-func (p *Party) eachArchived(fn func(archivedLetter) bool) error {
-	ents, err := os.ReadDir(filepath.Join(p.dir, "archive"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if !e.IsDir() {
-			continue
-		}
-		var l archivedLetter
-		err := readJSONFile(filepath.Join(p.dir, "archive", e.Name(), "letter.json"), &l)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		if !fn(l) {
-			return nil
-		}
-	}
-	return nil
-}
-
-func (p *Party) archivedSeqs() (map[string]*seqSet, error) {
-	s := &state{Received: map[string]*seqSet{}}
-	err := p.eachArchived(func(l archivedLetter) bool {
-		s.received(l.From).add(l.Seq)
-		return true
-	})
-	return s.Received, err
-}
-
-// findArchived returns the id of the archived letter from party from with
-// sequence number seq, or "" if there is none.
-func (p *Party) findArchived(from string, seq uint64) (string, error) {
-	var id string
-	err := p.eachArchived(func(l archivedLetter) bool {
-		if l.From == from && l.Seq == seq {
-			id = l.ID
-			return false
-		}
-		return true
-	})
-	return id, err
 }

@@ -2,12 +2,12 @@ package client
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"syscall"
 	"time"
 
@@ -16,11 +16,11 @@ import (
 )
 
 // The outbox. Send seals a letter, keeps its sealed copy (sent/ID.age) and
-// records it (sent/ID.json, state "queued") before anything goes to the
+// records it (state "queued") before anything goes to the
 // relay; posting it then moves it to "posted" with the relay's verified
 // receipt. A letter the relay cannot take now (unreachable, 5xx, a timeout)
 // stays queued, with its sequence number, and is posted later by
-// RetryOutbox. outbox.json (an id list, lists.go) lists the queued letters.
+// RetryOutbox.
 //
 // The letters of one channel are posted strictly in sequence order, one at
 // a time, under that channel's post lock (locks/post-PARTY, shared by every
@@ -48,8 +48,6 @@ const (
 	// again. It may or may not have reached the relay (Audit tells).
 	StateFailed = "failed"
 )
-
-const outboxFile = "outbox.json"
 
 // state returns the letter's state; a posted receipt makes it posted
 // whatever the record says.
@@ -123,28 +121,14 @@ func refusal(err error) (re *RelayError, channel bool) {
 
 func (p *Party) sealedPath(id string) string { return filepath.Join(p.dir, "sent", id+".age") }
 
-func (p *Party) scanOutbox() ([]string, error) {
-	return p.scanSent(func(s *SentLetter) bool { return s.state() == StateQueued })
-}
-
-// recordSent writes the record of a sealed letter, queued, and lists it in
-// outbox.json and, if it has a deadline, in awaiting.json, all under the
-// folder lock, the lists first: a reader of a list, under the same lock,
-// never sees an id without its record, and a crash between the two leaves
-// only an id that the reader drops. tried reports whether the record's
-// write was begun: if not, no record can exist, whatever the error.
-func (p *Party) recordSent(s *SentLetter) (tried bool, err error) {
-	err = p.locked(func() error {
-		if err := p.editList(outboxFile, p.scanOutbox, addID(s.ID)); err != nil {
-			return err
-		}
-		if awaits(s) {
-			if err := p.editList(awaitingFile, p.scanAwaiting, addID(s.ID)); err != nil {
-				return err
-			}
-		}
+// recordSent records a sealed letter, queued, with its body in the search
+// index. tried reports whether the record's write was begun: if not, no
+// record can exist, whatever the error; once begun, the transaction
+// either committed or not, and a failed commit is taken as "may exist".
+func (p *Party) recordSent(s *SentLetter, body []byte) (tried bool, err error) {
+	err = p.inTx(func(tx *sql.Tx) error {
 		tried = true
-		return p.saveSent(s)
+		return putSentRecord(tx, s, string(body[:min(len(body), maxIndexedBody)]))
 	})
 	return tried, err
 }
@@ -152,40 +136,13 @@ func (p *Party) recordSent(s *SentLetter) (tried bool, err error) {
 // Outbox lists the letters waiting to be posted, by channel and sequence
 // number.
 func (p *Party) Outbox() ([]*SentLetter, error) {
-	var out []*SentLetter
-	err := p.locked(func() error {
-		return p.editList(outboxFile, p.scanOutbox, func(ids []string) ([]string, bool, error) {
-			keep := ids[:0:0]
-			for _, id := range ids {
-				s, err := p.Sent(id)
-				if errors.Is(err, os.ErrNotExist) || err == nil && s.state() != StateQueued {
-					continue
-				} else if err != nil {
-					return nil, false, err
-				}
-				keep = append(keep, id)
-				out = append(out, s)
-			}
-			return keep, len(keep) != len(ids), nil
-		})
-	})
-	slices.SortStableFunc(out, func(a, b *SentLetter) int {
-		if a.To != b.To {
-			if a.To < b.To {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Seq) - int(b.Seq)
-	})
-	return out, err
+	return sentWhere(p.db, `state = ?`, `party, seq`, StateQueued)
 }
 
 // queued returns the letters waiting to be posted to party, lowest
 // sequence number first.
 func (p *Party) queued(party string) ([]*SentLetter, error) {
-	all, err := p.Outbox()
-	return slices.DeleteFunc(all, func(s *SentLetter) bool { return s.To != party }), err
+	return sentWhere(p.db, `state = ? AND party = ?`, `seq`, StateQueued, party)
 }
 
 // RetryOutbox posts every queued letter whose channel is not waiting out a
@@ -288,15 +245,10 @@ func (p *Party) postSealed(ctx context.Context, s *SentLetter, progress func(str
 // outbox. The sealed copy of a heartbeat or test letter is removed: no
 // person reads it again.
 func (p *Party) markPosted(s *SentLetter, rc *envelope.Receipt) error {
-	err := p.locked(func() error {
-		if err := p.editSent(s.ID, func(r *SentLetter) error {
-			r.addReceipt(rc)
-			r.State, r.PostError = StatePosted, ""
-			return nil
-		}); err != nil {
-			return err
-		}
-		return p.editList(outboxFile, p.scanOutbox, dropID(s.ID))
+	err := p.updateSent(s.ID, func(r *SentLetter) error {
+		r.addReceipt(rc)
+		r.State, r.PostError = StatePosted, ""
+		return nil
 	})
 	if err == nil && !hasDeadline(s) {
 		os.Remove(p.sealedPath(s.ID))
@@ -328,14 +280,9 @@ func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool)
 	var out []*SentLetter
 	for i := len(letters) - 1; i >= 0; i-- {
 		s := letters[i]
-		err := p.locked(func() error {
-			if err := p.editSent(s.ID, func(r *SentLetter) error {
-				r.State, r.PostError, r.Refused = StateRefused, re.Error(), re.Code
-				return nil
-			}); err != nil {
-				return err
-			}
-			return p.editList(outboxFile, p.scanOutbox, dropID(s.ID))
+		err := p.updateSent(s.ID, func(r *SentLetter) error {
+			r.State, r.PostError, r.Refused = StateRefused, re.Error(), re.Code
+			return nil
 		})
 		if err != nil {
 			return out, err

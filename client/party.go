@@ -2,6 +2,7 @@ package client
 
 import (
 	"crypto/ed25519"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,9 +24,7 @@ import (
 const DefaultEpochLifetime = 90 * 24 * time.Hour
 
 // Party is one device's view of its party: its keys, roster, relay, and
-// local records. Changes to state.json, sent/ and receipts-refused.json
-// are made under the folder's lock, so several processes may use one
-// folder.
+// local records (records.db, shared by every process using the folder).
 type Party struct {
 	dir      string
 	keys     *identity.Keystore
@@ -33,6 +32,7 @@ type Party struct {
 	relay    api.Descriptor
 	relayKey ed25519.PublicKey
 	epochs   map[uint32]*age.HybridIdentity // opened epoch secrets by number
+	db       *sql.DB                        // records.db (records.go)
 	nodes    *relayNodes
 	now      func() time.Time
 	log      *slog.Logger
@@ -181,6 +181,13 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 		return nil, err
 	}
 	p.nodes = newRelayNodes(p.relay, tlsConf, p.log)
+	if p.db, err = openRecords(dir); err != nil {
+		return nil, err
+	}
+	if err := p.migrate(); err != nil {
+		p.db.Close()
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -226,8 +233,14 @@ func (p *Party) Roster() *identity.Roster { return p.roster }
 // Dir returns the party folder.
 func (p *Party) Dir() string { return p.dir }
 
-// Close releases idle connections to the relay.
-func (p *Party) Close() { p.nodes.http.CloseIdleConnections() }
+// Close releases idle connections to the relay and closes the records
+// database.
+func (p *Party) Close() {
+	if p.nodes != nil {
+		p.nodes.http.CloseIdleConnections()
+	}
+	p.db.Close()
+}
 
 // RelayURL returns the address of the relay this party uses.
 func (p *Party) RelayURL() string { return p.relay.URL }

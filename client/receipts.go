@@ -2,11 +2,11 @@ package client
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 
 	"brieftraeger/envelope"
@@ -17,7 +17,7 @@ import (
 // Refused is a receipt the relay filed for this party that was not
 // recorded with a sent letter: its letter has no record on this device
 // (it was sent by another device of the party), or it failed verification.
-// Refused receipts are kept in receipts-refused.json.
+// Refused receipts are kept in records.db.
 type Refused struct {
 	Seq     uint64 `json:"seq"`            // the relay's receipt sequence number
 	ID      string `json:"id,omitempty"`   // the letter, if the receipt parsed
@@ -27,7 +27,7 @@ type Refused struct {
 }
 
 // CollectReceipts is CollectReceiptsAndRefusals for a caller that does not
-// report refusals; they are kept in receipts-refused.json all the same.
+// report refusals; they are kept all the same (RefusedReceipts).
 func (p *Party) CollectReceipts(ctx context.Context) ([]*envelope.Receipt, error) {
 	rcs, _, err := p.CollectReceiptsAndRefusals(ctx)
 	return rcs, err
@@ -38,16 +38,16 @@ func (p *Party) CollectReceipts(ctx context.Context) ([]*envelope.Receipt, error
 // roster and the letter's envelope, and records it with the sent letter.
 // It returns the new, verified receipts and the refused ones: a receipt
 // that does not verify, or is for a letter this device has no record of,
-// is set aside in receipts-refused.json and does not stop the collection.
+// is set aside (RefusedReceipts) and does not stop the collection.
 // An error means the relay could not be asked or a local record not
 // written; the receipts not handled are fetched again by the next call.
 func (p *Party) CollectReceiptsAndRefusals(ctx context.Context) ([]*envelope.Receipt, []Refused, error) {
-	st, err := p.loadState()
+	after, err := receiptsAfter(p.db)
 	if err != nil {
 		return nil, nil, err
 	}
 	var list []api.ReceiptEntry
-	if err := p.getJSON(ctx, api.PathReceipts+"?after="+strconv.FormatUint(st.ReceiptsAfter, 10), &list); err != nil {
+	if err := p.getJSON(ctx, api.PathReceipts+"?after="+strconv.FormatUint(after, 10), &list); err != nil {
 		return nil, nil, fmt.Errorf("failed to fetch receipts: %w", err)
 	}
 	var out []*envelope.Receipt
@@ -97,41 +97,42 @@ func (p *Party) checkReceipt(raw []byte) (*envelope.Receipt, error) {
 	return rc, p.VerifyReceipt(sent, rc)
 }
 
-func (p *Party) refusedPath() string { return filepath.Join(p.dir, "receipts-refused.json") }
-
-// refuse adds receipts to receipts-refused.json, each once.
+// refuse records receipts set aside, each once.
 func (p *Party) refuse(list []Refused) error {
 	if len(list) == 0 {
 		return nil
 	}
-	unlock, err := p.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	all, err := p.RefusedReceipts()
-	if err != nil {
-		return err
-	}
-	for _, r := range list {
-		if !slices.ContainsFunc(all, func(h Refused) bool { return h.Seq == r.Seq }) {
-			all = append(all, r)
+	return p.inTx(func(tx *sql.Tx) error {
+		for _, r := range list {
+			if err := putRefused(tx, r); err != nil {
+				return fmt.Errorf("failed to save refused receipts: %w", err)
+			}
 		}
-	}
-	if err := writeJSONFile(p.refusedPath(), all); err != nil {
-		return fmt.Errorf("failed to save refused receipts: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
-// RefusedReceipts returns every receipt CollectReceipts has set aside.
+// RefusedReceipts returns every receipt CollectReceipts has set aside, in
+// the relay's order.
 func (p *Party) RefusedReceipts() ([]Refused, error) {
-	var all []Refused
-	err := readJSONFile(p.refusedPath(), &all)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	rows, err := p.db.Query(`SELECT record FROM refused_receipts ORDER BY seq`)
+	if err != nil {
+		return nil, err
 	}
-	return all, err
+	defer rows.Close()
+	var all []Refused
+	for rows.Next() {
+		var raw []byte
+		var r Refused
+		if err := rows.Scan(&raw); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, err
+		}
+		all = append(all, r)
+	}
+	return all, rows.Err()
 }
 
 // VerifyReceipt checks a receipt for a sent letter: posted receipts

@@ -3,6 +3,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +20,8 @@ import (
 	"brieftraeger/letter"
 )
 
-// Received is the record of an opened letter, archive/ID/letter.json.
+// Received is the record of an opened letter, in records.db; its files
+// are in archive/ID/.
 type Received struct {
 	ID         string         `json:"id"`
 	From       string         `json:"from"`
@@ -32,10 +35,12 @@ type Received struct {
 	Created    time.Time      `json:"created"`
 	OpenedAt   time.Time      `json:"opened_at"`
 	Parts      []ReceivedPart `json:"parts"`
-	Envelope   []byte         `json:"envelope"`       // signed envelope header
-	Header     []byte         `json:"letter_header"`  // letter header, as signed
-	Trailer    []byte         `json:"letter_trailer"` // part digests and the sender's signature
-	Receipts   [][]byte       `json:"receipts"`       // delivered, then acknowledged, as sent
+	Envelope   []byte         `json:"envelope"`           // signed envelope header
+	Header     []byte         `json:"letter_header"`      // letter header, as signed
+	Trailer    []byte         `json:"letter_trailer"`     // part digests and the sender's signature
+	Receipts   [][]byte       `json:"receipts"`           // delivered, then acknowledged, as sent
+	Thread     string         `json:"thread,omitempty"`   // hex: the letter that started the thread, if it names one
+	ReplyTo    string         `json:"reply_to,omitempty"` // hex: the letter it answers, if any
 
 	// New is set by Receive if this call opened the letter, and false if
 	// it was in the archive already: read again, or announced again by
@@ -96,9 +101,7 @@ func (p *Party) receive(ctx context.Context, id string, inline []byte) (*Receive
 		return nil, err
 	}
 	rec, err := p.Letter(id)
-	if err == nil {
-		err = p.noteSeq(rec)
-	} else if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) {
 		rec, err = p.fetchAndOpen(ctx, id, inline)
 	}
 	if err != nil {
@@ -196,23 +199,26 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Re
 }
 
 // archive moves an opened letter from its staging folder into the
-// archive. The parts are synced already (openInto); their folder entries
-// are made durable before the move, and the move before the delivered
-// receipt can go out.
+// archive; fileLetter calls it inside the transaction that records the
+// letter, which commits only after the move. The parts are synced already
+// (openInto); their folder entries are made durable before the move, and
+// the move before the delivered receipt can go out.
 func (p *Party) archive(stage string, rec *Received) error {
 	if len(rec.Parts) > 1 {
 		if err := syncDir(filepath.Join(stage, "files")); err != nil {
 			return err
 		}
 	}
-	if err := writeJSONFile(filepath.Join(stage, "letter.json"), rec); err != nil {
-		return err
-	}
 	if err := syncDir(stage); err != nil {
 		return err
 	}
 	final := p.archivePath(rec.ID)
 	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
+		return err
+	}
+	// A folder there without a record is what a crash between this move
+	// and the record's commit leaves: the letter is opened again.
+	if err := os.RemoveAll(final); err != nil {
 		return err
 	}
 	if err := os.Rename(stage, final); err != nil {
@@ -283,6 +289,7 @@ func openInto(stage string, r io.Reader, eh *envelope.Header, senderKey []byte, 
 	rec.ID, rec.From, rec.Device, rec.To, rec.Office = lh.ID.String(), lh.From, lh.Device, lh.To, lh.Office
 	rec.Subject, rec.Precedence, rec.Seq, rec.Created = lh.Subject, lh.Precedence.String(), lh.Seq, lh.Created
 	rec.Header, rec.Trailer = lh.Raw, lh.Trailer()
+	rec.Thread, rec.ReplyTo = hex.EncodeToString(lh.Thread), hex.EncodeToString(lh.ReplyTo)
 	return rec, nil
 }
 
@@ -293,7 +300,7 @@ func (p *Party) Letter(id string) (*Received, error) {
 		return nil, err
 	}
 	var rec Received
-	if err := readJSONFile(filepath.Join(p.archivePath(id), "letter.json"), &rec); err != nil {
+	if err := getLetter(p.db, boxReceived, id, &rec); err != nil {
 		return nil, err
 	}
 	return &rec, nil
@@ -333,41 +340,37 @@ func (p *Party) fileReceipt(ctx context.Context, rec *Received, kind envelope.Ki
 }
 
 // recordReceipt returns the receipt of the given kind recorded for an
-// archived letter, or signs one and records it. It reads and writes
-// letter.json under the folder lock, so that two processes receiving one
-// letter at once record one receipt, the one both post, and neither
-// overwrites the other's record. rec's receipts are updated from the
-// record.
+// archived letter, or signs one and records it, in one transaction, so
+// that two processes receiving one letter at once record one receipt, the
+// one both post. rec's receipts are updated from the record.
 func (p *Party) recordReceipt(rec *Received, kind envelope.Kind) (*envelope.Receipt, error) {
 	if rc := receiptOf(rec.Receipts, kind); rc != nil {
-		return rc, nil // records only grow: it is on disk
+		return rc, nil // records only grow: it is recorded
 	}
-	unlock, err := p.lock()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	disk, err := p.Letter(rec.ID)
-	if err != nil {
-		return nil, err
-	}
-	rc := receiptOf(disk.Receipts, kind)
-	if rc == nil {
-		eh, err := envelope.Parse(disk.Envelope)
-		if err != nil {
-			return nil, err
+	var rc *envelope.Receipt
+	err := p.inTx(func(tx *sql.Tx) error {
+		var disk Received
+		if err := getLetter(tx, boxReceived, rec.ID, &disk); err != nil {
+			return err
 		}
-		rc = &envelope.Receipt{Kind: kind, ID: eh.ID, Envelope: eh.Hash(), Party: p.keys.Party, Signer: p.keys.Device, Time: p.now()}
-		if err := rc.Sign(p.keys.Sign); err != nil {
-			return nil, err
+		if rc = receiptOf(disk.Receipts, kind); rc == nil {
+			eh, err := envelope.Parse(disk.Envelope)
+			if err != nil {
+				return err
+			}
+			rc = &envelope.Receipt{Kind: kind, ID: eh.ID, Envelope: eh.Hash(), Party: p.keys.Party, Signer: p.keys.Device, Time: p.now()}
+			if err := rc.Sign(p.keys.Sign); err != nil {
+				return err
+			}
+			disk.Receipts = append(disk.Receipts, rc.Raw)
+			if err := putReceivedRecord(tx, &disk, ""); err != nil {
+				return err
+			}
 		}
-		disk.Receipts = append(disk.Receipts, rc.Raw)
-		if err := writeJSONFile(filepath.Join(p.archivePath(rec.ID), "letter.json"), disk); err != nil {
-			return nil, err
-		}
-	}
-	rec.Receipts = disk.Receipts
-	return rc, nil
+		rec.Receipts = disk.Receipts
+		return nil
+	})
+	return rc, err
 }
 
 // receiptOf returns the receipt of the given kind among raw, or nil.

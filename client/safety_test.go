@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -34,12 +33,11 @@ func TestRefusedReceiptsDoNotStopCollection(t *testing.T) {
 	_, wash, teh := pair(t)
 	ctx := context.Background()
 	unknown, tampered, good := send(t, wash, "one"), send(t, wash, "two"), send(t, wash, "three")
-	if err := os.Remove(filepath.Join(wash.Dir(), "sent", unknown.ID+".json")); err != nil {
+	if err := client.DeleteSentRecord(wash, unknown.ID); err != nil {
 		t.Fatal(err)
 	}
 	tampered.Envelope[len(tampered.Envelope)-1] ^= 1
-	data, _ := json.Marshal(tampered)
-	if err := os.WriteFile(filepath.Join(wash.Dir(), "sent", tampered.ID+".json"), data, 0o600); err != nil {
+	if err := client.PutSentRecord(wash, tampered); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []*client.SentLetter{unknown, tampered, good} {
@@ -141,8 +139,7 @@ func TestReceiptsAttachToUnpostedRecord(t *testing.T) {
 	ctx := context.Background()
 	sent := send(t, wash, "s")
 	sent.Receipts = nil
-	data, _ := json.Marshal(sent)
-	if err := os.WriteFile(filepath.Join(wash.Dir(), "sent", sent.ID+".json"), data, 0o600); err != nil {
+	if err := client.PutSentRecord(wash, sent); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := teh.Receive(ctx, sent.ID); err != nil {

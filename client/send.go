@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"brieftraeger/envelope"
@@ -27,7 +28,8 @@ type Outgoing struct {
 	Precedence  envelope.Precedence
 	Body        []byte
 	Attachments []letter.Attachment
-	ReplyTo     []byte
+	ReplyTo     []byte // the id of the letter this one answers, 16 bytes, or nil
+	Thread      []byte // the id of the letter that started the thread, 16 bytes, or nil
 
 	// Progress, if not nil, is called as the letter is sealed (stage
 	// "sealing", counting attachment bytes read) and posted (stage
@@ -37,7 +39,7 @@ type Outgoing struct {
 	kind Kind // set by sendJSONPart only; a person's letter is KindLetter
 }
 
-// SentLetter is the sender's record of a letter, sent/ID.json, with every
+// SentLetter is the sender's record of a letter, in records.db, with every
 // receipt collected for it so far (each verified before it was recorded).
 // The record is written, with the letter's sealed copy (sent/ID.age),
 // before the letter is posted (outbox.go). Until the relay's posted
@@ -62,6 +64,8 @@ type SentLetter struct {
 	Attempts    int        `json:"attempts,omitempty"`     // failed attempts to post it
 	LastAttempt *time.Time `json:"last_attempt,omitempty"` // the last failed attempt
 	Refused     string     `json:"refused,omitempty"`      // the relay's code, if it refused the letter for good
+	Thread      string     `json:"thread,omitempty"`       // hex: the letter that started the thread, if it names one
+	ReplyTo     string     `json:"reply_to,omitempty"`     // hex: the letter it answers, if any
 }
 
 // Send seals a letter to the recipient's and this party's current epoch
@@ -160,7 +164,7 @@ func (p *Party) seal(o Outgoing, seq uint64) (*SentLetter, error) {
 	defer spool.Close()
 	digest := envelope.NewDigest()
 	d := &letter.Draft{From: p.keys.Party, Device: p.keys.Device, To: o.To, Office: o.Office, Seq: seq,
-		Precedence: o.Precedence, Subject: o.Subject, ReplyTo: o.ReplyTo, Created: now, Body: o.Body,
+		Precedence: o.Precedence, Subject: o.Subject, ReplyTo: o.ReplyTo, Thread: o.Thread, Created: now, Body: o.Body,
 		Attachments: atts}
 	cw := &countWriter{w: io.MultiWriter(spool, digest)}
 	lh, err := letter.Seal(cw, d, p.keys.Sign, *toEpoch, *selfEpoch)
@@ -177,8 +181,9 @@ func (p *Party) seal(o Outgoing, seq uint64) (*SentLetter, error) {
 		return nil, release(fmt.Errorf("failed to keep the sealed letter: %w", err))
 	}
 	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Kind: cmp.Or(o.kind, KindLetter), Precedence: o.Precedence.String(),
-		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw, State: StateQueued}
-	if tried, err := p.recordSent(sent); err != nil {
+		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw, State: StateQueued,
+		Thread: hex.EncodeToString(o.Thread), ReplyTo: hex.EncodeToString(o.ReplyTo)}
+	if tried, err := p.recordSent(sent, o.Body); err != nil {
 		err = fmt.Errorf("failed to record letter before posting: %w", err)
 		if !tried {
 			// No record exists: the number is free again. Once the
@@ -253,26 +258,19 @@ func (p *Party) checkPosted(raw []byte, eh *envelope.Header) (*envelope.Receipt,
 	return rc, nil
 }
 
-func (p *Party) saveSent(s *SentLetter) error {
-	return writeJSONFile(filepath.Join(p.dir, "sent", s.ID+".json"), s)
-}
-
-// updateSent changes the record of a sent letter: it loads the record
-// under the folder lock, applies fn and saves the result.
+// updateSent changes the record of a sent letter in one transaction: it
+// reads the record, applies fn and records the result.
 func (p *Party) updateSent(id string, fn func(*SentLetter) error) error {
-	return p.locked(func() error { return p.editSent(id, fn) })
-}
-
-// editSent is updateSent for a caller that holds the folder lock.
-func (p *Party) editSent(id string, fn func(*SentLetter) error) error {
-	s, err := p.Sent(id)
-	if err != nil {
-		return err
-	}
-	if err := fn(s); err != nil {
-		return err
-	}
-	return p.saveSent(s)
+	return p.inTx(func(tx *sql.Tx) error {
+		var s SentLetter
+		if err := getLetter(tx, boxSent, id, &s); err != nil {
+			return err
+		}
+		if err := fn(&s); err != nil {
+			return err
+		}
+		return putSentRecord(tx, &s, "")
+	})
 }
 
 // addReceipt adds a verified receipt to the record unless it holds one of
@@ -290,14 +288,15 @@ func (s *SentLetter) addReceipt(rc *envelope.Receipt) {
 	s.Receipts = append(s.Receipts, rc.Raw)
 }
 
-// Sent returns the record of a letter this party sent.
+// Sent returns the record of a letter this party sent; the error wraps
+// os.ErrNotExist if there is none.
 func (p *Party) Sent(id string) (*SentLetter, error) {
 	if _, err := envelope.ParseID(id); err != nil {
 		return nil, err
 	}
 	var s SentLetter
-	if err := readJSONFile(filepath.Join(p.dir, "sent", id+".json"), &s); err != nil {
-		return nil, fmt.Errorf("no sent letter %s: %w", id, err)
+	if err := getLetter(p.db, boxSent, id, &s); err != nil {
+		return nil, err
 	}
 	s.Kind = sentKind(&s)
 	return &s, nil
@@ -316,7 +315,7 @@ func (c *countWriter) Write(b []byte) (int, error) {
 
 // SentIDs lists the ids of the letters this party sent, oldest first.
 func (p *Party) SentIDs() ([]string, error) {
-	sent, err := p.sentLetters(func(_ string, err error) error { return err })
+	sent, err := sentWhere(p.db, `1`, `at, n`)
 	if err != nil {
 		return nil, err
 	}
@@ -325,33 +324,4 @@ func (p *Party) SentIDs() ([]string, error) {
 		ids[i] = s.ID
 	}
 	return ids, nil
-}
-
-// sentLetters reads the records of the letters this party sent, oldest
-// first. For a record that does not read, bad decides: an error stops the
-// listing, nil leaves the record out.
-func (p *Party) sentLetters(bad func(file string, err error) error) ([]*SentLetter, error) {
-	entries, err := os.ReadDir(filepath.Join(p.dir, "sent"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	var out []*SentLetter
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok {
-			continue
-		}
-		s, err := p.Sent(id)
-		if err != nil {
-			if err := bad(e.Name(), err); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		out = append(out, s)
-	}
-	slices.SortStableFunc(out, func(a, b *SentLetter) int { return a.SealedAt.Compare(b.SealedAt) })
-	return out, nil
 }

@@ -6,6 +6,17 @@ import (
 	"testing"
 )
 
+// recordsParty returns a Party with only its records database, on dir.
+func recordsParty(t *testing.T, dir string) *Party {
+	t.Helper()
+	db, err := openRecords(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &Party{dir: dir, db: db}
+}
+
 // TestStateUpdatesNotLost has several Party values on one folder, as
 // several processes would be, take sequence numbers while another moves
 // the receipt cursor: no number may be handed out twice and no change may
@@ -17,7 +28,7 @@ func TestStateUpdatesNotLost(t *testing.T) {
 	var wg sync.WaitGroup
 	for range takers {
 		wg.Go(func() {
-			p := &Party{dir: dir}
+			p := recordsParty(t, dir)
 			for range each {
 				seq, err := p.takeSeq("tehran")
 				if err != nil {
@@ -29,7 +40,7 @@ func TestStateUpdatesNotLost(t *testing.T) {
 		})
 	}
 	wg.Go(func() {
-		p := &Party{dir: dir}
+		p := recordsParty(t, dir)
 		for i := range uint64(each) {
 			if err := p.advanceReceipts(i + 1); err != nil {
 				t.Error(err)
@@ -46,18 +57,23 @@ func TestStateUpdatesNotLost(t *testing.T) {
 		}
 		seen[s] = true
 	}
-	st, err := (&Party{dir: dir}).loadState()
+	p := recordsParty(t, dir)
+	next, err := nextSeq(p.db, "tehran")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) != takers*each || st.NextSeq["tehran"] != takers*each+1 || st.ReceiptsAfter != each {
-		t.Fatalf("%d numbers taken; state next %d, receipts after %d", len(seen), st.NextSeq["tehran"], st.ReceiptsAfter)
-	}
-	if err := (&Party{dir: dir}).advanceReceipts(3); err != nil {
+	after, err := receiptsAfter(p.db)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := (&Party{dir: dir}).loadState(); st.ReceiptsAfter != each {
-		t.Fatalf("receipt cursor moved back to %d", st.ReceiptsAfter)
+	if len(seen) != takers*each || next != takers*each+1 || after != each {
+		t.Fatalf("%d numbers taken; next %d, receipts after %d", len(seen), next, after)
+	}
+	if err := p.advanceReceipts(3); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := receiptsAfter(p.db); after != each {
+		t.Fatalf("receipt cursor moved back to %d", after)
 	}
 }
 
@@ -65,7 +81,7 @@ func TestStateUpdatesNotLost(t *testing.T) {
 // fails: the last one taken rolls the counter back, an earlier one is
 // given out again before any new one, lowest first, and never twice.
 func TestReleasedSeqGivenAgain(t *testing.T) {
-	p := &Party{dir: t.TempDir()}
+	p := recordsParty(t, t.TempDir())
 	take := func() uint64 {
 		t.Helper()
 		n, err := p.takeSeq("tehran")

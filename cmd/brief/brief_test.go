@@ -51,7 +51,8 @@ func TestScripts(t *testing.T) {
 			"stockage":    cmdStockAge,
 			"craftletter": cmdCraftLetter,
 			"exits":       cmdExits,
-			"sub":         cmdSub,
+			"sqlexec":     cmdSQLExec,
+			"waitrecord":  cmdWaitRecord,
 		},
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,23 +35,6 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	if !slices.Contains(strings.Split(args[0], ","), strconv.Itoa(got)) {
 		ts.Fatalf("%s exited with status %d, want %s", args[1], got, args[0])
 	}
-}
-
-// sub FILE REGEXP REPLACEMENT: replace in FILE every match of REGEXP
-// (with $1 for its groups), failing if there is none.
-func cmdSub(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 3 {
-		ts.Fatalf("usage: sub FILE REGEXP REPLACEMENT")
-	}
-	re, err := regexp.Compile(args[1])
-	ts.Check(err)
-	name := ts.MkAbs(args[0])
-	b, err := os.ReadFile(name)
-	ts.Check(err)
-	if !re.Match(b) {
-		ts.Fatalf("no match of %s in %s", args[1], args[0])
-	}
-	ts.Check(os.WriteFile(name, re.ReplaceAll(b, []byte(args[2])), 0o600))
 }
 
 // hostileRelay is the test command "hostile-relay RELAYDIR ADDRFILE": a

@@ -1,0 +1,235 @@
+package client
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// A party folder from before records.db kept its records in JSON files:
+// state.json (sequence numbers, the receipt cursor, the numbers received),
+// sent/ID.json, archive/ID/letter.json and receipts-refused.json, with
+// outbox.json, awaiting.json and pending.json as lists derived from them.
+// The first Load of such a folder moves them into the database in one
+// transaction, then moves the files into migrated/ (same relative paths),
+// where they stay: nothing is lost, and a crash before the commit leaves
+// the folder as it was, to be migrated at the next Load.
+
+// state is state.json, as a folder from before records.db kept it.
+type state struct {
+	NextSeq       map[string]uint64   `json:"next_seq"`
+	Unsealed      map[string][]uint64 `json:"unsealed,omitempty"`
+	ReceiptsAfter uint64              `json:"receipts_after"`
+	Received      map[string]*seqSet  `json:"received"`
+}
+
+// migratedDir is where the JSON records go once they are in the database.
+const migratedDir = "migrated"
+
+// maxIndexedBody is how much of a letter's body the search index takes.
+const maxIndexedBody = 1 << 20
+
+// migrate moves the JSON records of the folder into the database, if that
+// was not done yet, and then moves the files aside.
+func (p *Party) migrate() error {
+	err := p.inTx(func(tx *sql.Tx) error {
+		v, err := getMeta(tx, "schema")
+		if err != nil || v != "" {
+			return err
+		}
+		if err := p.importJSON(tx); err != nil {
+			return fmt.Errorf("failed to move the party folder's records into %s: %w", recordsFile, err)
+		}
+		return setMeta(tx, "schema", schemaVersion)
+	})
+	if err != nil {
+		return err
+	}
+	return p.moveMigrated()
+}
+
+// importJSON copies every JSON record of the folder into the database.
+func (p *Party) importJSON(tx *sql.Tx) error {
+	var st state
+	if err := readJSONFile(filepath.Join(p.dir, "state.json"), &st); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for party, next := range st.NextSeq {
+		if _, err := tx.Exec(`INSERT INTO seqs (party, next) VALUES (?, ?)`, party, int64(next)); err != nil {
+			return err
+		}
+	}
+	for party, free := range st.Unsealed {
+		for _, n := range free {
+			if _, err := tx.Exec(`INSERT OR IGNORE INTO released (party, seq) VALUES (?, ?)`, party, int64(n)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := setMeta(tx, "receipts_after", strconv.FormatUint(st.ReceiptsAfter, 10)); err != nil {
+		return err
+	}
+	sent, err := p.jsonSent()
+	if err != nil {
+		return err
+	}
+	for _, s := range sent {
+		if err := putSentRecord(tx, s, ""); err != nil {
+			return err
+		}
+	}
+	received := map[string]*seqSet{}
+	for from, set := range st.Received {
+		received[from] = set
+	}
+	if err := p.importArchive(tx, st.Received == nil, received); err != nil {
+		return err
+	}
+	for from, set := range received {
+		if err := putSeqSet(tx, from, set); err != nil {
+			return err
+		}
+	}
+	var refused []Refused
+	if err := readJSONFile(filepath.Join(p.dir, "receipts-refused.json"), &refused); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, r := range refused {
+		if err := putRefused(tx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsonSent reads sent/*.json. A record that does not read stops the
+// migration: it must not be lost by being left behind.
+func (p *Party) jsonSent() ([]*SentLetter, error) {
+	entries, err := os.ReadDir(filepath.Join(p.dir, "sent"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var out []*SentLetter
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		var s SentLetter
+		if err := readJSONFile(filepath.Join(p.dir, "sent", e.Name()), &s); err != nil {
+			return nil, err
+		}
+		out = append(out, &s)
+	}
+	return out, nil
+}
+
+// importArchive copies archive/ID/letter.json into the database, with the
+// start of each body for the search index; with scan, it also fills in
+// the numbers received (a folder from before state.json kept them).
+func (p *Party) importArchive(tx *sql.Tx, scan bool, received map[string]*seqSet) error {
+	entries, err := os.ReadDir(filepath.Join(p.dir, "archive"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		var rec Received
+		err := readJSONFile(filepath.Join(p.dir, "archive", e.Name(), "letter.json"), &rec)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // not a letter's folder
+		} else if err != nil {
+			return err
+		}
+		rec.Kind = p.KindOf(&rec)
+		if err := putReceivedRecord(tx, &rec, p.bodyText(&rec)); err != nil {
+			return err
+		}
+		if scan {
+			set := received[rec.From]
+			if set == nil {
+				set = &seqSet{}
+				received[rec.From] = set
+			}
+			set.add(rec.Seq)
+		}
+	}
+	return nil
+}
+
+// bodyText returns the start of an archived letter's body, for the search
+// index.
+func (p *Party) bodyText(rec *Received) string {
+	if len(rec.Parts) == 0 {
+		return ""
+	}
+	f, err := os.Open(filepath.Join(p.archivePath(rec.ID), rec.Parts[0].Path))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, maxIndexedBody))
+	return string(b)
+}
+
+// moveMigrated moves the JSON records that are in the database into
+// migrated/. It is done again at each Load until nothing is left.
+func (p *Party) moveMigrated() error {
+	var names []string
+	for _, n := range []string{"state.json", "receipts-refused.json", "outbox.json", "awaiting.json", "pending.json"} {
+		names = append(names, n)
+	}
+	if ents, err := os.ReadDir(filepath.Join(p.dir, "sent")); err == nil {
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".json") {
+				names = append(names, filepath.Join("sent", e.Name()))
+			}
+		}
+	}
+	if ents, err := os.ReadDir(filepath.Join(p.dir, "archive")); err == nil {
+		for _, e := range ents {
+			names = append(names, filepath.Join("archive", e.Name(), "letter.json"))
+		}
+	}
+	var errs []error
+	for _, n := range names {
+		from, to := filepath.Join(p.dir, n), filepath.Join(p.dir, migratedDir, n)
+		if _, err := os.Stat(from); err != nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, os.Rename(from, to))
+	}
+	return errors.Join(errs...)
+}
+
+// putSeqSet records the set of numbers received from party from.
+func putSeqSet(q querier, from string, set *seqSet) error {
+	b, err := json.Marshal(set)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(`INSERT INTO received_seqs (party, seqs) VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET seqs = excluded.seqs`, from, string(b))
+	return err
+}
+
+// putRefused records a receipt set aside, once.
+func putRefused(q querier, r Refused) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(`INSERT OR IGNORE INTO refused_receipts (seq, record) VALUES (?, ?)`, int64(r.Seq), b)
+	return err
+}

@@ -1,0 +1,130 @@
+package client
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite", pure Go
+)
+
+// The device's records live in records.db, an SQLite database (WAL,
+// synchronous=FULL: every commit is on disk before it returns) that every
+// process using the party folder shares. Each write is one transaction,
+// begun IMMEDIATE so that two processes never both read and then both
+// write; a process that finds the database busy waits up to busyTimeout.
+//
+// Letters' bodies, attachments and sealed copies stay files; the database
+// holds what is asked of them: sequence numbers, the outbox, the sent and
+// received records with their receipts, the receipts set aside, and the
+// search index.
+//
+// letters holds every letter this device sent or opened, one row each
+// (box "sent" or "received"), with the columns that queries select on and
+// the record itself (SentLetter or Received) as JSON. search is an FTS5
+// index of each letter's subject and body, keyed by letters.n.
+
+const recordsFile = "records.db"
+
+// busyTimeout is how long a process waits for another's transaction.
+const busyTimeout = 30_000 // milliseconds
+
+// schemaVersion is the version of the schema below, kept in meta.
+const schemaVersion = "1"
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seqs (party TEXT PRIMARY KEY, next INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS released (party TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (party, seq));
+CREATE TABLE IF NOT EXISTS received_seqs (party TEXT PRIMARY KEY, seqs TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS letters (
+	n          INTEGER PRIMARY KEY,
+	box        TEXT NOT NULL,
+	id         TEXT NOT NULL,
+	party      TEXT NOT NULL,
+	seq        INTEGER NOT NULL,
+	precedence INTEGER NOT NULL,
+	kind       TEXT NOT NULL,
+	subject    TEXT NOT NULL,
+	thread     TEXT NOT NULL,
+	at         INTEGER NOT NULL,
+	state      TEXT NOT NULL,
+	receipts   INTEGER NOT NULL,
+	record     BLOB NOT NULL,
+	UNIQUE (box, id)
+);
+CREATE INDEX IF NOT EXISTS letters_queued ON letters (party, seq) WHERE state = 'queued';
+CREATE INDEX IF NOT EXISTS letters_list ON letters (box, kind, at);
+CREATE INDEX IF NOT EXISTS letters_thread ON letters (thread) WHERE thread != '';
+CREATE INDEX IF NOT EXISTS letters_seq ON letters (box, party, seq);
+CREATE INDEX IF NOT EXISTS letters_open ON letters (box, kind, receipts, precedence, at);
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (subject, body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS refused_receipts (seq INTEGER PRIMARY KEY, record BLOB NOT NULL);
+`
+
+// openRecords opens (and if need be creates) the records database of the
+// party folder dir.
+func openRecords(dir string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	path, err := filepath.Abs(filepath.Join(dir, recordsFile))
+	if err != nil {
+		return nil, err
+	}
+	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("failed to open %s: %w", recordsFile, err)
+	}
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("failed to prepare %s: %w", recordsFile, err)
+	}
+	return db, nil
+}
+
+// inTx runs fn in one write transaction of the records database: all of
+// fn's changes are committed, durably, or none if fn fails.
+func (p *Party) inTx(fn func(tx *sql.Tx) error) error {
+	tx, err := p.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return fmt.Errorf("failed to begin a transaction of %s: %w", recordsFile, err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("failed to commit to %s: %w", recordsFile, err)
+	}
+	return nil
+}
+
+// querier is what reads need: the database, or a transaction.
+type querier interface {
+	QueryRow(query string, args ...any) *sql.Row
+	Query(query string, args ...any) (*sql.Rows, error)
+	Exec(query string, args ...any) (sql.Result, error)
+}
+
+// getMeta returns the value of key in meta, or "" if it is not set.
+func getMeta(q querier, key string) (string, error) {
+	var v string
+	err := q.QueryRow(`SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+func setMeta(q querier, key, value string) error {
+	_, err := q.Exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
