@@ -32,7 +32,8 @@ func awaits(s *SentLetter) bool {
 func (p *Party) scanAwaiting() ([]string, error) { return p.scanSent(awaits) }
 
 // awaitedLetters returns the records of the letters in awaiting.json that
-// still await delivery, and drops the others from it.
+// still await delivery, and drops the others from it, listing each one
+// delivered in unacknowledged.json first.
 func (p *Party) awaitedLetters() ([]*SentLetter, error) {
 	var out []*SentLetter
 	err := p.locked(func() error {
@@ -41,7 +42,13 @@ func (p *Party) awaitedLetters() ([]*SentLetter, error) {
 			for _, id := range ids {
 				s, err := p.Sent(id)
 				switch {
-				case errors.Is(err, os.ErrNotExist), err == nil && !awaits(s):
+				case errors.Is(err, os.ErrNotExist):
+					continue
+				case err == nil && !awaits(s):
+					// Delivered: it now awaits its acknowledgement.
+					if err := p.noteDelivered(s); err != nil {
+						return nil, false, err
+					}
 					continue
 				case err != nil:
 					// A record that does not read cannot be checked: it

@@ -17,6 +17,8 @@
 //	outbox.json            the ids of the letters waiting to be posted (outbox.go)
 //	awaiting.json          the ids of the letters awaiting delivery (awaiting.go)
 //	locks/post-P           the post lock of the channel to P: its letters go out one at a time, in order
+//	unacknowledged.json    the ids of the letters sent, delivered and not yet acknowledged (unacknowledged.go)
+//	pending.json           the ids of the letters opened here that no person has acknowledged yet (pending.go)
 //	receipts-refused.json  receipts set aside by CollectReceipts
 //	log.json               the latest checkpoint of the relay's log this device accepted
 //	heartbeats.json        per channel: the last heartbeat sent, delivered (with its round trip) and received
@@ -84,6 +86,18 @@
 // and AckTestLetters retries that receipt if it failed. Status fills in
 // the posted, delivered and acknowledged receipts' times of the test
 // letters sent and lists those past due as missing.
+//
+// awaiting.json, unacknowledged.json and pending.json (idlist.go) are
+// each {"ids": [...]}, changed under the folder lock, so that what brief
+// watch asks on every tick reads only the letters listed and never the
+// whole of sent/ or archive/; a missing or damaged list is made again by
+// one scan. Send lists a letter in awaiting.json before writing its
+// record. OverdueLetters drops the letters delivered since, listing each
+// in unacknowledged.json first; UnacknowledgedLetters drops the letters
+// acknowledged since. Receive lists a letter for a person (ForAPerson) in
+// pending.json before it sends the delivered receipt, so a crash between
+// the two leaves the letter in the relay's mailbox to be received, and
+// listed, again; PendingLetters drops the letters acknowledged since.
 //
 // An opened letter is staged in tmp/, its files, its files/ folder and the
 // stage folder are synced, and only then is the stage renamed into

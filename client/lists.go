@@ -9,7 +9,9 @@ import (
 
 // Id lists. Some questions are asked often and about few letters: which
 // letters still await delivery (awaiting.json), which wait in the outbox
-// (outbox.json). Reading every sent record to answer them would read half
+// (outbox.json), which were delivered and not acknowledged
+// (unacknowledged.json), which were opened here and not acknowledged
+// (pending.json). Reading every sent record to answer them would read half
 // a million files after a year of heartbeats, so each is kept as a list of
 // letter ids beside the records, changed under the folder lock in the same
 // step as the records it describes, and made again from the records by a
@@ -42,7 +44,7 @@ func (p *Party) editList(file string, scan func() ([]string, error), fn func(ids
 	if errors.Is(err, os.ErrNotExist) {
 		l.IDs, err = scan()
 	} else if err != nil {
-		p.log.Warn("a list file is damaged; making it again from the sent letters", "file", file, "err", err)
+		p.log.Warn("a list file is damaged; making it again from the records", "file", file, "err", err)
 		l.IDs, err = scan()
 	}
 	if err != nil {

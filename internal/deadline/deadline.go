@@ -1,7 +1,9 @@
 // Package deadline holds the delivery deadlines per precedence, after ACP
 // 127: how long a letter may take from being sent to its delivered
 // receipt. The sending device raises its alarm on them (client), and the
-// relay shows the operator the letters waiting past them (relay).
+// relay shows the operator the letters waiting past them (relay). It holds
+// the acknowledgement deadlines too (AckDeadlines): how long an opened
+// letter may wait for a person's acknowledged receipt.
 package deadline
 
 import (
