@@ -219,35 +219,28 @@ func TestUnacknowledgedLetters(t *testing.T) {
 }
 
 // BenchmarkPendingLetters asks for the pending letters, as brief watch
-// does on every tick, of a party that has opened 3 letters and 300
-// heartbeats, with one letter not acknowledged.
+// does on every tick, of a party that has opened 4 letters and 299
+// heartbeats, with one letter not acknowledged: from pending.json
+// (listed), and as a scan of the archive would (scan).
 func BenchmarkPendingLetters(b *testing.B) {
-	w := testrelay.Start(b, testrelay.Options{})
-	wash, teh := w.Party("washington"), w.Party("tehran")
-	w.Connect(wash, teh)
 	ctx := context.Background()
-	for i := range 303 {
-		var sent *client.SentLetter
-		var err error
-		if i%100 == 0 {
-			sent, _, err = wash.Send(ctx, client.Outgoing{To: "tehran", Subject: "r", Precedence: envelope.Routine, Body: []byte("b")})
-		} else {
-			sent, err = wash.SendHeartbeat(ctx, "tehran", time.Minute)
-		}
-		if err == nil {
-			_, err = teh.Receive(ctx, sent.ID)
-		}
+	_, teh := lettersAndBeats(b, func(i int, teh *client.Party, sent *client.SentLetter) error {
+		_, err := teh.Receive(ctx, sent.ID)
 		if err == nil && i%100 == 0 && i != 300 {
 			_, err = teh.Ack(ctx, sent.ID)
 		}
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ResetTimer()
-	for range b.N {
-		if l, err := teh.PendingLetters(nil); err != nil || len(l) != 1 {
-			b.Fatal(l, err)
-		}
+		return err
+	})
+	for _, scan := range []bool{false, true} {
+		b.Run(map[bool]string{false: "listed", true: "scan"}[scan], func(b *testing.B) {
+			for range b.N {
+				if scan {
+					os.Remove(filepath.Join(teh.Dir(), "pending.json"))
+				}
+				if l, err := teh.PendingLetters(nil); err != nil || len(l) != 1 {
+					b.Fatal(l, err)
+				}
+			}
+		})
 	}
 }

@@ -19,24 +19,11 @@ type AckDeadlines map[envelope.Precedence]time.Duration
 // precedences get more than their delivery deadline: PRIORITY half a
 // working day, ROUTINE the next working day.
 func AckDefault(p envelope.Precedence) time.Duration {
-	switch p {
-	case envelope.Flash:
-		return 10 * time.Minute
-	case envelope.Immediate:
-		return time.Hour
-	case envelope.Priority:
-		return 6 * time.Hour
-	}
-	return 24 * time.Hour
+	return byPrecedence(p, 10*time.Minute, time.Hour, 6*time.Hour, 24*time.Hour)
 }
 
 // Of returns the acknowledgement deadline of precedence p.
-func (d AckDeadlines) Of(p envelope.Precedence) time.Duration {
-	if v, ok := d[p]; ok {
-		return v
-	}
-	return AckDefault(p)
-}
+func (d AckDeadlines) Of(p envelope.Precedence) time.Duration { return of(d, p, AckDefault) }
 
 // ParseAck parses "FLASH=5m,ROUTINE=2h" (any subset) as acknowledgement
 // deadlines; the others keep their defaults.
