@@ -95,8 +95,30 @@ func TestOverdueReadsOnlyAwaited(t *testing.T) {
 // does on every tick, of a party that has sent 3 letters with deadlines
 // and 300 heartbeats, all delivered but one letter.
 func BenchmarkOverdueLetters(b *testing.B) {
+	ctx := context.Background()
+	wash, _ := lettersAndBeats(b, func(i int, teh *client.Party, sent *client.SentLetter) (err error) {
+		if i != 300 {
+			_, err = teh.Receive(ctx, sent.ID)
+		}
+		return err
+	})
+	if _, err := wash.CollectReceipts(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := wash.OverdueLetters(nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// lettersAndBeats has washington send tehran 303 letters, a ROUTINE letter
+// every hundredth (i 0, 100, 200, 300) and heartbeats between, and calls
+// then with each.
+func lettersAndBeats(b *testing.B, then func(i int, teh *client.Party, sent *client.SentLetter) error) (wash, teh *client.Party) {
 	w := testrelay.Start(b, testrelay.Options{})
-	wash, teh := w.Party("washington"), w.Party("tehran")
+	wash, teh = w.Party("washington"), w.Party("tehran")
 	w.Connect(wash, teh)
 	ctx := context.Background()
 	for i := range 303 {
@@ -107,22 +129,14 @@ func BenchmarkOverdueLetters(b *testing.B) {
 		} else {
 			sent, err = wash.SendHeartbeat(ctx, "tehran", time.Minute)
 		}
-		if err == nil && i != 300 {
-			_, err = teh.Receive(ctx, sent.ID)
+		if err == nil {
+			err = then(i, teh, sent)
 		}
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
-	if _, err := wash.CollectReceipts(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for range b.N {
-		if _, err := wash.OverdueLetters(nil); err != nil {
-			b.Fatal(err)
-		}
-	}
+	return wash, teh
 }
 
 // TestOverdueWhileSending sends letters while another Party on the same

@@ -80,6 +80,11 @@
 // the posted, delivered and acknowledged receipts' times of the test
 // letters sent and lists those past due as missing.
 //
+// What brief watch asks on every tick (OverdueLetters, PendingLetters,
+// UnacknowledgedLetters, Outbox) is one indexed query each on the columns
+// of records.db's letters table (box, kind, state, receipts), never a read
+// of every letter sent or opened.
+//
 // An opened letter is staged in tmp/, its files, its files/ folder and the
 // stage folder are synced, and only then is the stage renamed into
 // archive/ (and archive/ synced) and the delivered receipt sent. The

@@ -74,10 +74,11 @@ func (p *Party) Mailbox(ctx context.Context) ([]api.MailboxEntry, error) {
 // receipt again (the relay keeps the first). A letter whose sequence
 // number was already received with another letter is refused with a
 // *ReplayError; a letter that skips numbers is received, and the numbers
-// skipped are reported by Gaps until they arrive. The letter's kind is
-// judged once, when it is opened (KindOf): a heartbeat is recorded
-// (NoteHeartbeat); a test letter is recorded and acknowledged at once
-// (NoteTestLetter). The record's New says whether this call opened the
+// skipped are reported by Gaps until they arrive. A letter for a person
+// is pending (PendingLetters) from when it is recorded until a person
+// acknowledges it. The letter's kind is judged once, when it is opened (KindOf): a
+// heartbeat is recorded (NoteHeartbeat); a test letter is recorded and
+// acknowledged at once (NoteTestLetter). The record's New says whether this call opened the
 // letter: of two processes receiving one letter at once, one does.
 func (p *Party) Receive(ctx context.Context, id string) (*Received, error) {
 	return p.receive(ctx, id, nil)

@@ -167,7 +167,7 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 		if fs.NArg() > 0 {
 			return usagef("", "read --follow takes no letter ids")
 		}
-		return readFollow(ctx, e, p, v, nil)
+		return readFollow(ctx, e, p, v, nil, nil)
 	}
 	ids := fs.Args()
 	if len(ids) == 0 {
@@ -224,8 +224,9 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 // readFollow reads what waits, then each letter the relay pushes, the most
 // urgent first (client.Follow), until ctx ends, and shows each as v says.
 // A letter that fails its checks is reported and skipped. onAlarm, if not
-// nil, is called with each alarm about the relay's log.
-func readFollow(ctx context.Context, e *env, p *client.Party, v readView, onAlarm func(from string, err error)) error {
+// nil, is called with each alarm about the relay's log; onLetter, if not
+// nil, with each letter read.
+func readFollow(ctx context.Context, e *env, p *client.Party, v readView, onAlarm func(from string, err error), onLetter func(*client.Received)) error {
 	// read receives the letter m names: from the event itself if it
 	// carries the envelope, else fetched.
 	read := func(m api.MailboxEntry) {
@@ -246,6 +247,9 @@ func readFollow(ctx context.Context, e *env, p *client.Party, v readView, onAlar
 			report(e.stderr, err)
 		default:
 			v.show(e, p, rec)
+		}
+		if err == nil && onLetter != nil {
+			onLetter(rec)
 		}
 	}
 	err := p.Follow(ctx, func() { warnGaps(e, p, "") }, read)

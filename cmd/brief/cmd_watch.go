@@ -15,7 +15,8 @@ import (
 )
 
 const watchUsage = `watch [--dir DIR] [--json] [--all] [--interval DURATION] [--test-every DURATION]
-             [--alarm COMMAND] [--alarm-webhook URL] [--deadlines LIST]
+             [--alarm COMMAND] [--alarm-webhook URL] [--alarm-subject]
+             [--deadlines LIST] [--ack-deadlines LIST]
 
 Keeps the relay's push stream open and reads each letter as it arrives
 (printed as 'brief read --follow' does), and every interval collects
@@ -28,10 +29,14 @@ contacts are acknowledged likewise. The heartbeats and test letters it
 reads are printed only with --all.
 
 Alarms: a change of light (including the first light seen, unless it is
-green), an overdue letter, a missing test letter, and a relay log that does
-not check out. For each, COMMAND runs with /bin/sh -c and BRIEF_EVENT,
+green), an overdue letter, a missing test letter, a relay log that does
+not check out, each letter opened (not heartbeats and test letters), a
+letter opened here and not acknowledged by its acknowledgement deadline
+(see 'brief pending'), and a letter sent from here, delivered and not
+acknowledged by it. For each, COMMAND runs with /bin/sh -c and BRIEF_EVENT,
 BRIEF_CHANNEL, BRIEF_LIGHT, BRIEF_PREVIOUS_LIGHT (empty at first),
-BRIEF_LETTER and BRIEF_REASON in its environment, and the alarm is POSTed
+BRIEF_LETTER, BRIEF_PRECEDENCE, BRIEF_REASON and, with --alarm-subject,
+BRIEF_SUBJECT in its environment, and the alarm is POSTed
 as JSON to the --alarm-webhook URL (https, or http to a loopback address;
 10 s per attempt, 4 attempts with backoff, never holding up the watch). Both
 may be given. It stops on SIGINT or SIGTERM; run it as a service, e.g. a
@@ -46,6 +51,8 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 	webhook := fs.String("alarm-webhook", "", "POST each alarm as JSON to `url` (https, or http to a loopback address)")
 	all := fs.Bool("all", false, allUsage)
 	dl := fs.String("deadlines", "", "delivery `deadlines` other than the defaults (FLASH=10m,IMMEDIATE=30m,PRIORITY=3h,ROUTINE=6h)")
+	ackDL := fs.String("ack-deadlines", "", "acknowledgement `deadlines` other than the defaults (FLASH=10m,IMMEDIATE=1h,PRIORITY=6h,ROUTINE=24h)")
+	subject := fs.Bool("alarm-subject", false, "give the hooks letters' subjects (BRIEF_SUBJECT, \"subject\"); off, since a hook may be a paging system")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,13 +74,19 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	ackDeadlines, err := client.ParseAckDeadlines(*ackDL)
+	if err != nil {
+		return err
+	}
+	hooks.Subject = *subject
 	p, err := loadParty(e, *fs.dir)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	hooks.Party, hooks.Device = p.Name(), p.Device()
-	w := &watcher{e: we, p: p, interval: *interval, testEvery: *testEvery, asJSON: *fs.asJSON, all: *all, deadlines: deadlines, hooks: hooks}
+	w := &watcher{e: we, p: p, interval: *interval, testEvery: *testEvery, asJSON: *fs.asJSON, all: *all, deadlines: deadlines, hooks: hooks,
+		ackDeadlines: ackDeadlines}
 	w.run(ctx)
 	return nil
 }
@@ -110,6 +123,7 @@ type watcher struct {
 	deadlines           client.Deadlines
 	hooks               *alarm.Hooks
 	tracker             alarm.Tracker
+	ackDeadlines        client.AckDeadlines
 }
 
 // follow reads letters from the relay's push stream until ctx ends,
@@ -118,7 +132,7 @@ func (w *watcher) follow(ctx context.Context) {
 	for {
 		err := readFollow(ctx, w.e, w.p, readView{asJSON: w.asJSON, all: w.all}, func(from string, err error) {
 			w.hooks.Raise(ctx, alarm.Event{Kind: alarm.KindLogInconsistent, Channel: from, Reason: err.Error()})
-		})
+		}, func(rec *client.Received) { w.opened(ctx, rec) })
 		if ctx.Err() != nil {
 			return
 		}
@@ -139,6 +153,7 @@ func (w *watcher) tick(ctx context.Context) {
 	tctx, cancel := context.WithTimeout(ctx, w.interval)
 	defer cancel()
 	w.send(tctx)
+	w.owed(ctx)
 	sctx, scancel := context.WithTimeout(ctx, w.interval)
 	defer scancel()
 	st, err := w.p.Status(sctx, w.interval)

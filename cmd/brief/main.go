@@ -39,6 +39,7 @@ func commands() []command {
 		{"inbox", "list letters waiting at the relay", cmdInbox},
 		{"read", "fetch, open and verify letters, and send delivered receipts", cmdRead},
 		{"ack", "send the acknowledged receipt for a letter you read", cmdAck},
+		{"pending", "list letters opened and not yet acknowledged, against their deadlines", cmdPending},
 		{"receipts", "collect and verify receipts for letters you sent", cmdReceipts},
 		{"export", "write a letter for the record: sealed letter, envelope, receipts, log proofs, summary", cmdExport},
 		{"status", "show each channel's light from its heartbeats (green, amber or red) and its test letters", cmdStatus},

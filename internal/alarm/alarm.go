@@ -1,8 +1,9 @@
 // Package alarm raises the alarms of 'brief watch'. A [Tracker] turns
 // what a party's device sees (the lights of its channels, overdue letters,
-// missing test letters) into events, each change once; [Hooks] hands each
-// event to the alarm hooks: a command run with /bin/sh, and a [Webhook]
-// that POSTs the event as JSON without ever holding up the watch.
+// missing test letters, acknowledgements owed) into events, each change
+// once; [LetterOpened] makes the event of a letter the watch opens; [Hooks]
+// hands each event to the alarm hooks: a command run with /bin/sh, and a
+// [Webhook] that POSTs the event as JSON without ever holding up the watch.
 package alarm
 
 import (
@@ -25,6 +26,9 @@ const (
 	KindTestLetterMissing = "test-letter-missing" // a test letter has no acknowledged receipt past its due time
 	KindLogInconsistent   = "log-inconsistent"    // the relay showed the two parties different histories
 	KindOutbox            = "outbox"              // a FLASH or IMMEDIATE letter has waited in the outbox too long
+	KindLetter            = "letter"              // the watch opened a letter for a person
+	KindAckOverdue        = "ack-overdue"         // a letter opened here has no acknowledged receipt past its deadline
+	KindUnacknowledged    = "unacknowledged"      // a letter sent from here was delivered, and not acknowledged by its deadline
 )
 
 // Event is one alarm. Its JSON form is the webhook's payload.
@@ -36,7 +40,9 @@ type Event struct {
 	Kind          string    `json:"kind"`
 	Light         string    `json:"light,omitempty"`          // KindLight: the new light
 	PreviousLight string    `json:"previous_light,omitempty"` // KindLight: the light before, empty for the first one seen
-	Letter        string    `json:"letter,omitempty"`         // KindOverdue, KindTestLetterMissing, KindOutbox: the letter id
+	Letter        string    `json:"letter,omitempty"`         // for the kinds about one letter: the letter id
+	Precedence    string    `json:"precedence,omitempty"`     // KindLetter, KindAckOverdue, KindUnacknowledged: the letter's
+	Subject       string    `json:"subject,omitempty"`        // the same kinds: the letter's subject, only if Hooks.Subject
 	Reason        string    `json:"reason"`                   // one line for a person
 	Time          time.Time `json:"time"`
 }
@@ -45,8 +51,11 @@ type Event struct {
 // The zero value raises nothing.
 type Hooks struct {
 	Party, Device string
-	Command       string   // run with /bin/sh -c for each event; "" for none
-	Webhook       *Webhook // nil for none
+	Command       string // run with /bin/sh -c for each event; "" for none
+	// Subject passes letters' subjects to the hooks. A hook may be a
+	// paging system, so by default Raise drops them.
+	Subject bool
+	Webhook *Webhook // nil for none
 	// Output receives the command's output; nil discards it.
 	Output io.Writer
 	// Report is told of a command that failed; nil ignores it.
@@ -69,6 +78,9 @@ func (h *Hooks) Raise(ctx context.Context, ev Event) {
 	id := make([]byte, 8)
 	rand.Read(id)
 	ev.ID, ev.Party, ev.Device = hex.EncodeToString(id), h.Party, h.Device
+	if !h.Subject {
+		ev.Subject = ""
+	}
 	if ev.Time.IsZero() {
 		ev.Time = h.now()
 	}
@@ -120,6 +132,12 @@ func commandEnv(ev Event) []string {
 		"BRIEF_PREVIOUS_LIGHT=" + ev.PreviousLight, "BRIEF_REASON=" + ev.Reason}
 	if ev.Letter != "" {
 		env = append(env, "BRIEF_LETTER="+ev.Letter)
+	}
+	if ev.Precedence != "" {
+		env = append(env, "BRIEF_PRECEDENCE="+ev.Precedence)
+	}
+	if ev.Subject != "" {
+		env = append(env, "BRIEF_SUBJECT="+ev.Subject)
 	}
 	if ev.Kind == KindLogInconsistent {
 		env = append(env, "BRIEF_ALARM="+ev.Reason)

@@ -17,8 +17,9 @@ type Tracker struct {
 	// judged at; nil is time.Now.
 	Now func() time.Time
 
-	lights map[string]string // channel -> last light reported
-	seen   map[string]bool   // kind + letter id -> reported
+	lights map[string]string          // channel -> last light reported
+	seen   map[string]bool            // kind + letter id -> reported
+	owed   map[string]map[string]bool // kind -> ids of the letters past their acknowledgement deadline when last seen
 }
 
 func (t *Tracker) now() time.Time {

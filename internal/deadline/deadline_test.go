@@ -29,3 +29,21 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+func TestParseAck(t *testing.T) {
+	d, err := ParseAck("FLASH=5m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[envelope.Precedence]time.Duration{
+		envelope.Flash: 5 * time.Minute, envelope.Immediate: time.Hour,
+		envelope.Priority: 6 * time.Hour, envelope.Routine: 24 * time.Hour,
+	} {
+		if got := d.Of(p); got != want {
+			t.Errorf("%s: %v, want %v", p, got, want)
+		}
+	}
+	if _, err := ParseAck("FLASH=soon"); err == nil {
+		t.Error("ParseAck accepted a bad duration")
+	}
+}
