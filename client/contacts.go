@@ -136,18 +136,27 @@ func (p *Party) Contact(party string) (*identity.Roster, error) {
 	if party == p.keys.Party {
 		return p.roster, nil
 	}
-	c, err := p.contactFile(party)
+	if err := identity.CheckName("party", party); err != nil {
+		return nil, err
+	}
+	v, err := p.memo.get(p.contactPath(party), func() (any, error) {
+		c, err := p.contactFile(party)
+		if err != nil {
+			return nil, err
+		}
+		ros, err := identity.VerifyChain(c.Root, c.Chain)
+		if err != nil {
+			return nil, fmt.Errorf("stored roster chain of %q: %w", party, err)
+		}
+		if ros.Party != party {
+			return nil, fmt.Errorf("stored roster chain of %q is for %q", party, ros.Party)
+		}
+		return ros, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	ros, err := identity.VerifyChain(c.Root, c.Chain)
-	if err != nil {
-		return nil, fmt.Errorf("stored roster chain of %q: %w", party, err)
-	}
-	if ros.Party != party {
-		return nil, fmt.Errorf("stored roster chain of %q is for %q", party, ros.Party)
-	}
-	return ros, nil
+	return v.(*identity.Roster), nil
 }
 
 func (p *Party) contactPath(party string) string {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // writeFile writes data to name atomically: a synced temporary file renamed
@@ -55,18 +56,11 @@ var syncDir = func(dir string) error {
 
 // createTemp creates a file, or with dir a folder, in tmp/ and returns it
 // open and locked; the lock, held until the caller closes it, keeps
-// sweepTmp from removing the entry while it is in use.
-func (p *Party) createTemp(pattern string, dir bool) (*os.File, error) {
-	unlock, err := p.lock()
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
+// sweepTmp from removing the entry while it is in use, and sweepTmp
+// leaves alone an entry younger than sweepAge, which may not be locked
+// yet.
+func (p *Party) createTemp(pattern string, dir bool) (f *os.File, err error) {
 	tmp := filepath.Join(p.dir, "tmp")
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		return nil, err
-	}
-	var f *os.File
 	if dir {
 		var name string
 		if name, err = os.MkdirTemp(tmp, pattern); err == nil {
@@ -85,15 +79,15 @@ func (p *Party) createTemp(pattern string, dir bool) (*os.File, error) {
 	return f, nil
 }
 
+// sweepAge is how old an entry of tmp/ must be before sweepTmp may remove
+// it: createTemp makes an entry and then locks it.
+const sweepAge = time.Minute
+
 // sweepTmp removes what interrupted operations left in tmp/: spooled
 // ciphertext and the unverified plaintext of letters being opened. An
-// entry that a running operation holds locked stays.
+// entry that a running operation holds locked stays, and so does one
+// younger than sweepAge.
 func (p *Party) sweepTmp() error {
-	unlock, err := p.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	tmp := filepath.Join(p.dir, "tmp")
 	entries, err := os.ReadDir(tmp)
 	if errors.Is(err, os.ErrNotExist) {
@@ -103,6 +97,9 @@ func (p *Party) sweepTmp() error {
 	}
 	var errs []error
 	for _, e := range entries {
+		if info, err := e.Info(); err == nil && p.now().Sub(info.ModTime()) < sweepAge {
+			continue // perhaps not locked yet
+		}
 		name := filepath.Join(tmp, e.Name())
 		f, err := os.Open(name)
 		if err == nil {

@@ -184,7 +184,7 @@ func (e *ReplayError) Error() string {
 // else the record given is, marked New.
 func (p *Party) fileLetter(stage string, rec *Received) (*Received, error) {
 	out := rec
-	err := p.inTx(func(tx *sql.Tx) error {
+	err := p.inDurableTx(func(tx *sql.Tx) error {
 		var old Received
 		if err := getLetter(tx, boxReceived, rec.ID, &old); err == nil {
 			out = &old

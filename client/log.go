@@ -91,7 +91,11 @@ func (p *Party) LoggedCheckpoint() (*tlog.Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.loadLog(origin, v)
+	cp, err := p.memo.get(p.logPath(), func() (any, error) { return p.loadLog(origin, v) })
+	if err != nil || cp == nil {
+		return nil, err
+	}
+	return cp.(*tlog.Checkpoint), nil
 }
 
 // SyncLog fetches the relay's latest checkpoint, checks its signature and

@@ -38,7 +38,7 @@ const maxIndexedBody = 1 << 20
 // migrate moves the JSON records of the folder into the database, if that
 // was not done yet, and then moves the files aside.
 func (p *Party) migrate() error {
-	err := p.inTx(func(tx *sql.Tx) error {
+	err := p.inDurableTx(func(tx *sql.Tx) error {
 		v, err := getMeta(tx, "schema")
 		if err != nil || v != "" {
 			return err

@@ -126,7 +126,7 @@ func (p *Party) sealedPath(id string) string { return filepath.Join(p.dir, "sent
 // record can exist, whatever the error; once begun, the transaction
 // either committed or not, and a failed commit is taken as "may exist".
 func (p *Party) recordSent(s *SentLetter, body []byte) (tried bool, err error) {
-	err = p.inTx(func(tx *sql.Tx) error {
+	err = p.inDurableTx(func(tx *sql.Tx) error {
 		tried = true
 		return putSentRecord(tx, s, string(body[:min(len(body), maxIndexedBody)]))
 	})
@@ -313,11 +313,7 @@ func (s *SentLetter) notice() bool {
 // postLock takes the channel's post lock, waiting for it until ctx ends,
 // and returns its release.
 func (p *Party) postLock(ctx context.Context, party string) (func(), error) {
-	dir := filepath.Join(p.dir, "locks")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "post-"+party), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(filepath.Join(p.dir, "locks", "post-"+party), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open the post lock: %w", err)
 	}

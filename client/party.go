@@ -33,6 +33,8 @@ type Party struct {
 	relayKey ed25519.PublicKey
 	epochs   map[uint32]*age.HybridIdentity // opened epoch secrets by number
 	db       *sql.DB                        // records.db (records.go)
+	durable  *sql.DB                        // records.db, each commit fsynced
+	memo     fileMemo                       // verified contacts and the accepted checkpoint, while their files are unchanged
 	nodes    *relayNodes
 	now      func() time.Time
 	log      *slog.Logger
@@ -156,6 +158,11 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 		return nil, err
 	}
 	p := &Party{dir: dir, keys: ks, now: opts.Now, log: opts.Logger}
+	for _, sub := range []string{"tmp", "sent", "archive", "locks"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return nil, fmt.Errorf("failed to make the party folder's %s: %w", sub, err)
+		}
+	}
 	if err := p.sweepTmp(); err != nil {
 		p.log.Warn("failed to clear tmp/ of interrupted operations", "err", err)
 	}
@@ -181,11 +188,15 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 		return nil, err
 	}
 	p.nodes = newRelayNodes(p.relay, tlsConf, p.log)
-	if p.db, err = openRecords(dir); err != nil {
+	if p.db, err = openRecords(dir, false); err != nil {
+		return nil, err
+	}
+	if p.durable, err = openRecords(dir, true); err != nil {
+		p.db.Close()
 		return nil, err
 	}
 	if err := p.migrate(); err != nil {
-		p.db.Close()
+		p.Close()
 		return nil, err
 	}
 	return p, nil
@@ -240,6 +251,7 @@ func (p *Party) Close() {
 		p.nodes.http.CloseIdleConnections()
 	}
 	p.db.Close()
+	p.durable.Close()
 }
 
 // RelayURL returns the address of the relay this party uses.

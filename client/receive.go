@@ -349,7 +349,7 @@ func (p *Party) recordReceipt(rec *Received, kind envelope.Kind) (*envelope.Rece
 		return rc, nil // records only grow: it is recorded
 	}
 	var rc *envelope.Receipt
-	err := p.inTx(func(tx *sql.Tx) error {
+	err := p.inDurableTx(func(tx *sql.Tx) error {
 		var disk Received
 		if err := getLetter(tx, boxReceived, rec.ID, &disk); err != nil {
 			return err

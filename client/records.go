@@ -11,9 +11,18 @@ import (
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite", pure Go
 )
 
-// The device's records live in records.db, an SQLite database (WAL,
-// synchronous=FULL: every commit is on disk before it returns) that every
-// process using the party folder shares. Each write is one transaction,
+// The device's records live in records.db, an SQLite database in WAL mode
+// that every process using the party folder shares. A commit survives a
+// crash of any process once it returns. It is also on disk (fsynced)
+// before it returns when it must survive a power cut because of what
+// follows it: the record of a letter about to be posted, of a letter
+// opened before its delivered receipt goes out, of a receipt about to be
+// posted, of a number given back (inDurableTx). The other commits (a
+// number taken, a letter marked posted, a receipt collected) ride on the
+// next durable commit, since the WAL is written in order: lost in a power
+// cut, each is redone (the number was not yet used by a durable record,
+// the letter is posted again and the relay answers the same receipt, the
+// receipt is fetched again). Each write is one transaction,
 // begun IMMEDIATE so that two processes never both read and then both
 // write; a process that finds the database busy waits up to busyTimeout.
 //
@@ -67,11 +76,15 @@ CREATE TABLE IF NOT EXISTS refused_receipts (seq INTEGER PRIMARY KEY, record BLO
 
 // openRecords opens (and if need be creates) the records database of the
 // party folder dir.
-func openRecords(dir string) (*sql.DB, error) {
+func openRecords(dir string, durable bool) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout))
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
+	if durable {
+		q.Add("_pragma", "synchronous(FULL)")
+	} else {
+		q.Add("_pragma", "synchronous(NORMAL)")
+	}
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
 	path, err := filepath.Abs(filepath.Join(dir, recordsFile))
@@ -91,9 +104,14 @@ func openRecords(dir string) (*sql.DB, error) {
 }
 
 // inTx runs fn in one write transaction of the records database: all of
-// fn's changes are committed, durably, or none if fn fails.
-func (p *Party) inTx(fn func(tx *sql.Tx) error) error {
-	tx, err := p.db.BeginTx(context.Background(), nil)
+// fn's changes are committed, or none if fn fails.
+func (p *Party) inTx(fn func(tx *sql.Tx) error) error { return runTx(p.db, fn) }
+
+// inDurableTx is inTx for a commit that is on disk when it returns.
+func (p *Party) inDurableTx(fn func(tx *sql.Tx) error) error { return runTx(p.durable, fn) }
+
+func runTx(db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(context.Background(), nil)
 	if err != nil {
 		return fmt.Errorf("failed to begin a transaction of %s: %w", recordsFile, err)
 	}

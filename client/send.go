@@ -203,9 +203,6 @@ func (p *Party) keepSealed(spool *os.File, id string) error {
 		return err
 	}
 	dir := filepath.Join(p.dir, "sent")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
 	if err := os.Rename(spool.Name(), p.sealedPath(id)); err != nil {
 		return err
 	}

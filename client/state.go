@@ -68,7 +68,7 @@ func setNextSeq(q querier, party string, next uint64) error {
 // relay: the recipient would otherwise wait for it forever, and report it
 // missing. Call it only once nothing with the number can be posted.
 func (p *Party) releaseSeq(party string, seq uint64) error {
-	return p.inTx(func(tx *sql.Tx) error {
+	return p.inDurableTx(func(tx *sql.Tx) error {
 		next, err := nextSeq(tx, party)
 		if err != nil {
 			return err

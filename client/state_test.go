@@ -9,12 +9,16 @@ import (
 // recordsParty returns a Party with only its records database, on dir.
 func recordsParty(t *testing.T, dir string) *Party {
 	t.Helper()
-	db, err := openRecords(dir)
+	db, err := openRecords(dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	return &Party{dir: dir, db: db}
+	durable, err := openRecords(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(); durable.Close() })
+	return &Party{dir: dir, db: db, durable: durable}
 }
 
 // TestStateUpdatesNotLost has several Party values on one folder, as
