@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -28,17 +29,29 @@ const SealedName = "letter.age"
 // was opened or sent by a version of brief that kept none.
 var ErrNoSealedCopy = errors.New("no sealed copy of the letter on this device (letters opened or sent before brief kept one have none)")
 
-// sealedCopy returns where the sealed copy of letter id is kept: in its
-// archive folder if this device opened it, else in sent/ (sealedPath) if
-// it sent it. It reports false if there is neither.
-func (p *Party) sealedCopy(id string) (string, bool) {
+// openSealed opens the sealed copy of letter id: in its archive folder if
+// this device opened it, else, if this device sent it, in records.db (a
+// small letter) or sent/ (sealedPath). The error wraps ErrNoSealedCopy if
+// there is none.
+func (p *Party) openSealed(id string) (io.ReadSeekCloser, error) {
 	for _, path := range []string{filepath.Join(p.archivePath(id), SealedName), p.sealedPath(id)} {
-		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
-			return path, true
+		if f, err := os.Open(path); err == nil {
+			return f, nil
 		}
 	}
-	return "", false
+	var data []byte
+	err := p.db.QueryRow(`SELECT data FROM sealed WHERE id = ?`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNoSealedCopy
+	} else if err != nil {
+		return nil, fmt.Errorf("failed to read the sealed letter: %w", err)
+	}
+	return nopCloser{bytes.NewReader(data)}, nil
 }
+
+type nopCloser struct{ io.ReadSeeker }
+
+func (nopCloser) Close() error { return nil }
 
 // Exported describes a letter written out by Export.
 type Exported struct {
@@ -99,13 +112,14 @@ func (p *Party) Export(ctx context.Context, id, out string) (*Exported, error) {
 	if err != nil {
 		return nil, err
 	}
-	sealed, ok := p.sealedCopy(id)
-	if !ok {
-		return nil, fmt.Errorf("letter %s: %w", id, ErrNoSealedCopy)
-	}
 	if err := checkOut(out); err != nil {
 		return nil, err
 	}
+	sealed, err := p.openSealed(id)
+	if err != nil {
+		return nil, fmt.Errorf("letter %s: %w", id, err)
+	}
+	defer sealed.Close()
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), "."+filepath.Base(out)+".tmp-")
 	if err != nil {
 		return nil, fmt.Errorf("failed to create export folder: %w", err)
@@ -181,12 +195,7 @@ func (p *Party) exportSource(id string) (*exportSource, error) {
 // copySealed copies the sealed letter to dst, checking it against the
 // envelope's signed size and digest, and returns the number of this
 // party's epoch key that opens it (0 if this device holds none that does).
-func (p *Party) copySealed(src, dst string, eh *envelope.Header) (uint32, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return 0, fmt.Errorf("failed to read the sealed letter: %w", err)
-	}
-	defer in.Close()
+func (p *Party) copySealed(in io.Reader, dst string, eh *envelope.Header) (uint32, error) {
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return 0, err
@@ -198,7 +207,7 @@ func (p *Party) copySealed(src, dst string, eh *envelope.Header) (uint32, error)
 		return 0, fmt.Errorf("failed to copy the sealed letter: %w", err)
 	}
 	if uint64(n) != eh.Size || !bytes.Equal(digest.Sum(nil), eh.Digest[:]) {
-		return 0, fmt.Errorf("the sealed copy %s does not match the envelope's signed size and digest", src)
+		return 0, errors.New("the sealed copy does not match the envelope's signed size and digest")
 	}
 	if err := f.Sync(); err != nil {
 		return 0, err

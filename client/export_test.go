@@ -1,6 +1,9 @@
 package client
 
-import "database/sql"
+import (
+	"database/sql"
+	"io"
+)
 
 // WatchSyncDir calls fn with each folder synced, before syncing it, until
 // restore is called. Tests that use it must not run in parallel.
@@ -35,4 +38,14 @@ func SetNextSeq(p *Party, party string, next uint64) error {
 func ForgetReceived(p *Party, from string) error {
 	_, err := p.db.Exec(`DELETE FROM received_seqs WHERE party = ?`, from)
 	return err
+}
+
+// SealedCopy returns the sealed copy this device keeps of letter id.
+func SealedCopy(p *Party, id string) ([]byte, error) {
+	r, err := p.openSealed(id)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
 }

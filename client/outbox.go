@@ -125,9 +125,14 @@ func (p *Party) sealedPath(id string) string { return filepath.Join(p.dir, "sent
 // index. tried reports whether the record's write was begun: if not, no
 // record can exist, whatever the error; once begun, the transaction
 // either committed or not, and a failed commit is taken as "may exist".
-func (p *Party) recordSent(s *SentLetter, body []byte) (tried bool, err error) {
+func (p *Party) recordSent(s *SentLetter, body, sealed []byte) (tried bool, err error) {
 	err = p.inDurableTx(func(tx *sql.Tx) error {
 		tried = true
+		if sealed != nil {
+			if _, err := tx.Exec(`INSERT INTO sealed (id, data) VALUES (?, ?)`, s.ID, sealed); err != nil {
+				return fmt.Errorf("failed to keep the sealed letter: %w", err)
+			}
+		}
 		return putSentRecord(tx, s, string(body[:min(len(body), maxIndexedBody)]))
 	})
 	return tried, err
@@ -184,29 +189,45 @@ func (s *SentLetter) nextTry() time.Time {
 
 // drain posts the letters queued to party in sequence order under the
 // channel's post lock, until the queue is empty or one cannot be posted
-// now (err). progress, if not nil, reports the posting of letter id.
+// now (err). progress, if not nil, reports the posting of letter id. The
+// posted receipts are recorded together, before the lock is let go: a
+// crash before that leaves the letters queued, to be posted again, and
+// the relay answers a letter posted again with the receipt it gave.
 func (p *Party) drain(ctx context.Context, party, id string, progress func(string, int64, int64)) (posted, refused []*SentLetter, err error) {
 	unlock, err := p.postLock(ctx, party)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer unlock()
+	var unmarked []postedLetter
+	mark := func() error {
+		err := p.markPosted(unmarked)
+		unmarked = nil
+		if err != nil {
+			return fmt.Errorf("letters posted but their receipts not recorded: %w", err)
+		}
+		return nil
+	}
+	defer func() {
+		if merr := mark(); merr != nil {
+			err = errors.Join(err, merr)
+		}
+	}()
+	var after uint64 // the last number posted here, not yet recorded as posted
 	for {
-		queue, err := p.queued(party)
-		if err != nil || len(queue) == 0 {
+		head, err := sentWhere(p.db, `state = ? AND party = ? AND seq > ?`, `seq LIMIT 1`, StateQueued, party, int64(after))
+		if err != nil || len(head) == 0 {
 			return posted, refused, err
 		}
-		s := queue[0]
+		s := head[0]
 		var pr func(string, int64, int64)
 		if s.ID == id {
 			pr = progress
 		}
 		rc, err := p.postSealed(ctx, s, pr)
 		if err == nil {
-			if err := p.markPosted(s, rc); err != nil {
-				return posted, refused, fmt.Errorf("letter %s posted but its receipt not recorded: %w", s.ID, err)
-			}
-			posted = append(posted, s)
+			unmarked = append(unmarked, postedLetter{s, rc})
+			posted, after = append(posted, s), s.Seq
 			continue
 		}
 		re, whole := refusal(err)
@@ -216,15 +237,29 @@ func (p *Party) drain(ctx context.Context, party, id string, progress func(strin
 			}
 			return posted, refused, &QueuedError{ID: s.ID, Seq: s.Seq, Err: err}
 		}
-		if !whole {
-			queue = queue[:1]
+		// A refusal may seal a notice with an earlier number: what was
+		// posted is recorded first, and the queue read from its start.
+		if err := mark(); err != nil {
+			return posted, refused, err
 		}
-		rs, err := p.refuseQueued(queue, re, !whole)
+		after = 0
+		if whole {
+			if head, err = p.queued(party); err != nil {
+				return posted, refused, err
+			}
+		}
+		rs, err := p.refuseQueued(head, re, !whole)
 		refused = append(refused, rs...)
 		if err != nil {
 			return posted, refused, err
 		}
 	}
+}
+
+// postedLetter is a letter posted and its verified posted receipt.
+type postedLetter struct {
+	s  *SentLetter
+	rc *envelope.Receipt
 }
 
 // postSealed posts a queued letter from its sealed copy.
@@ -233,25 +268,44 @@ func (p *Party) postSealed(ctx context.Context, s *SentLetter, progress func(str
 	if err != nil {
 		return nil, fmt.Errorf("letter %s: its record's envelope: %w", s.ID, err)
 	}
-	f, err := os.Open(p.sealedPath(s.ID))
+	r, err := p.openSealed(s.ID)
 	if err != nil {
-		return nil, fmt.Errorf("letter %s: its sealed copy: %w", s.ID, err)
+		return nil, fmt.Errorf("letter %s: %w", s.ID, err)
 	}
-	defer f.Close()
-	return p.post(ctx, eh, f, progress)
+	defer r.Close()
+	return p.post(ctx, eh, r, progress)
 }
 
-// markPosted records a letter's posted receipt and takes it off the
-// outbox. The sealed copy of a heartbeat or test letter is removed: no
-// person reads it again.
-func (p *Party) markPosted(s *SentLetter, rc *envelope.Receipt) error {
-	err := p.updateSent(s.ID, func(r *SentLetter) error {
-		r.addReceipt(rc)
-		r.State, r.PostError = StatePosted, ""
+// markPosted records the letters' posted receipts, in one transaction,
+// which takes them off the outbox. The sealed copy of a heartbeat or test
+// letter is removed: no person reads it again.
+func (p *Party) markPosted(list []postedLetter) error {
+	if len(list) == 0 {
+		return nil
+	}
+	err := p.inTx(func(tx *sql.Tx) error {
+		for _, l := range list {
+			var r SentLetter
+			if err := getLetter(tx, boxSent, l.s.ID, &r); err != nil {
+				return err
+			}
+			r.addReceipt(l.rc)
+			r.State, r.PostError = StatePosted, ""
+			if err := putSentRecord(tx, &r, ""); err != nil {
+				return err
+			}
+			if !hasDeadline(&r) {
+				if _, err := tx.Exec(`DELETE FROM sealed WHERE id = ?`, r.ID); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	})
-	if err == nil && !hasDeadline(s) {
-		os.Remove(p.sealedPath(s.ID))
+	for _, l := range list {
+		if err == nil && !hasDeadline(l.s) {
+			os.Remove(p.sealedPath(l.s.ID))
+		}
 	}
 	return err
 }

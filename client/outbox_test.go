@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -171,8 +170,8 @@ func TestRefusedWithLettersBehind(t *testing.T) {
 	if gaps, _ := teh.GapReport(""); len(gaps) != 0 {
 		t.Fatalf("gaps: %+v", gaps)
 	}
-	if _, err := os.Stat(wash.Dir() + "/sent/" + big.ID + ".age"); err != nil {
-		t.Fatalf("the refused letter's sealed copy: %v", err)
+	if sealed, err := client.SealedCopy(wash, big.ID); err != nil || uint64(len(sealed)) != big.Size {
+		t.Fatalf("the refused letter's sealed copy: %v, %d bytes", err, len(sealed))
 	}
 }
 

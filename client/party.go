@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -34,6 +35,8 @@ type Party struct {
 	epochs   map[uint32]*age.HybridIdentity // opened epoch secrets by number
 	db       *sql.DB                        // records.db (records.go)
 	durable  *sql.DB                        // records.db, each commit fsynced
+	writing  sync.Mutex                     // held by this process's transaction of records.db (commit.go)
+	group    groupCommit                    // durable work waiting for a commit
 	memo     fileMemo                       // verified contacts and the accepted checkpoint, while their files are unchanged
 	nodes    *relayNodes
 	now      func() time.Time

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -30,6 +29,11 @@ import (
 // holds what is asked of them: sequence numbers, the outbox, the sent and
 // received records with their receipts, the receipts set aside, and the
 // search index.
+//
+// sealed holds the sealed copy of each small letter this device sent (at
+// most inlineSealed bytes of plaintext), written in the transaction that
+// records the letter; a larger letter's sealed copy is the file
+// sent/ID.age.
 //
 // letters holds every letter this device sent or opened, one row each
 // (box "sent" or "received"), with the columns that queries select on and
@@ -72,6 +76,7 @@ CREATE INDEX IF NOT EXISTS letters_seq ON letters (box, party, seq);
 CREATE INDEX IF NOT EXISTS letters_open ON letters (box, kind, receipts, precedence, at);
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (subject, body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS refused_receipts (seq INTEGER PRIMARY KEY, record BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sealed (id TEXT PRIMARY KEY, data BLOB NOT NULL);
 `
 
 // openRecords opens (and if need be creates) the records database of the
@@ -101,28 +106,6 @@ func openRecords(dir string, durable bool) (*sql.DB, error) {
 		return nil, fmt.Errorf("failed to prepare %s: %w", recordsFile, err)
 	}
 	return db, nil
-}
-
-// inTx runs fn in one write transaction of the records database: all of
-// fn's changes are committed, or none if fn fails.
-func (p *Party) inTx(fn func(tx *sql.Tx) error) error { return runTx(p.db, fn) }
-
-// inDurableTx is inTx for a commit that is on disk when it returns.
-func (p *Party) inDurableTx(fn func(tx *sql.Tx) error) error { return runTx(p.durable, fn) }
-
-func runTx(db *sql.DB, fn func(tx *sql.Tx) error) error {
-	tx, err := db.BeginTx(context.Background(), nil)
-	if err != nil {
-		return fmt.Errorf("failed to begin a transaction of %s: %w", recordsFile, err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("failed to commit to %s: %w", recordsFile, err)
-	}
-	return nil
 }
 
 // querier is what reads need: the database, or a transaction.

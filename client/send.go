@@ -73,8 +73,8 @@ type SentLetter struct {
 // posts the letters queued on its channel in sequence order, this one
 // among them, verifying each posted receipt. If this letter could not be
 // posted now, it stays in the outbox and the error is a *QueuedError; if
-// the relay refused it for good, a *RefusedError. The sealed letter is
-// spooled to a file, never held in memory.
+// the relay refused it for good, a *RefusedError. A letter of more than
+// inlineSealed bytes is sealed to a spool file, never held in memory.
 func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Receipt, error) {
 	sent, err := p.seal(o, 0)
 	if err != nil {
@@ -156,20 +156,30 @@ func (p *Party) seal(o Outgoing, seq uint64) (*SentLetter, error) {
 		taken := seq
 		release = func(err error) error { return errors.Join(err, p.releaseSeq(o.To, taken)) }
 	}
-	spool, err := p.createTemp("sealed-*", false)
-	if err != nil {
-		return nil, release(fmt.Errorf("failed to create spool file: %w", err))
+	// A small letter is sealed in memory and its sealed copy kept in
+	// records.db with its record; a larger one is spooled to a file.
+	var inline *bytes.Buffer
+	var spool *os.File
+	var dst io.Writer
+	if plainSize(o, atts) <= inlineSealed {
+		inline = new(bytes.Buffer)
+		dst = inline
+	} else {
+		if spool, err = p.createTemp("sealed-*", false); err != nil {
+			return nil, release(fmt.Errorf("failed to create spool file: %w", err))
+		}
+		defer os.Remove(spool.Name())
+		defer spool.Close()
+		dst = spool
 	}
-	defer os.Remove(spool.Name())
-	defer spool.Close()
 	digest := envelope.NewDigest()
 	d := &letter.Draft{From: p.keys.Party, Device: p.keys.Device, To: o.To, Office: o.Office, Seq: seq,
 		Precedence: o.Precedence, Subject: o.Subject, ReplyTo: o.ReplyTo, Thread: o.Thread, Created: now, Body: o.Body,
 		Attachments: atts}
-	cw := &countWriter{w: io.MultiWriter(spool, digest)}
+	cw := &countWriter{w: io.MultiWriter(dst, digest)}
 	lh, err := letter.Seal(cw, d, p.keys.Sign, *toEpoch, *selfEpoch)
 	if err != nil {
-		// The spool is removed unposted: the number is free again.
+		// Nothing sealed is kept: the number is free again.
 		return nil, release(err)
 	}
 	eh := &envelope.Header{ID: lh.ID, From: lh.From, Device: lh.Device, To: lh.To, Epoch: lh.Epoch,
@@ -177,13 +187,18 @@ func (p *Party) seal(o Outgoing, seq uint64) (*SentLetter, error) {
 	if err := eh.Sign(p.keys.Sign); err != nil {
 		return nil, release(err)
 	}
-	if err := p.keepSealed(spool, lh.ID.String()); err != nil {
-		return nil, release(fmt.Errorf("failed to keep the sealed letter: %w", err))
+	var inlined []byte
+	if spool != nil {
+		if err := p.keepSealed(spool, lh.ID.String()); err != nil {
+			return nil, release(fmt.Errorf("failed to keep the sealed letter: %w", err))
+		}
+	} else {
+		inlined = inline.Bytes()
 	}
 	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Kind: cmp.Or(o.kind, KindLetter), Precedence: o.Precedence.String(),
 		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw, State: StateQueued,
 		Thread: hex.EncodeToString(o.Thread), ReplyTo: hex.EncodeToString(o.ReplyTo)}
-	if tried, err := p.recordSent(sent, o.Body); err != nil {
+	if tried, err := p.recordSent(sent, o.Body, inlined); err != nil {
 		err = fmt.Errorf("failed to record letter before posting: %w", err)
 		if !tried {
 			// No record exists: the number is free again. Once the
@@ -194,6 +209,19 @@ func (p *Party) seal(o Outgoing, seq uint64) (*SentLetter, error) {
 		return nil, err
 	}
 	return sent, nil
+}
+
+// inlineSealed is the largest letter (body and attachments) that is
+// sealed in memory and whose sealed copy is kept in records.db.
+const inlineSealed = 256 << 10
+
+// plainSize is what the body and attachments of a letter add up to.
+func plainSize(o Outgoing, atts []letter.Attachment) int64 {
+	n := int64(len(o.Body))
+	for _, a := range atts {
+		n += a.Size
+	}
+	return n
 }
 
 // keepSealed makes the spooled ciphertext the letter's sealed copy,
@@ -209,17 +237,17 @@ func (p *Party) keepSealed(spool *os.File, id string) error {
 	return syncDir(dir)
 }
 
-// post sends the envelope and its spooled ciphertext and verifies the
-// posted receipt.
-func (p *Party) post(ctx context.Context, eh *envelope.Header, spool *os.File, progress func(string, int64, int64)) (*envelope.Receipt, error) {
+// post sends the envelope and its ciphertext, read from sealed, and
+// verifies the posted receipt.
+func (p *Party) post(ctx context.Context, eh *envelope.Header, sealed io.ReadSeeker, progress func(string, int64, int64)) (*envelope.Receipt, error) {
 	var frame bytes.Buffer
 	envelope.WriteHeader(&frame, eh)
 	size := int64(frame.Len()) + int64(eh.Size)
 	body := func() (io.Reader, error) {
-		if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		if _, err := sealed.Seek(0, io.SeekStart); err != nil {
 			return nil, err
 		}
-		var r io.Reader = io.MultiReader(bytes.NewReader(frame.Bytes()), io.LimitReader(spool, int64(eh.Size)))
+		var r io.Reader = io.MultiReader(bytes.NewReader(frame.Bytes()), io.LimitReader(sealed, int64(eh.Size)))
 		if progress != nil {
 			r = &progressReader{r: r, stage: "posting", total: size, report: progress}
 		}
