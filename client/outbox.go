@@ -342,8 +342,8 @@ func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool)
 			return out, err
 		}
 		out = append(out, s)
-		if notice && !s.notice() {
-			if _, err := p.seal(Outgoing{To: s.To, Subject: NoticeSubject, Precedence: envelope.Routine,
+		if notice && s.NoticeFor == "" {
+			if _, err := p.seal(Outgoing{To: s.To, Subject: NoticeSubject, Precedence: envelope.Routine, noticeFor: s.ID,
 				Body: fmt.Appendf(nil, "Letter %d (%s) was refused by the relay and not sent: %s.\nThis notice takes its number, so that no letter is missing.\n", s.Seq, s.ID, re.Message)}, s.Seq); err != nil {
 				return out, fmt.Errorf("letter %s was refused, and the notice that takes its number was not sealed: %w", s.ID, err)
 			}
@@ -359,10 +359,6 @@ func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool)
 // NoticeSubject is the subject of the letter that takes the number of a
 // letter the relay refused while later letters of its channel waited.
 const NoticeSubject = "letter not sent"
-
-func (s *SentLetter) notice() bool {
-	return s.Subject == NoticeSubject && s.Precedence == envelope.Routine.String()
-}
 
 // postLock takes the channel's post lock, waiting for it until ctx ends,
 // and returns its release.

@@ -153,7 +153,7 @@ func TestRefusedWithLettersBehind(t *testing.T) {
 		t.Fatalf("retry: %v, posted %v, refused %v", err, posted, refused)
 	}
 	notice := posted[0]
-	if notice.Seq != big.Seq || notice.Subject != client.NoticeSubject {
+	if notice.Seq != big.Seq || notice.Subject != client.NoticeSubject || notice.NoticeFor != big.ID {
 		t.Fatalf("the notice: %+v", notice)
 	}
 	var got []string

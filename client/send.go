@@ -36,7 +36,8 @@ type Outgoing struct {
 	// "posting", counting bytes sent), at most once per 1 MiB.
 	Progress func(stage string, done, total int64)
 
-	kind Kind // set by sendJSONPart only; a person's letter is KindLetter
+	kind      Kind   // set by sendJSONPart only; a person's letter is KindLetter
+	noticeFor string // set by refuseQueued only: the letter whose number a notice takes
 }
 
 // SentLetter is the sender's record of a letter, in records.db, with every
@@ -66,6 +67,7 @@ type SentLetter struct {
 	Refused     string     `json:"refused,omitempty"`      // the relay's code, if it refused the letter for good
 	Thread      string     `json:"thread,omitempty"`       // hex: the letter that started the thread, if it names one
 	ReplyTo     string     `json:"reply_to,omitempty"`     // hex: the letter it answers, if any
+	NoticeFor   string     `json:"notice_for,omitempty"`   // for a notice: the refused letter whose number it took
 }
 
 // Send seals a letter to the recipient's and this party's current epoch
@@ -197,7 +199,7 @@ func (p *Party) seal(o Outgoing, seq uint64) (*SentLetter, error) {
 	}
 	sent := &SentLetter{ID: lh.ID.String(), To: o.To, Subject: o.Subject, Kind: cmp.Or(o.kind, KindLetter), Precedence: o.Precedence.String(),
 		Seq: seq, Size: eh.Size, SealedAt: now, Envelope: eh.Raw, State: StateQueued,
-		Thread: hex.EncodeToString(o.Thread), ReplyTo: hex.EncodeToString(o.ReplyTo)}
+		Thread: hex.EncodeToString(o.Thread), ReplyTo: hex.EncodeToString(o.ReplyTo), NoticeFor: o.noticeFor}
 	if tried, err := p.recordSent(sent, o.Body, inlined); err != nil {
 		err = fmt.Errorf("failed to record letter before posting: %w", err)
 		if !tried {

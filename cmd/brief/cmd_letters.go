@@ -40,6 +40,9 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 	if !fs.given("body") && !fs.given("body-file") {
 		return usagef("give the text with --body TEXT or --body-file FILE; an empty letter needs --body ''", "send needs --body or --body-file")
 	}
+	if fs.given("body") && fs.given("body-file") {
+		return usagef("", "give --body or --body-file, not both")
+	}
 	p, err := envelope.ParsePrecedence(*prec)
 	if err != nil {
 		return err
@@ -95,8 +98,6 @@ func progress(e *env, atts []letter.Attachment) func(string, int64, int64) {
 
 func bodyText(e *env, body, file string) ([]byte, error) {
 	switch {
-	case body != "" && file != "":
-		return nil, usagef("", "give --body or --body-file, not both")
 	case file == "-":
 		return io.ReadAll(io.LimitReader(e.stdin, 16<<20))
 	case file != "":
@@ -252,7 +253,11 @@ func readFollow(ctx context.Context, e *env, p *client.Party, v readView, onAlar
 			onLetter(rec)
 		}
 	}
-	err := p.Follow(ctx, func() { warnGaps(e, p, "") }, read)
+	gaps := v.gaps
+	if gaps == nil {
+		gaps = &gapWarner{}
+	}
+	err := p.Follow(ctx, func() { gaps.warn(e, p) }, read)
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -266,14 +271,39 @@ func readFollow(ctx context.Context, e *env, p *client.Party, v readView, onAlar
 // from any party, if from is empty) that has not arrived although a later
 // one has.
 func warnGaps(e *env, p *client.Party, from string) {
+	(&gapWarner{}).warnFrom(e, p, from)
+}
+
+// gapWarner warns of each missing letter once: a long-running command
+// looks again each time it has read what waits, and a warning repeated
+// each time would drown out the next one. onMissing, if not nil, is also
+// told of each.
+type gapWarner struct {
+	seen      map[string]bool
+	onMissing func(g client.Gap, line string)
+}
+
+func (w *gapWarner) warn(e *env, p *client.Party) { w.warnFrom(e, p, "") }
+
+func (w *gapWarner) warnFrom(e *env, p *client.Party, from string) {
 	gaps, err := p.GapReport(from)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "brief: warning: could not check for missing letters: %v\n", err)
 		return
 	}
+	if w.seen == nil {
+		w.seen = map[string]bool{}
+	}
 	for _, g := range gaps {
 		for _, line := range g.Lines() {
+			if w.seen[line] {
+				continue
+			}
+			w.seen[line] = true
 			fmt.Fprintf(e.stderr, "brief: warning: %s\n", printable(line, false))
+			if w.onMissing != nil {
+				w.onMissing(g, line)
+			}
 		}
 	}
 }

@@ -129,14 +129,23 @@ type watcher struct {
 // follow reads letters from the relay's push stream until ctx ends,
 // reconnecting when the stream breaks, and raises the log alarms.
 func (w *watcher) follow(ctx context.Context) {
+	gaps := &gapWarner{onMissing: func(g client.Gap, line string) {
+		w.hooks.Raise(ctx, alarm.Event{Kind: alarm.KindMissing, Channel: g.From, Reason: line})
+	}}
+	var lastErr string
 	for {
-		err := readFollow(ctx, w.e, w.p, readView{asJSON: w.asJSON, all: w.all}, func(from string, err error) {
+		err := readFollow(ctx, w.e, w.p, readView{asJSON: w.asJSON, all: w.all, gaps: gaps}, func(from string, err error) {
 			w.hooks.Raise(ctx, alarm.Event{Kind: alarm.KindLogInconsistent, Channel: from, Reason: err.Error()})
 		}, func(rec *client.Received) { w.opened(ctx, rec) })
 		if ctx.Err() != nil {
 			return
 		}
-		report(w.e.stderr, fmt.Errorf("push stream: %w; reconnecting", err))
+		// A relay that stays down breaks each new stream the same way:
+		// that is said once, not every few seconds.
+		if err.Error() != lastErr {
+			report(w.e.stderr, fmt.Errorf("push stream: %w; reconnecting", err))
+			lastErr = err.Error()
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -16,6 +16,10 @@ type readView struct {
 	asJSON bool
 	all    bool // heartbeats and test letters too (--all)
 	byID   bool // asked for by id: a letter opened before is shown in full
+	// gaps, if not nil, warns of each missing letter once for as long as
+	// it lives (brief watch, read --follow); nil warns of every gap at
+	// each look.
+	gaps *gapWarner
 }
 
 // readItem is a received letter in --json output: with its kind, and
