@@ -15,6 +15,7 @@
 //	                       every letter sent and opened with its receipts, receipts set aside, the search index
 //	sent/ID.age            the letter as sealed and posted (kept for the outbox and the record; not for heartbeats and test letters once posted)
 //	locks/post-P           the post lock of the channel to P: its letters go out one at a time, in order
+//	locks/read             the reading lock (readlock.go): one process at a time reads letters from the relay
 //	log.json               the latest checkpoint of the relay's log this device accepted
 //	heartbeats.json        per channel: the last heartbeat sent, delivered (with its round trip) and received
 //	testletters.json       per channel: the last test letter sent, acknowledged (with its receipts' times) and received

@@ -163,6 +163,23 @@ func cmdRead(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
+	// A read waits for a one-off read; a watch or a following read holds
+	// the lock for as long as it runs, and is named instead.
+	what := "brief read"
+	if *follow {
+		what = "brief read --follow"
+	}
+	unlock, err := p.LockReading(ctx, what, func(busy *client.ReaderBusyError) bool {
+		if busy.Command != "brief read" {
+			return false
+		}
+		fmt.Fprintf(e.stderr, "brief: waiting: %v\n", busy)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	v := readView{asJSON: *fs.asJSON, all: *all, byID: fs.NArg() > 0}
 	if *follow {
 		if fs.NArg() > 0 {

@@ -84,6 +84,11 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
+	unlock, err := p.LockReading(ctx, "brief watch", nil)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	hooks.Party, hooks.Device = p.Name(), p.Device()
 	w := &watcher{e: we, p: p, interval: *interval, testEvery: *testEvery, asJSON: *fs.asJSON, all: *all, deadlines: deadlines, hooks: hooks,
 		ackDeadlines: ackDeadlines}

@@ -53,6 +53,8 @@ func hints(err error) []string {
 		}
 	case errors.Is(err, identity.ErrWrongPassphrase):
 		return []string{"check BRIEF_PASSPHRASE, or unset it to be asked on the terminal"}
+	case errors.As(err, new(*client.ReaderBusyError)):
+		return []string{"it opens letters as they come: see them with 'brief list' and 'brief pending', and acknowledge with 'brief ack ID'"}
 	case errors.Is(err, client.ErrNoParty):
 		return []string{"create one with 'brief party init', or point --dir (or BRIEF_DIR) at a party folder"}
 	case errors.Is(err, store.ErrTooFewServers):
