@@ -77,13 +77,12 @@ func (p *Party) sendJSONPart(ctx context.Context, to string, k Kind, v any) (*Se
 	f := formOf(k)
 	// While letters wait in the channel's outbox, the relay is not taking
 	// them: a heartbeat or test letter sealed now would only queue behind
-	// them, stale by the time it goes, and take a number.
+	// them, stale by the time it goes, and take a number. The outbox is
+	// retried on its own schedule (RetryOutbox), not by each heartbeat.
 	if waiting, err := p.queued(to); err != nil {
 		return nil, nil, err
 	} else if len(waiting) > 0 {
-		if _, _, err := p.drain(ctx, to, "", nil); err != nil {
-			return nil, nil, fmt.Errorf("not sealed while the outbox holds letters the relay did not take: %w", err)
-		}
+		return nil, nil, fmt.Errorf("not sealed while %d letters wait in the outbox: %w", len(waiting), ErrOutboxWaiting)
 	}
 	data, err := json.Marshal(v)
 	if err != nil {

@@ -73,6 +73,10 @@ func (s *SentLetter) postedReceipt() *envelope.Receipt {
 	return nil
 }
 
+// ErrOutboxWaiting is why a heartbeat or test letter is not sealed: letters
+// wait in its channel's outbox, so the relay is not taking letters now.
+var ErrOutboxWaiting = errors.New("the outbox holds letters the relay has not taken yet")
+
 // QueuedError says that a letter was sealed and recorded but not posted:
 // it waits in the outbox and is posted by RetryOutbox (or 'brief watch').
 type QueuedError struct {
@@ -335,7 +339,7 @@ func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool)
 	for i := len(letters) - 1; i >= 0; i-- {
 		s := letters[i]
 		err := p.updateSent(s.ID, func(r *SentLetter) error {
-			r.State, r.PostError, r.Refused = StateRefused, re.Error(), re.Code
+			r.State, r.PostError, r.Refused = StateRefused, re.Message, re.Code
 			return nil
 		})
 		if err != nil {

@@ -126,7 +126,11 @@ func selectLetters(q querier, where, order string, args []any, fn func(rec []byt
 
 // sentWhere returns the sent letters that match where.
 func sentWhere(q querier, where, order string, args ...any) ([]*SentLetter, error) {
-	return lettersWhere[SentLetter](q, boxSent, where, order, args)
+	out, err := lettersWhere[SentLetter](q, boxSent, where, order, args)
+	for _, s := range out {
+		s.Kind = sentKind(s)
+	}
+	return out, err
 }
 
 // receivedWhere returns the received letters that match where.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -29,7 +30,7 @@ contacts are acknowledged likewise. The heartbeats and test letters it
 reads are printed only with --all.
 
 Alarms: a change of light (including the first light seen, unless it is
-green), an overdue letter, a missing test letter, a relay log that does
+green; the first is judged two intervals after the start), an overdue letter, a missing test letter, a relay log that does
 not check out, each letter opened (not heartbeats and test letters), a
 letter opened here and not acknowledged by its acknowledgement deadline
 (see 'brief pending'), and a letter sent from here, delivered and not
@@ -91,7 +92,11 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 	defer unlock()
 	hooks.Party, hooks.Device = p.Name(), p.Device()
 	w := &watcher{e: we, p: p, interval: *interval, testEvery: *testEvery, asJSON: *fs.asJSON, all: *all, deadlines: deadlines, hooks: hooks,
-		ackDeadlines: ackDeadlines}
+		ackDeadlines: ackDeadlines, lastWarn: map[string]string{}, refused: map[string]time.Time{}}
+	// A watch that starts after the channel was silent (a new set-up, a
+	// device that was off) would see red before the first heartbeats
+	// had a chance to go: the first light is judged after two intervals.
+	w.tracker.Quiet = time.Now().Add(2 * w.interval)
 	w.run(ctx)
 	return nil
 }
@@ -128,6 +133,8 @@ type watcher struct {
 	deadlines           client.Deadlines
 	hooks               *alarm.Hooks
 	tracker             alarm.Tracker
+	lastWarn            map[string]string    // the last error reported, by what failed (warnOnce)
+	refused             map[string]time.Time // contacts whose channel the relay refused, until when to leave them
 	ackDeadlines        client.AckDeadlines
 }
 
@@ -196,31 +203,55 @@ func (w *watcher) tick(ctx context.Context) {
 // letter to each that is due one, and retries acknowledgements of test
 // letters received.
 func (w *watcher) send(ctx context.Context) {
-	warn := func(err error) {
-		if err != nil && ctx.Err() == nil {
-			report(w.e.stderr, err)
+	warn := func(what string, err error) {
+		if ctx.Err() == nil {
+			w.warnOnce(what, err)
 		}
 	}
 	_, err := w.p.CollectReceipts(ctx)
-	warn(err)
+	warn("receipts", err)
 	contacts, err := w.p.Contacts()
-	warn(err)
+	warn("contacts", err)
+	now := time.Now()
 	for _, c := range contacts {
-		if _, err := w.p.SendHeartbeat(ctx, c, w.interval); err != nil {
-			warn(fmt.Errorf("heartbeat to %s: %w", c, err))
+		if now.Before(w.refused[c]) {
+			continue // the relay refuses this channel; tried again later
 		}
-		if w.testEvery <= 0 {
-			continue
+		_, err := w.p.SendHeartbeat(ctx, c, w.interval)
+		if w.testEvery > 0 && err == nil {
+			var due bool
+			if due, err = w.p.TestLetterDue(c, w.testEvery); err == nil && due {
+				_, err = w.p.SendTestLetter(ctx, c, 2*w.testEvery)
+			}
 		}
-		due, err := w.p.TestLetterDue(c, w.testEvery)
-		if err == nil && due {
-			_, err = w.p.SendTestLetter(ctx, c, 2*w.testEvery)
+		if errors.As(err, new(*client.RefusedError)) {
+			w.refused[c] = now.Add(refusedChannelWait)
 		}
-		if err != nil {
-			warn(fmt.Errorf("test letter to %s: %w", c, err))
+		if errors.Is(err, client.ErrOutboxWaiting) {
+			err = nil // the outbox's own alarm and the light tell of it
 		}
+		warn("letters to "+c, err)
 	}
-	warn(w.p.AckTestLetters(ctx))
+	warn("test letter acknowledgements", w.p.AckTestLetters(ctx))
+}
+
+// refusedChannelWait is how long a watch sends no heartbeat or test letter
+// to a contact whose channel the relay refused: each would be refused too.
+const refusedChannelWait = 10 * time.Minute
+
+// warnOnce reports err unless it is what was last reported for what: a
+// relay that stays down fails each tick the same way, and one line says
+// so. A nil err clears it.
+func (w *watcher) warnOnce(what string, err error) {
+	if err == nil {
+		delete(w.lastWarn, what)
+		return
+	}
+	if w.lastWarn[what] == err.Error() {
+		return
+	}
+	w.lastWarn[what] = err.Error()
+	report(w.e.stderr, fmt.Errorf("%s: %w", what, err))
 }
 
 // print prints an event: one line of text, or with --json one object.

@@ -316,6 +316,7 @@ func TestTrackerQueued(t *testing.T) {
 		{ID: "b", To: "tehran", Precedence: "IMMEDIATE", SealedAt: now.Add(-30 * time.Second)},
 		{ID: "c", To: "tehran", Precedence: "ROUTINE", SealedAt: now.Add(-time.Hour)},
 	}
+	waiting = append(waiting, &client.SentLetter{ID: "h", To: "tehran", Kind: client.KindHeartbeat, Precedence: "IMMEDIATE", SealedAt: now.Add(-time.Hour)})
 	evs := tr.Queued(waiting)
 	if len(evs) != 1 || evs[0].Letter != "a" || evs[0].Kind != KindOutbox || !strings.Contains(evs[0].Reason, "after 5 attempts: down") {
 		t.Fatalf("events: %+v", evs)
@@ -326,5 +327,21 @@ func TestTrackerQueued(t *testing.T) {
 	now = now.Add(time.Minute)
 	if evs := tr.Queued(waiting); len(evs) != 1 || evs[0].Letter != "b" {
 		t.Fatalf("the IMMEDIATE letter after its minute: %+v", evs)
+	}
+}
+
+// TestTrackerQuiet keeps a first light that is not green to itself until
+// Quiet, and reports it after; a first green is reported (and then quiet
+// by Raise) as before.
+func TestTrackerQuiet(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tr := &Tracker{Now: func() time.Time { return now }, Quiet: now.Add(2 * time.Minute)}
+	red := []client.ChannelStatus{{Channel: "tehran", Light: client.Red, Interval: time.Minute}}
+	if evs := tr.Status(red); len(evs) != 0 {
+		t.Fatalf("a red first light reported before Quiet: %+v", evs)
+	}
+	now = now.Add(3 * time.Minute)
+	if evs := tr.Status(red); len(evs) != 1 || evs[0].Light != client.Red || evs[0].PreviousLight != "" {
+		t.Fatalf("after Quiet: %+v", evs)
 	}
 }

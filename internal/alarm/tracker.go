@@ -16,6 +16,11 @@ type Tracker struct {
 	// Now is the time the events are stamped with and the lights' reasons
 	// judged at; nil is time.Now.
 	Now func() time.Time
+	// Quiet is when the first light of a channel may be reported if it
+	// is not green; before, it is not reported (nor remembered), since
+	// the channel has had no chance yet to exchange heartbeats. The zero
+	// time reports it at once.
+	Quiet time.Time
 
 	lights map[string]string          // channel -> last light reported
 	seen   map[string]bool            // kind + letter id -> reported
@@ -51,7 +56,9 @@ func (t *Tracker) Status(st []client.ChannelStatus) []Event {
 	now := t.now()
 	var out []Event
 	for _, s := range st {
-		if prev := t.lights[s.Channel]; prev != s.Light {
+		if prev := t.lights[s.Channel]; prev == "" && s.Light != client.Green && now.Before(t.Quiet) {
+			// Too early to say.
+		} else if prev != s.Light {
 			t.lights[s.Channel] = s.Light
 			out = append(out, Event{Channel: s.Channel, Kind: KindLight, Light: s.Light, PreviousLight: prev,
 				Reason: lightReason(now, s), Time: now})
@@ -94,7 +101,9 @@ func (t *Tracker) Queued(waiting []*client.SentLetter) []Event {
 	now := t.now()
 	var out []Event
 	for _, s := range waiting {
-		urgent := s.Precedence == envelope.Flash.String() || s.Precedence == envelope.Immediate.String()
+		// A heartbeat or test letter waiting says only that the relay is
+		// down, which the light says already.
+		urgent := !s.Kind.System() && (s.Precedence == envelope.Flash.String() || s.Precedence == envelope.Immediate.String())
 		if urgent && now.Sub(s.SealedAt) > OutboxWait && t.once(KindOutbox+s.ID) {
 			reason := fmt.Sprintf("%s letter %s sealed %s waits in the outbox after %d attempts", s.Precedence, s.ID,
 				s.SealedAt.UTC().Format(time.RFC3339), s.Attempts)
