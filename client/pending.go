@@ -3,6 +3,7 @@ package client
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"brieftraeger/envelope"
@@ -35,6 +36,9 @@ type Pending struct {
 	Due        time.Time `json:"due"`      // OpenedAt plus the acknowledgement deadline
 	WaitedS    int64     `json:"waited_s"` // seconds since OpenedAt, at the party's clock
 	Overdue    bool      `json:"overdue"`  // past Due
+	// AckUnsent says a person acknowledged it here, but the acknowledged
+	// receipt has not reached the relay yet: it is still owed.
+	AckUnsent bool `json:"ack_unsent,omitempty"`
 }
 
 // ForAPerson reports whether an opened letter is for a person to read and
@@ -53,17 +57,21 @@ func acknowledged(receipts [][]byte) bool {
 // longest waiting first, each with its acknowledgement deadline at the
 // party's clock.
 func (p *Party) PendingLetters(d AckDeadlines) ([]Pending, error) {
-	recs, err := receivedWhere(p.db, `kind = ? AND receipts & ? = 0`, `precedence, at, n`, string(KindLetter), hasAcknowledged)
+	recs, err := receivedWhere(p.db, `kind = ? AND (receipts & ? = 0 OR state = ?)`, `precedence, at, n`, string(KindLetter), hasAcknowledged, receivedUnsent)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the letters pending: %w", err)
 	}
 	now := p.now()
 	out := make([]Pending, 0, len(recs))
 	for _, rec := range recs {
+		unsent := slices.Contains(rec.Unsent, envelope.Acknowledged)
+		if acknowledged(rec.Receipts) && !unsent {
+			continue // only its delivered receipt waits to be sent
+		}
 		prec, _ := envelope.ParsePrecedence(rec.Precedence) // checked when it was opened
 		due := rec.OpenedAt.Add(d.Of(prec))
 		out = append(out, Pending{ID: rec.ID, From: rec.From, Office: rec.Office, Subject: rec.Subject, Precedence: rec.Precedence,
-			OpenedAt: rec.OpenedAt, Due: due, WaitedS: int64(now.Sub(rec.OpenedAt) / time.Second), Overdue: now.After(due)})
+			OpenedAt: rec.OpenedAt, Due: due, WaitedS: int64(now.Sub(rec.OpenedAt) / time.Second), Overdue: now.After(due), AckUnsent: unsent})
 	}
 	return out, nil
 }

@@ -165,3 +165,36 @@ func BenchmarkPendingLetters(b *testing.B) {
 		}
 	}
 }
+
+// TestAckWhileRelayDown acknowledges a letter while the relay is down: the
+// receipt is recorded and the letter stays pending, marked, until the
+// receipt goes; RetryReceipts sends it once the relay is back, and the
+// sender gets it.
+func TestAckWhileRelayDown(t *testing.T) {
+	w, wash, teh := pair(t)
+	ctx := context.Background()
+	id := sendAt(t, wash, envelope.Priority)
+	receive(t, teh, id)
+	w.Pause()
+	if _, err := teh.Ack(ctx, id); err == nil {
+		t.Fatal("ack with the relay down reported sent")
+	}
+	list := wantPending(t, teh, nil, []string{id})
+	if !list[0].AckUnsent {
+		t.Fatalf("pending while the receipt waits: %+v", list[0])
+	}
+	w.Resume()
+	if n, err := teh.RetryReceipts(ctx); err != nil || n != 1 {
+		t.Fatalf("retry: %d sent, %v", n, err)
+	}
+	wantPending(t, teh, nil, nil)
+	if n, err := teh.RetryReceipts(ctx); err != nil || n != 0 {
+		t.Fatalf("a second retry: %d sent, %v", n, err)
+	}
+	if _, err := wash.CollectReceipts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := wash.Sent(id); len(s.Receipts) != 3 {
+		t.Fatalf("the sender holds %d receipts, want posted, delivered and acknowledged", len(s.Receipts))
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"filippo.io/age"
@@ -41,6 +42,9 @@ type Received struct {
 	Receipts   [][]byte       `json:"receipts"`           // delivered, then acknowledged, as sent
 	Thread     string         `json:"thread,omitempty"`   // hex: the letter that started the thread, if it names one
 	ReplyTo    string         `json:"reply_to,omitempty"` // hex: the letter it answers, if any
+	// Unsent lists the kinds of the receipts recorded here that have not
+	// reached the relay yet (unsent.go).
+	Unsent []envelope.Kind `json:"unsent,omitempty"`
 
 	// New is set by Receive if this call opened the letter, and false if
 	// it was in the archive already: read again, or announced again by
@@ -334,9 +338,15 @@ func (p *Party) fileReceipt(ctx context.Context, rec *Received, kind envelope.Ki
 	}
 	resp, err := p.do(ctx, http.MethodPost, api.PathReceipts, bodyOf(rc.Raw), int64(len(rc.Raw)))
 	if err != nil {
-		return fmt.Errorf("failed to send %s receipt: %w", kind, err)
+		return fmt.Errorf("the %s receipt is recorded here but did not reach the relay (it is sent again by 'brief watch', or by this command run again): %w", kind, err)
 	}
 	resp.Body.Close()
+	if slices.Contains(rec.Unsent, kind) {
+		if err := p.markReceiptSent(rec.ID, kind); err != nil {
+			return err
+		}
+		rec.Unsent = slices.DeleteFunc(rec.Unsent, func(k envelope.Kind) bool { return k == kind })
+	}
 	return nil
 }
 
@@ -346,7 +356,7 @@ func (p *Party) fileReceipt(ctx context.Context, rec *Received, kind envelope.Ki
 // one both post. rec's receipts are updated from the record.
 func (p *Party) recordReceipt(rec *Received, kind envelope.Kind) (*envelope.Receipt, error) {
 	if rc := receiptOf(rec.Receipts, kind); rc != nil {
-		return rc, nil // records only grow: it is recorded
+		return rc, nil // recorded (records only grow), and rec.Unsent says whether sent
 	}
 	var rc *envelope.Receipt
 	err := p.inDurableTx(func(tx *sql.Tx) error {
@@ -364,11 +374,12 @@ func (p *Party) recordReceipt(rec *Received, kind envelope.Kind) (*envelope.Rece
 				return err
 			}
 			disk.Receipts = append(disk.Receipts, rc.Raw)
+			disk.Unsent = append(disk.Unsent, kind)
 			if err := putReceivedRecord(tx, &disk, ""); err != nil {
 				return err
 			}
 		}
-		rec.Receipts = disk.Receipts
+		rec.Receipts, rec.Unsent = disk.Receipts, disk.Unsent
 		return nil
 	})
 	return rc, err

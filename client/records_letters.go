@@ -185,5 +185,5 @@ func putSentRecord(q querier, s *SentLetter, body string) error {
 func putReceivedRecord(q querier, rec *Received, body string) error {
 	return putLetter(q, letterRow{box: boxReceived, id: rec.ID, party: rec.From, seq: rec.Seq, precedence: rec.Precedence,
 		kind: rec.Kind, subject: rec.Subject, thread: threadOf(rec.Thread, rec.ID), at: rec.OpenedAt.UnixNano(),
-		state: "opened", receipts: receiptBits(rec.Receipts), record: rec}, body)
+		state: rec.rowState(), receipts: receiptBits(rec.Receipts), record: rec}, body)
 }

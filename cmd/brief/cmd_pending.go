@@ -42,8 +42,12 @@ func cmdPending(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return printOwed(e, list, *fs.asJSON, "no letters waiting for acknowledgement", func(l client.Pending) string {
-		return fmt.Sprintf("%s  %-9s  from %-12s  opened %s  %s  %s", l.ID, l.Precedence, printable(l.From, false),
+		line := fmt.Sprintf("%s  %-9s  from %-12s  opened %s  %s  %s", l.ID, l.Precedence, printable(l.From, false),
 			l.OpenedAt.Local().Format(time.DateTime), waited(l.WaitedS, l.Due.Sub(l.OpenedAt), l.Overdue), printable(fmt.Sprintf("%q", l.Subject), false))
+		if l.AckUnsent {
+			line += "  (acknowledged here; the receipt has not reached the relay: run 'brief ack' again)"
+		}
+		return line
 	})
 }
 

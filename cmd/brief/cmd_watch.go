@@ -233,6 +233,8 @@ func (w *watcher) send(ctx context.Context) {
 		warn("letters to "+c, err)
 	}
 	warn("test letter acknowledgements", w.p.AckTestLetters(ctx))
+	_, err = w.p.RetryReceipts(ctx)
+	warn("receipts not sent", err)
 }
 
 // refusedChannelWait is how long a watch sends no heartbeat or test letter
