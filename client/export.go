@@ -167,22 +167,17 @@ func checkOut(out string) error {
 
 // exportSource finds letter id in the archive, else among the sent letters.
 func (p *Party) exportSource(id string) (*exportSource, error) {
-	rec, err := p.Letter(id)
-	if err == nil {
+	rec, s, err := p.findLetter(id)
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil {
 		eh, err := envelope.Parse(rec.Envelope)
 		if err != nil {
 			return nil, fmt.Errorf("letter %s: %w", id, err)
 		}
 		return &exportSource{direction: "received", eh: eh, subject: rec.Subject, seq: rec.Seq,
 			when: "created " + rec.Created.UTC().Format(time.RFC3339) + ", opened " + rec.OpenedAt.UTC().Format(time.RFC3339), receipts: rec.Receipts}, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	s, err := p.Sent(id)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("letter %s is neither in the archive nor among the letters sent from this device", id)
-	} else if err != nil {
-		return nil, err
 	}
 	eh, err := envelope.Parse(s.Envelope)
 	if err != nil {

@@ -184,7 +184,7 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Re
 	stage := lk.Name()
 	defer os.RemoveAll(stage)
 	defer lk.Close()
-	rec, err := openInto(stage, io.LimitReader(stream, int64(eh.Size)), eh, dev.Key, epoch)
+	rec, err := openInto(stage, io.LimitReader(stream, int64(eh.Size)), eh, dev.Key, []age.Identity{epoch}, true)
 	if err != nil {
 		return nil, fmt.Errorf("letter %s refused: %w", id, err)
 	}
@@ -232,26 +232,30 @@ func (p *Party) archive(stage string, rec *Received) error {
 	return syncDir(filepath.Dir(final))
 }
 
-// openInto opens the ciphertext in r into the folder stage, checking the
-// letter header against the envelope and the ciphertext against the
-// envelope's signed size and digest. The ciphertext itself goes to
-// stage/letter.age.
-func openInto(stage string, r io.Reader, eh *envelope.Header, senderKey []byte, epoch age.Identity) (*Received, error) {
+// openInto opens the ciphertext in r with one of the epoch identities ids
+// into the folder stage, checking the letter header against the envelope
+// and the ciphertext against the envelope's signed size and digest. With
+// keepSealed, the ciphertext itself goes to stage/letter.age.
+func openInto(stage string, r io.Reader, eh *envelope.Header, senderKey []byte, ids []age.Identity, keepSealed bool) (*Received, error) {
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
 			f.Close()
 		}
 	}()
-	// The ciphertext is kept as it came (SealedName), for the record and
-	// for the stock age tool.
-	sealed, err := os.OpenFile(filepath.Join(stage, SealedName), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	files = append(files, sealed)
 	digest := envelope.NewDigest()
-	cr := &countReader{r: io.TeeReader(r, io.MultiWriter(digest, sealed))}
+	var tee io.Writer = digest
+	if keepSealed {
+		// The ciphertext is kept as it came (SealedName), for the record
+		// and for the stock age tool.
+		sealed, err := os.OpenFile(filepath.Join(stage, SealedName), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, sealed)
+		tee = io.MultiWriter(digest, sealed)
+	}
+	cr := &countReader{r: io.TeeReader(r, tee)}
 	rec := &Received{Envelope: eh.Raw}
 	sink := func(i int, pi letter.PartInfo) (io.Writer, error) {
 		path := "body.txt"
@@ -276,7 +280,7 @@ func openInto(stage string, r io.Reader, eh *envelope.Header, senderKey []byte, 
 		}
 		return nil
 	}
-	lh, err := letter.Open(cr, []age.Identity{epoch}, verify, sink)
+	lh, err := letter.Open(cr, ids, verify, sink)
 	if err != nil {
 		return nil, err
 	}

@@ -27,18 +27,15 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 	to := fs.String("to", "", "recipient `party`")
 	subject := fs.String("subject", "", "the letter's `subject`")
 	prec := fs.String("precedence", "ROUTINE", "FLASH, IMMEDIATE, PRIORITY or ROUTINE")
-	body := fs.String("body", "", "the letter's `text`")
-	bodyFile := fs.String("body-file", "", "read the letter's text from `file` (- for standard input)")
-	var attach multiFlag
-	fs.Var(&attach, "attach", "attach `file` (repeatable)")
+	c := newContentFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *to == "" || *subject == "" || fs.NArg() > 0 {
 		return usagef("brief send --to PARTY --subject TEXT --body TEXT", "send needs --to and --subject")
 	}
-	if !fs.given("body") && !fs.given("body-file") {
-		return usagef("give the text with --body TEXT or --body-file FILE; an empty letter needs --body ''", "send needs --body or --body-file")
+	if err := c.check("send"); err != nil {
+		return err
 	}
 	if fs.given("body") && fs.given("body-file") {
 		return usagef("", "give --body or --body-file, not both")
@@ -47,12 +44,8 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	text, err := bodyText(e, *body, *bodyFile)
-	if err != nil {
-		return err
-	}
-	atts, err := attachments(attach)
-	if err != nil {
+	o := client.Outgoing{To: *to, Subject: *subject, Precedence: p}
+	if err := c.read(e, &o); err != nil {
 		return err
 	}
 	party, err := loadParty(e, *fs.dir)
@@ -60,17 +53,66 @@ func cmdSend(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer party.Close()
-	sent, posted, err := party.Send(ctx, client.Outgoing{To: *to, Subject: *subject, Precedence: p, Body: text, Attachments: atts,
-		Progress: progress(e, atts)})
+	return sendLetter(ctx, e, party, *fs.asJSON, o)
+}
+
+// contentFlags are the flags of a letter's body and attachments, of send
+// and reply.
+type contentFlags struct {
+	fs       *partyFlags
+	body     *string
+	bodyFile *string
+	attach   multiFlag
+}
+
+func newContentFlags(fs *partyFlags) *contentFlags {
+	c := &contentFlags{fs: fs,
+		body:     fs.String("body", "", "the letter's `text`"),
+		bodyFile: fs.String("body-file", "", "read the letter's text from `file` (- for standard input)")}
+	fs.Var(&c.attach, "attach", "attach `file` (repeatable)")
+	return c
+}
+
+// check refuses a letter without --body or --body-file: an empty letter
+// needs an empty --body.
+func (c *contentFlags) check(cmd string) error {
+	if !c.fs.given("body") && !c.fs.given("body-file") {
+		return usagef("give the text with --body TEXT or --body-file FILE; an empty letter needs --body ''", "%s needs --body or --body-file", cmd)
+	}
+	return nil
+}
+
+// read sets o's body, attachments and progress reporter from the flags.
+func (c *contentFlags) read(e *env, o *client.Outgoing) error {
+	text, err := bodyText(e, *c.body, *c.bodyFile)
+	if err != nil {
+		return err
+	}
+	atts, err := attachments(c.attach)
+	if err != nil {
+		return err
+	}
+	o.Body, o.Attachments, o.Progress = text, atts, progress(e, atts)
+	return nil
+}
+
+// sendLetter sends o and reports it: posted on stdout, or queued in the
+// outbox (reportQueued).
+func sendLetter(ctx context.Context, e *env, party *client.Party, asJSON bool, o client.Outgoing) error {
+	sent, posted, err := party.Send(ctx, o)
 	var queued *client.QueuedError
 	if errors.As(err, &queued) {
-		return reportQueued(e, *fs.asJSON, sent, queued)
+		return reportQueued(e, asJSON, sent, queued)
 	} else if err != nil {
 		return err
 	}
-	if *fs.asJSON {
-		return printJSON(e.stdout, map[string]any{"id": sent.ID, "to": sent.To, "seq": sent.Seq, "precedence": sent.Precedence,
-			"size": sent.Size, "state": client.StatePosted, "posted_at": posted.Time, "relay_seq": posted.Seq, "posted_receipt_verified": true})
+	if asJSON {
+		out := map[string]any{"id": sent.ID, "to": sent.To, "seq": sent.Seq, "precedence": sent.Precedence,
+			"size": sent.Size, "state": client.StatePosted, "posted_at": posted.Time, "relay_seq": posted.Seq, "posted_receipt_verified": true}
+		if sent.ReplyTo != "" {
+			out["thread"], out["reply_to"] = sent.Thread, sent.ReplyTo
+		}
+		return printJSON(e.stdout, out)
 	}
 	fmt.Fprintf(e.stdout, "posted %s to %s (seq %d, %s, %d bytes sealed); relay receipt verified\n", sent.ID, sent.To, sent.Seq, sent.Precedence, sent.Size)
 	return nil
@@ -344,16 +386,24 @@ func printLetter(e *env, p *client.Party, rec *client.Received) {
 	}
 	fmt.Fprintf(e.stdout, "letter %s  %s  from %s/%s  seq %d\nsubject: %s\ndate:    %s\n%s\n\n",
 		rec.ID, rec.Precedence, rec.From, rec.Device, rec.Seq, printable(rec.Subject, false), rec.Created.Local().Format(time.RFC1123), status)
-	dir := p.LetterDir(rec.ID)
-	printBody(e.stdout, filepath.Join(dir, rec.Parts[0].Path))
-	for _, part := range rec.Parts[1:] {
+	printText(e, p.LetterDir(rec.ID), rec.Parts)
+	fmt.Fprintln(e.stdout)
+}
+
+// printText prints an opened letter's body (a screenful at most,
+// printBody) and its attachments with their paths; its files are in dir.
+func printText(e *env, dir string, parts []client.ReceivedPart) {
+	if len(parts) == 0 {
+		return
+	}
+	printBody(e.stdout, filepath.Join(dir, parts[0].Path))
+	for _, part := range parts[1:] {
 		if part.Checkpoint() {
 			continue // the sender's view of the relay's log, checked by CheckGossip
 		}
 		fmt.Fprintf(e.stdout, "attachment: %s (%s, %d bytes) %s\n", printable(part.Name, false), printable(part.MediaType, false),
 			part.Size, printable(filepath.Join(dir, part.Path), false))
 	}
-	fmt.Fprintln(e.stdout)
 }
 
 func cmdAck(ctx context.Context, e *env, args []string) error {
