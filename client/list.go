@@ -37,43 +37,33 @@ type Listed struct {
 
 // List returns the letters of the local archive that f selects, newest
 // first, from the records database alone (no letter file is read).
+//
+// It asks one query per box and kind, each newest first along the index
+// letters_list (box, kind, at) and cut at the limit, and merges them: an
+// archive of 100,000 letters, and any number of heartbeats, is listed in
+// about the time of its newest letters (docs/BENCHMARKS.md). A search
+// for a word few letters hold looks those letters up by their row; one
+// for a word many hold walks the index newest first and keeps the
+// letters that hold it.
 func (p *Party) List(f ListFilter) ([]Listed, error) {
-	where := []string{"1"}
-	var args []any
-	if f.Box != "" {
-		if f.Box != boxSent && f.Box != boxReceived {
-			return nil, fmt.Errorf("no box %q: sent or received", f.Box)
-		}
-		where, args = append(where, "box = ?"), append(args, f.Box)
+	query, args, err := p.listQuery(f)
+	if err != nil {
+		return nil, err
 	}
-	if f.Party != "" {
-		where, args = append(where, "party = ?"), append(args, f.Party)
+	out := []Listed{}
+	if query == "" {
+		return out, nil
 	}
-	if f.Thread != "" {
-		where, args = append(where, "thread = ?"), append(args, f.Thread)
-	}
-	if !f.All {
-		where, args = append(where, "kind = ?"), append(args, string(KindLetter))
-	}
-	if q := matchQuery(f.Search); q != "" {
-		where, args = append(where, "n IN (SELECT rowid FROM search WHERE search MATCH ?)"), append(args, q)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := p.db.Query(`SELECT box, id, party, seq, precedence, kind, subject, thread, at, state, receipts FROM letters
-		WHERE `+strings.Join(where, " AND ")+` ORDER BY at DESC, n DESC LIMIT ?`, append(args, limit)...)
+	rows, err := p.db.Query(query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("failed to list letters: %w", err)
 	}
 	defer rows.Close()
-	out := []Listed{}
 	for rows.Next() {
 		var l Listed
+		var n, at int64
 		var prec, receipts int
-		var at int64
-		if err := rows.Scan(&l.Box, &l.ID, &l.Party, &l.Seq, &prec, &l.Kind, &l.Subject, &l.Thread, &at, &l.State, &receipts); err != nil {
+		if err := rows.Scan(&n, &l.Box, &l.ID, &l.Party, &l.Seq, &prec, &l.Kind, &l.Subject, &l.Thread, &at, &l.State, &receipts); err != nil {
 			return nil, err
 		}
 		l.Precedence, l.At = envelope.Precedence(prec).String(), time.Unix(0, at)
@@ -81,4 +71,101 @@ func (p *Party) List(f ListFilter) ([]Listed, error) {
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// listQuery returns List's query for f and its arguments, or "" if no box
+// holds a letter of a kind f lists. The count that picks the plan, and
+// the kinds, are asked apart from the listing (a transaction would take
+// the write lock, _txlock): what changes meanwhile changes a plan, not
+// the answer.
+func (p *Party) listQuery(f ListFilter) (string, []any, error) {
+	boxes := []string{boxSent, boxReceived}
+	if f.Box != "" {
+		if f.Box != boxSent && f.Box != boxReceived {
+			return "", nil, fmt.Errorf("no box %q: sent or received", f.Box)
+		}
+		boxes = []string{f.Box}
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	where, args, hint, err := p.listWhere(f)
+	if err != nil {
+		return "", nil, err
+	}
+	var selects []string
+	var all []any
+	for _, box := range boxes {
+		kinds := []string{string(KindLetter)}
+		if f.All {
+			if kinds, err = kindsIn(p.db, box); err != nil {
+				return "", nil, fmt.Errorf("failed to list letters: %w", err)
+			}
+		}
+		for _, kind := range kinds {
+			selects = append(selects, `SELECT * FROM (SELECT n, box, id, party, seq, precedence, kind, subject, thread, at, state, receipts
+				FROM letters `+hint+` WHERE box = ? AND kind = ?`+where+` ORDER BY at DESC, n DESC LIMIT ?)`)
+			all = append(append(append(all, box, kind), args...), limit)
+		}
+	}
+	if len(selects) == 0 {
+		return "", nil, nil
+	}
+	return strings.Join(selects, " UNION ALL ") + ` ORDER BY at DESC, n DESC LIMIT ?`, append(all, limit), nil
+}
+
+// listWhere returns the conditions of f on a box's letters of one kind
+// (" AND …"), their arguments, and the plan: along letters_thread for a
+// thread (a few letters); by row for a search that few letters match;
+// else along letters_list newest first, keeping the letters that match
+// until the limit.
+func (p *Party) listWhere(f ListFilter) (where string, args []any, hint string, err error) {
+	hint = "INDEXED BY letters_list"
+	if f.Party != "" {
+		where, args = where+" AND party = ?", append(args, f.Party)
+	}
+	if f.Thread != "" {
+		// letters_thread holds the letters that name a thread (thread != '').
+		where, args, hint = where+" AND thread = ? AND thread != ''", append(args, f.Thread), "INDEXED BY letters_thread"
+	}
+	if q := matchQuery(f.Search); q != "" {
+		where, args = where+" AND n IN (SELECT rowid FROM search WHERE search MATCH ?)", append(args, q)
+		var matches int
+		if err := p.db.QueryRow(`SELECT count(*) FROM search WHERE search MATCH ?`, q).Scan(&matches); err != nil {
+			return "", nil, "", fmt.Errorf("failed to search letters: %w", err)
+		}
+		if f.Thread == "" && matches <= fewMatches {
+			hint = "NOT INDEXED" // by row: the rows of the letters that match
+		}
+	}
+	return where, args, hint, nil
+}
+
+// fewMatches is the most letters a search finds that List looks up one by
+// one, by row; for more it walks the letters newest first.
+const fewMatches = 5000
+
+// kindsIn returns the kinds of letter in box, each found along the index
+// letters_list in one step (a loose index scan), not by reading every
+// letter.
+func kindsIn(q querier, box string) ([]string, error) {
+	rows, err := q.Query(`WITH RECURSIVE k(kind) AS (
+			SELECT min(kind) FROM letters WHERE box = ?1
+			UNION ALL
+			SELECT (SELECT min(kind) FROM letters WHERE box = ?1 AND kind > k.kind) FROM k WHERE k.kind IS NOT NULL)
+		SELECT kind FROM k WHERE kind IS NOT NULL`, box)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var kinds []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		kinds = append(kinds, k)
+	}
+	return kinds, rows.Err()
 }
