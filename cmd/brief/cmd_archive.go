@@ -39,9 +39,14 @@ func cmdList(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
+	f.Limit++ // one more than shown: whether there are more
 	list, err := p.List(f)
 	if err != nil {
 		return err
+	}
+	more := len(list) == f.Limit
+	if more {
+		list = list[:len(list)-1]
 	}
 	if *fs.asJSON {
 		return printJSON(e.stdout, list)
@@ -52,8 +57,8 @@ func cmdList(_ context.Context, e *env, args []string) error {
 	for _, l := range list {
 		fmt.Fprintln(e.stdout, listLine(l))
 	}
-	if len(list) == f.Limit {
-		fmt.Fprintf(e.stderr, "brief: the %d newest letters shown; --limit N shows more\n", f.Limit)
+	if more {
+		fmt.Fprintf(e.stderr, "brief: the %d newest letters shown; there are more (--limit N)\n", len(list))
 	}
 	return nil
 }
