@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,45 +22,57 @@ import (
 // sendLetter sends a letter with an attachment from p to to.
 func sendLetter(t *testing.T, p *client.Party, to, subject, body string) *client.SentLetter {
 	t.Helper()
+	return sendAnnex(t, p, to, subject, body, "annex of "+subject)
+}
+
+// sendAnnex sends a letter with the attachment annex.txt holding annex.
+func sendAnnex(t *testing.T, p *client.Party, to, subject, body, annex string) *client.SentLetter {
+	t.Helper()
 	sent, _, err := p.Send(context.Background(), client.Outgoing{To: to, Subject: subject, Precedence: envelope.Priority,
-		Body: []byte(body), Attachments: []letter.Attachment{part("annex.txt", "text/plain", "annex of "+subject)}})
+		Body: []byte(body), Attachments: []letter.Attachment{part("annex.txt", "text/plain", annex)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return sent
 }
 
+// annexes are a small letter's attachment, whose sealed copy is kept in
+// records.db, and a large one's, kept in sent/ID.age.
+var annexes = map[string]string{"small": "a small annex", "large": strings.Repeat("a large annex\n", 30_000)}
+
 func TestOpenSent(t *testing.T) {
 	_, wash, _ := pair(t)
-	sent := sendLetter(t, wash, "tehran", "grain", "the wheat tonnage")
-	o, err := wash.OpenSent(sent.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.Dir != filepath.Join(wash.Dir(), "sent", sent.ID) {
-		t.Fatalf("opened into %s", o.Dir)
-	}
-	l := o.Letter
-	if l.ID != sent.ID || l.From != "washington" || l.To != "tehran" || l.Subject != "grain" || l.Seq != sent.Seq || len(l.Parts) < 2 {
-		t.Fatalf("opened %+v", l)
-	}
-	if got := readFile(t, filepath.Join(o.Dir, l.Parts[0].Path)); string(got) != "the wheat tonnage" {
-		t.Fatalf("body %q", got)
-	}
-	if l.Parts[1].Path != filepath.Join("files", "annex.txt") || string(readFile(t, filepath.Join(o.Dir, l.Parts[1].Path))) != "annex of grain" {
-		t.Fatalf("attachment %+v", l.Parts[1])
-	}
-	if _, err := os.Stat(filepath.Join(o.Dir, client.SealedName)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("a second copy of the ciphertext in the opened folder: %v", err)
-	}
-	// A second call returns the folder without opening the letter again:
-	// it no longer needs the sealed copy.
-	if err := os.Rename(filepath.Join(wash.Dir(), "sent", sent.ID+".age"), filepath.Join(t.TempDir(), "moved.age")); err != nil {
-		t.Fatal(err)
-	}
-	again, err := wash.OpenSent(sent.ID)
-	if err != nil || again.Dir != o.Dir || again.Letter.Subject != "grain" || len(again.Letter.Parts) != len(l.Parts) {
-		t.Fatalf("second call: %v %+v", err, again)
+	for size, annex := range annexes {
+		sent := sendAnnex(t, wash, "tehran", "grain", "the wheat tonnage", annex)
+		o, err := wash.OpenSent(sent.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", size, err)
+		}
+		if o.Dir != filepath.Join(wash.Dir(), "sent", sent.ID) {
+			t.Fatalf("%s: opened into %s", size, o.Dir)
+		}
+		l := o.Letter
+		if l.ID != sent.ID || l.From != "washington" || l.To != "tehran" || l.Subject != "grain" || l.Seq != sent.Seq || len(l.Parts) < 2 {
+			t.Fatalf("%s: opened %+v", size, l)
+		}
+		if got := readFile(t, filepath.Join(o.Dir, l.Parts[0].Path)); string(got) != "the wheat tonnage" {
+			t.Fatalf("%s: body %q", size, got)
+		}
+		if l.Parts[1].Path != filepath.Join("files", "annex.txt") || string(readFile(t, filepath.Join(o.Dir, l.Parts[1].Path))) != annex {
+			t.Fatalf("%s: attachment %+v", size, l.Parts[1])
+		}
+		if _, err := os.Stat(filepath.Join(o.Dir, client.SealedName)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s: a second copy of the ciphertext in the opened folder: %v", size, err)
+		}
+		// A second call returns the folder without opening the letter
+		// again: it no longer needs the sealed copy.
+		if err := client.SetSealedCopy(wash, sent.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		again, err := wash.OpenSent(sent.ID)
+		if err != nil || again.Dir != o.Dir || again.Letter.Subject != "grain" || len(again.Letter.Parts) != len(l.Parts) {
+			t.Fatalf("%s: second call: %v %+v", size, err, again)
+		}
 	}
 }
 
@@ -68,31 +81,39 @@ func TestOpenSent(t *testing.T) {
 // byte anywhere, or another letter's sealed copy in its place.
 func TestOpenSentTampered(t *testing.T) {
 	_, wash, _ := pair(t)
-	sent := sendLetter(t, wash, "tehran", "one", "first")
-	other := sendLetter(t, wash, "tehran", "two", "second")
-	path := filepath.Join(wash.Dir(), "sent", sent.ID+".age")
-	orig := readFile(t, path)
-	for name, data := range map[string][]byte{
-		"age header":     flip(orig, 20),
-		"ciphertext":     flip(orig, len(orig)/2),
-		"last byte":      flip(orig, len(orig)-1),
-		"another's copy": readFile(t, filepath.Join(wash.Dir(), "sent", other.ID+".age")),
-	} {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
+	for size, annex := range annexes {
+		sent := sendAnnex(t, wash, "tehran", "one", "first", annex)
+		other := sendAnnex(t, wash, "tehran", "two", "second", annex)
+		orig, err := client.SealedCopy(wash, sent.ID)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := wash.OpenSent(sent.ID); err == nil {
-			t.Errorf("%s: a tampered sealed copy opened", name)
+		theirs, err := client.SealedCopy(wash, other.ID)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if _, err := os.Stat(filepath.Join(wash.Dir(), "sent", sent.ID)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s: a folder was left: %v", name, err)
+		for name, data := range map[string][]byte{
+			"age header":     flip(orig, 20),
+			"ciphertext":     flip(orig, len(orig)/2),
+			"last byte":      flip(orig, len(orig)-1),
+			"another's copy": theirs,
+		} {
+			if err := client.SetSealedCopy(wash, sent.ID, data); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := wash.OpenSent(sent.ID); err == nil {
+				t.Errorf("%s, %s: a tampered sealed copy opened", size, name)
+			}
+			if _, err := os.Stat(filepath.Join(wash.Dir(), "sent", sent.ID)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s, %s: a folder was left: %v", size, name, err)
+			}
 		}
-	}
-	if err := os.WriteFile(path, orig, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wash.OpenSent(sent.ID); err != nil {
-		t.Fatalf("the genuine copy: %v", err)
+		if err := client.SetSealedCopy(wash, sent.ID, orig); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wash.OpenSent(sent.ID); err != nil {
+			t.Fatalf("%s: the genuine copy: %v", size, err)
+		}
 	}
 	if entries, _ := os.ReadDir(filepath.Join(wash.Dir(), "tmp")); len(entries) != 0 {
 		t.Fatalf("staging left in tmp/: %v", entries)
@@ -116,7 +137,9 @@ func TestOpenSentWithoutCopy(t *testing.T) {
 		t.Fatalf("heartbeat: %v", err)
 	}
 	sent := sendLetter(t, wash, "tehran", "old", "kept by an older version")
-	os.Remove(filepath.Join(wash.Dir(), "sent", sent.ID+".age"))
+	if err := client.SetSealedCopy(wash, sent.ID, nil); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := wash.OpenSent(sent.ID); !errors.Is(err, client.ErrNoSealedCopy) {
 		t.Fatalf("letter without a sealed copy: %v", err)
 	}

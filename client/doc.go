@@ -14,7 +14,7 @@
 //	records.db             the device's records (SQLite, records.go): sequence numbers, the outbox,
 //	                       every letter sent and opened with its receipts, receipts set aside, the search index
 //	sent/ID.age            the letter as sealed and posted (kept for the outbox and the record; not for heartbeats and test letters once posted)
-//	sent/ID/               a sent letter opened again from sent/ID.age (OpenSent): body.txt, files/, letter.json (its header as signed)
+//	sent/ID/               a sent letter opened again from its sealed copy (OpenSent): body.txt, files/, letter.json (its header as signed)
 //	locks/post-P           the post lock of the channel to P: its letters go out one at a time, in order
 //	locks/read             the reading lock (readlock.go): one process at a time reads letters from the relay
 //	log.json               the latest checkpoint of the relay's log this device accepted
@@ -95,8 +95,8 @@
 // removes whatever interrupted operations left in tmp/, except entries a
 // running operation holds locked.
 //
-// A sent letter is kept only sealed (sent/ID.age, sealed to this party's
-// own epoch key too). OpenSent opens it with this device's epoch keys,
+// A sent letter is kept only sealed (sent/ID.age, or records.db's sealed
+// for a small one; sealed to this party's own epoch key too). OpenSent opens it with this device's epoch keys,
 // checked as Receive checks a letter (the envelope's size and digest,
 // this device's signature, the header against the envelope), staged in
 // tmp/ and renamed to sent/ID/, which is thus complete or absent; once

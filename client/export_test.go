@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"io"
+	"os"
 	"time"
 
 	"brieftraeger/envelope"
@@ -74,4 +75,22 @@ func FillArchive(p *Party, from string, start time.Time, n int, words func(i int
 		}
 		return nil
 	})
+}
+
+// SetSealedCopy replaces the sealed copy this device keeps of letter id,
+// in records.db or in sent/ID.age, with data, or removes it if data is
+// nil: a test's stand-in for a copy tampered with, or never kept.
+func SetSealedCopy(p *Party, id string, data []byte) error {
+	if _, err := os.Stat(p.sealedPath(id)); err == nil {
+		if data == nil {
+			return os.Remove(p.sealedPath(id))
+		}
+		return os.WriteFile(p.sealedPath(id), data, 0o600)
+	}
+	if data == nil {
+		_, err := p.db.Exec(`DELETE FROM sealed WHERE id = ?`, id)
+		return err
+	}
+	_, err := p.db.Exec(`UPDATE sealed SET data = ? WHERE id = ?`, data, id)
+	return err
 }

@@ -28,7 +28,8 @@ type OpenedSent struct {
 }
 
 // OpenSent opens the sealed copy of letter id that this device sent
-// (sent/ID.age, sealed to this party's own epoch key too) with this
+// (sent/ID.age, or in records.db for a small letter; sealed to this
+// party's own epoch key too) with this
 // device's epoch identities into the folder sent/ID/: body.txt, files/ and
 // letter.json. It checks the copy as Receive checks a letter: the
 // ciphertext against the envelope's signed size and digest, the letter's
@@ -46,14 +47,11 @@ func (p *Party) OpenSent(id string) (*OpenedSent, error) {
 	if o, err := p.openedSent(final); err == nil {
 		return o, nil
 	}
-	f, err := os.Open(p.sealedPath(id))
-	if errors.Is(err, os.ErrNotExist) {
-		if s.Kind.System() && s.state() == StatePosted {
-			return nil, fmt.Errorf("letter %s: %w", id, ErrSealedCopyRemoved)
-		}
-		return nil, fmt.Errorf("letter %s: %w", id, ErrNoSealedCopy)
+	f, err := p.openSealed(id)
+	if errors.Is(err, ErrNoSealedCopy) && s.Kind.System() && s.state() == StatePosted {
+		return nil, fmt.Errorf("letter %s: %w", id, ErrSealedCopyRemoved)
 	} else if err != nil {
-		return nil, fmt.Errorf("failed to read the sealed letter: %w", err)
+		return nil, fmt.Errorf("letter %s: %w", id, err)
 	}
 	defer f.Close()
 	eh, err := envelope.Parse(s.Envelope)
