@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite", pure Go
 )
@@ -101,12 +103,37 @@ func openRecords(dir string, durable bool) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to open %s: %w", recordsFile, err)
 	}
-	if _, err := db.Exec(schema); err != nil {
+	if err := prepareSchema(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("failed to prepare %s: %w", recordsFile, err)
 	}
 	return db, nil
 }
+
+// prepareSchema creates the tables and indexes that are missing. A
+// database in use by another process is read as it is: the schema's
+// version (user_version) says whether anything is missing. Creating
+// them, or turning a new database to WAL mode, can find the database
+// locked by a process doing the same; SQLite does not wait for that by
+// itself, so it is tried again for up to busyTimeout.
+func prepareSchema(db *sql.DB) error {
+	var version int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err == nil && version == schemaUserVersion {
+		return nil
+	}
+	deadline := time.Now().Add(busyTimeout * time.Millisecond)
+	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
+		_, err := db.Exec(schema + fmt.Sprintf("PRAGMA user_version = %d;", schemaUserVersion))
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(pause)
+	}
+}
+
+// schemaUserVersion is the schema's version in SQLite's user_version: the
+// number of the last change to the schema above.
+const schemaUserVersion = 2
 
 // querier is what reads need: the database, or a transaction.
 type querier interface {
