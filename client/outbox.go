@@ -366,7 +366,29 @@ const NoticeSubject = "letter not sent"
 
 // postLock takes the channel's post lock, waiting for it until ctx ends,
 // and returns its release.
+//
+// The goroutines of this process first take turns on a semaphore of the
+// channel's own, so that only one of them at a time waits on the file
+// lock: many sends at once would otherwise hold as many threads in flock.
 func (p *Party) postLock(ctx context.Context, party string) (func(), error) {
+	v, _ := p.posting.LoadOrStore(party, make(chan struct{}, 1))
+	turn := v.(chan struct{})
+	select {
+	case turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	unlock, err := p.postFileLock(ctx, party)
+	if err != nil {
+		<-turn
+		return nil, err
+	}
+	return func() { unlock(); <-turn }, nil
+}
+
+// postFileLock takes the channel's post lock file, shared by the
+// processes using the folder.
+func (p *Party) postFileLock(ctx context.Context, party string) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(p.dir, "locks", "post-"+party), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open the post lock: %w", err)

@@ -37,6 +37,7 @@ type Party struct {
 	durable  *sql.DB                        // records.db, each commit fsynced
 	writing  sync.Mutex                     // held by this process's transaction of records.db (commit.go)
 	group    groupCommit                    // durable work waiting for a commit
+	posting  sync.Map                       // party -> chan struct{}: this process's turn at the channel's post lock
 	memo     fileMemo                       // verified contacts and the accepted checkpoint, while their files are unchanged
 	nodes    *relayNodes
 	now      func() time.Time
