@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode"
 
 	"brieftraeger/envelope"
 )
@@ -157,10 +158,27 @@ func lettersWhere[T any](q querier, box, where, order string, args []any) ([]*T,
 // is taken for the query language.
 func matchQuery(text string) string {
 	var terms []string
+	// Control characters (a NUL ends FTS5's query text) and invalid UTF-8
+	// separate words, as the tokenizer takes them.
+	text = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(text, " "))
 	for _, w := range strings.Fields(text) {
+		if strings.IndexFunc(w, isWordRune) < 0 {
+			continue // only separators: it would match nothing, and so make the search find nothing
+		}
 		terms = append(terms, `"`+strings.ReplaceAll(w, `"`, `""`)+`"`)
 	}
 	return strings.Join(terms, " ")
+}
+
+// isWordRune reports whether the search index's tokenizer (unicode61)
+// keeps r in a word rather than taking it for a separator.
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Co, r)
 }
 
 // threadOf is a letter's thread for the letters table: the thread it

@@ -7,7 +7,7 @@ import (
 )
 
 // recordsParty returns a Party with only its records database, on dir.
-func recordsParty(t *testing.T, dir string) *Party {
+func recordsParty(t testing.TB, dir string) *Party {
 	t.Helper()
 	db, err := openRecords(dir, false)
 	if err != nil {
