@@ -13,7 +13,8 @@
 //	contacts/P.json        another party's pinned root key and verified roster chain, oldest first
 //	records.db             the device's records (SQLite, records.go): sequence numbers, the outbox,
 //	                       every letter sent and opened with its receipts, receipts set aside, the search index
-//	sent/ID.age            the letter as sealed and posted (kept for the outbox and the record; not for heartbeats and test letters once posted)
+//	sent/ID.age            the letter as sealed and posted, if over 256 KiB (a smaller one's is in records.db); kept
+//	                       for the outbox and the record, not for heartbeats and test letters once posted
 //	sent/ID/               a sent letter opened again from its sealed copy (OpenSent): body.txt, files/, letter.json (its header as signed)
 //	locks/post-P           the post lock of the channel to P: its letters go out one at a time, in order
 //	locks/read             the reading lock (readlock.go): one process at a time reads letters from the relay
@@ -27,13 +28,14 @@
 //
 // Every file is written to a temporary name, synced and renamed, so a
 // crash leaves either the old or the new version. Every change to
-// records.db is one transaction (synchronous, IMMEDIATE), so processes
-// sharing the folder (a send next to a receipt collection) never undo
-// each other's changes and a sequence number is never handed out twice.
+// records.db is one transaction (IMMEDIATE; fsynced where a power cut
+// must not lose it, records.go), so processes sharing the folder (a send
+// next to a receipt collection) never undo each other's changes and a
+// sequence number is never handed out twice.
 //
-// A letter's sealed copy, sent/ID.age, and its record (state "queued") are
-// written before the letter is posted; the relay's posted receipt is added
-// when it arrives. A crash after the relay committed the letter thus still
+// A letter's sealed copy (sent/ID.age, or in records.db) and its record
+// (state "queued") are written before the letter is posted; the relay's
+// posted receipt is added when it arrives. A crash after the relay committed the letter thus still
 // leaves a record for its later receipts, and a letter the relay could not
 // take waits in the outbox, posted later in sequence order (outbox.go). If
 // posting fails, the record keeps the error in post_error.

@@ -261,7 +261,7 @@ func (tr *traffic) checkOpenedOnce(t *testing.T) {
 // leader (a listing is then served as read) or when a node dies between a
 // receipt and the removal of the mailbox entry. 131 runs of each test saw
 // at most one per run once listings kept only what the leader holds, and
-// up to 24 before (docs/BENCHMARKS.md).
+// up to 24 before (see the history of docs/BENCHMARKS.md in git).
 const maxRelisted = 3
 
 // waitSameLog waits until every node serves the same checkpoint.
