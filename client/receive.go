@@ -131,6 +131,22 @@ func (p *Party) receive(ctx context.Context, id string, inline []byte) (*Receive
 	return rec, nil
 }
 
+// LetterRefusedError says that a letter the relay delivered was refused
+// by this device: it does not verify, is not addressed or sealed to it,
+// or replays a number already received. Nothing of it was kept, and no
+// receipt sent. Unlike a failure to reach the relay or to write a file,
+// it is evidence about what the relay or the sender sent.
+type LetterRefusedError struct {
+	ID  string
+	Err error
+}
+
+func (e *LetterRefusedError) Error() string { return e.Err.Error() }
+
+func (e *LetterRefusedError) Unwrap() error { return e.Err }
+
+func refusedLetter(id string, err error) error { return &LetterRefusedError{ID: id, Err: err} }
+
 // fetchAndOpen opens letter id from its envelope stream: inline, or if
 // that is nil, fetched from the relay.
 func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Received, error) {
@@ -149,10 +165,10 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Re
 		return nil, fmt.Errorf("letter %s: %w", id, err)
 	}
 	if eh.ID.String() != id || eh.To != p.keys.Party {
-		return nil, fmt.Errorf("relay answered with envelope %s to %q for letter %s", eh.ID, eh.To, id)
+		return nil, refusedLetter(id, fmt.Errorf("relay answered with envelope %s to %q for letter %s", eh.ID, eh.To, id))
 	}
 	if inline != nil && uint64(in.Len()) != eh.Size {
-		return nil, fmt.Errorf("letter %s: the event's envelope has %d bytes of ciphertext, not the %d its header declares", id, in.Len(), eh.Size)
+		return nil, refusedLetter(id, fmt.Errorf("letter %s: the event's envelope has %d bytes of ciphertext, not the %d its header declares", id, in.Len(), eh.Size))
 	}
 	sender, err := p.Contact(eh.From)
 	if err != nil {
@@ -168,14 +184,14 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Re
 		dev = sender.Device(eh.Device)
 	}
 	if dev == nil {
-		return nil, fmt.Errorf("letter %s: device %q is not on the roster of %q", id, eh.Device, eh.From)
+		return nil, refusedLetter(id, fmt.Errorf("letter %s: device %q is not on the roster of %q", id, eh.Device, eh.From))
 	}
 	if err := eh.Verify(dev.Key); err != nil {
-		return nil, err
+		return nil, refusedLetter(id, fmt.Errorf("letter %s: %w", id, err))
 	}
 	epoch := p.epochs[eh.Epoch]
 	if epoch == nil {
-		return nil, fmt.Errorf("letter %s is sealed to epoch key %d, which this device does not hold", id, eh.Epoch)
+		return nil, refusedLetter(id, fmt.Errorf("letter %s is sealed to epoch key %d, which this device does not hold", id, eh.Epoch))
 	}
 	lk, err := p.createTemp("open-*", true)
 	if err != nil {
@@ -186,7 +202,7 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Re
 	defer lk.Close()
 	rec, err := openInto(stage, io.LimitReader(stream, int64(eh.Size)), eh, dev.Key, []age.Identity{epoch}, true)
 	if err != nil {
-		return nil, fmt.Errorf("letter %s refused: %w", id, err)
+		return nil, refusedLetter(id, fmt.Errorf("letter %s refused: %w", id, err))
 	}
 	rec.OpenedAt = p.now()
 	if rec.Kind, err = classify(stage, rec); err != nil {
@@ -196,7 +212,7 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Re
 	if rec, err = p.fileLetter(stage, rec); err != nil {
 		var re *ReplayError
 		if errors.As(err, &re) {
-			return nil, fmt.Errorf("letter %s refused: %w", id, err)
+			return nil, refusedLetter(id, fmt.Errorf("letter %s refused: %w", id, err))
 		}
 		return nil, err
 	}

@@ -305,6 +305,9 @@ func readFollow(ctx context.Context, e *env, p *client.Party, v readView, onAlar
 		switch {
 		case err != nil:
 			report(e.stderr, err)
+			if v.refused != nil && errors.As(err, new(*client.LetterRefusedError)) {
+				v.refused(m, err)
+			}
 		default:
 			v.show(e, p, rec)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"brieftraeger/client"
 	"brieftraeger/internal/alarm"
+	"brieftraeger/internal/api"
 )
 
 const watchUsage = `watch [--dir DIR] [--json] [--all] [--interval DURATION] [--test-every DURATION]
@@ -146,7 +147,10 @@ func (w *watcher) follow(ctx context.Context) {
 	}}
 	var lastErr string
 	for {
-		err := readFollow(ctx, w.e, w.p, readView{asJSON: w.asJSON, all: w.all, gaps: gaps}, func(from string, err error) {
+		refused := func(m api.MailboxEntry, err error) {
+			w.hooks.Raise(ctx, alarm.Event{Kind: alarm.KindLetterRefused, Channel: m.From, Letter: m.ID, Reason: err.Error()})
+		}
+		err := readFollow(ctx, w.e, w.p, readView{asJSON: w.asJSON, all: w.all, gaps: gaps, refused: refused}, func(from string, err error) {
 			w.hooks.Raise(ctx, alarm.Event{Kind: alarm.KindLogInconsistent, Channel: from, Reason: err.Error()})
 		}, func(rec *client.Received) { w.opened(ctx, rec) })
 		if ctx.Err() != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"brieftraeger/client"
+	"brieftraeger/internal/api"
 )
 
 // allUsage is the help of the --all flag of read, watch and receipts.
@@ -20,6 +21,9 @@ type readView struct {
 	// it lives (brief watch, read --follow); nil warns of every gap at
 	// each look.
 	gaps *gapWarner
+	// refused, if not nil, is told of each letter the relay delivered
+	// that this device refused (brief watch raises its alarm).
+	refused func(m api.MailboxEntry, err error)
 }
 
 // readItem is a received letter in --json output: with its kind, and
