@@ -54,7 +54,9 @@ func (p *Party) LockReading(ctx context.Context, command string, wait func(*Read
 			return nil, fmt.Errorf("failed to take the reading lock: %w", err)
 		}
 		busy := readHolder(path)
-		if waitingFor == nil || *busy != *waitingFor {
+		// A holder that has not written its name yet (PID 0) is taken for
+		// the one waited for.
+		if waitingFor == nil || busy.PID != 0 && *busy != *waitingFor {
 			if wait == nil || !wait(busy) {
 				f.Close()
 				return nil, busy
@@ -70,7 +72,7 @@ func (p *Party) LockReading(ctx context.Context, command string, wait func(*Read
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\t"+command+"\n"), 0)
-	return func() { f.Truncate(0); f.Close() }, nil
+	return func() { f.Close() }, nil
 }
 
 // readHolder returns who holds the reading lock, as it wrote it.
