@@ -94,3 +94,7 @@ func SetSealedCopy(p *Party, id string, data []byte) error {
 	_, err := p.db.Exec(`UPDATE sealed SET data = ? WHERE id = ?`, data, id)
 	return err
 }
+
+// TakeSeq takes the channel's next sequence number, as a send that has
+// begun sealing has.
+func TakeSeq(p *Party, party string) (uint64, error) { return p.takeSeq(party) }

@@ -30,9 +30,9 @@ import (
 // it sees means a letter the relay acknowledged and did not deliver.
 //
 // A letter the relay refuses for good (the 4xx refusals below) is marked
-// "refused" and leaves no number behind that would read as missing: if no
-// later letter of the channel waits, its number is given back (releaseSeq)
-// for the next letter; if later letters wait, a short notice letter is
+// "refused" and leaves no number behind that would read as missing: if
+// its number is the last one taken on the channel, it is given back for
+// the next letter; if a later one was taken, a short notice letter is
 // sealed with the same number in its place ("letter N was not sent"). A
 // refusal of the channel itself (no channel, unknown party, a device not
 // on the roster) refuses every letter waiting on it, and gives all their
@@ -325,36 +325,52 @@ func (p *Party) markAttempt(s *SentLetter, cause error) error {
 	})
 }
 
-// refuseQueued marks the letters refused for good, takes them off the
-// outbox and gives their numbers back, highest first; with notice, the one
-// letter's number goes instead to a notice sealed in its place, because
-// later letters of the channel wait behind it.
+// refuseQueued marks the letters refused for good and takes them off the
+// outbox, highest number first, and sees that no number is left behind
+// that would read as a missing letter. A number that is the last one
+// taken on the channel is given back, in the transaction that marks its
+// letter refused (takeSeq's transactions come before or after it, never
+// between). Another one, with notice (a refusal of this one letter, not
+// of the channel), goes to a notice letter sealed in its place; else, or
+// for a notice refused in turn, it is given back to be taken first by the
+// next letters (the channel refused them all, so none was posted after
+// it).
 func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool) ([]*SentLetter, error) {
-	if notice {
-		if later, err := p.queued(letters[0].To); err != nil || len(later) < 2 {
-			notice = false
-		}
-	}
 	var out []*SentLetter
 	for i := len(letters) - 1; i >= 0; i-- {
 		s := letters[i]
-		err := p.updateSent(s.ID, func(r *SentLetter) error {
+		var givenBack bool
+		err := p.inDurableTx(func(tx *sql.Tx) error {
+			var r SentLetter
+			if err := getLetter(tx, boxSent, s.ID, &r); err != nil {
+				return err
+			}
 			r.State, r.PostError, r.Refused = StateRefused, re.Message, re.Code
-			return nil
+			if err := putSentRecord(tx, &r, ""); err != nil {
+				return err
+			}
+			next, err := nextSeq(tx, s.To)
+			if err != nil || next != s.Seq+1 {
+				return err
+			}
+			givenBack = true
+			return setNextSeq(tx, s.To, s.Seq)
 		})
 		if err != nil {
 			return out, err
 		}
 		out = append(out, s)
-		if notice && s.NoticeFor == "" {
+		switch {
+		case givenBack:
+		case notice && s.NoticeFor == "":
 			if _, err := p.seal(Outgoing{To: s.To, Subject: NoticeSubject, Precedence: envelope.Routine, noticeFor: s.ID,
 				Body: fmt.Appendf(nil, "Letter %d (%s) was refused by the relay and not sent: %s.\nThis notice takes its number, so that no letter is missing.\n", s.Seq, s.ID, re.Message)}, s.Seq); err != nil {
 				return out, fmt.Errorf("letter %s was refused, and the notice that takes its number was not sealed: %w", s.ID, err)
 			}
-			continue
-		}
-		if err := p.releaseSeq(s.To, s.Seq); err != nil {
-			return out, err
+		default:
+			if err := p.releaseSeq(s.To, s.Seq); err != nil {
+				return out, err
+			}
 		}
 	}
 	return out, nil

@@ -190,3 +190,31 @@ func TestWithheldLetterStillReported(t *testing.T) {
 		t.Fatalf("gaps with letter 1 withheld: %v %+v", err, gaps)
 	}
 }
+
+// TestRefusedWhileLaterSealing refuses a letter while a later send has
+// taken the next number and not yet recorded its letter: the refused
+// number cannot be given back (the later letter would go first), so a
+// notice takes it.
+func TestRefusedWhileLaterSealing(t *testing.T) {
+	w := testrelay.Start(t, testrelay.Options{MaxEnvelopeBytes: 64 << 10})
+	wash, teh := w.Party("washington"), w.Party("tehran")
+	w.Connect(wash, teh)
+	ctx := context.Background()
+	w.Pause()
+	big := queue(t, wash, "tehran", "big", make([]byte, 128<<10))
+	later, err := client.TakeSeq(wash, "tehran")
+	if err != nil || later != big.Seq+1 {
+		t.Fatalf("the later number: %d %v", later, err)
+	}
+	w.Resume()
+	posted, refused, err := wash.RetryOutbox(ctx, true)
+	if err != nil || len(refused) != 1 || len(posted) != 1 || posted[0].Seq != big.Seq || posted[0].NoticeFor != big.ID {
+		t.Fatalf("retry: %v, posted %+v, refused %d", err, posted, len(refused))
+	}
+	if _, err := teh.Receive(ctx, posted[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if gaps, _ := teh.GapReport(""); len(gaps) != 0 {
+		t.Fatalf("gaps: %+v", gaps)
+	}
+}
