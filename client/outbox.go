@@ -203,6 +203,9 @@ func (p *Party) drain(ctx context.Context, party, id string, progress func(strin
 		return nil, nil, err
 	}
 	defer unlock()
+	if err := p.sealDueNotices(party); err != nil {
+		return nil, nil, err
+	}
 	var unmarked []postedLetter
 	mark := func() error {
 		err := p.markPosted(unmarked)
@@ -346,15 +349,18 @@ func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool)
 				return err
 			}
 			r.State, r.PostError, r.Refused = StateRefused, re.Message, re.Code
-			if err := putSentRecord(tx, &r, ""); err != nil {
-				return err
-			}
 			next, err := nextSeq(tx, s.To)
-			if err != nil || next != s.Seq+1 {
+			if err != nil {
 				return err
 			}
-			givenBack = true
-			return setNextSeq(tx, s.To, s.Seq)
+			givenBack = next == s.Seq+1
+			if givenBack {
+				if err := setNextSeq(tx, s.To, s.Seq); err != nil {
+					return err
+				}
+			}
+			r.NoticeDue = !givenBack && notice && s.NoticeFor == ""
+			return putSentRecord(tx, &r, "")
 		})
 		if err != nil {
 			return out, err
@@ -363,9 +369,8 @@ func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool)
 		switch {
 		case givenBack:
 		case notice && s.NoticeFor == "":
-			if _, err := p.seal(Outgoing{To: s.To, Subject: NoticeSubject, Precedence: envelope.Routine, noticeFor: s.ID,
-				Body: fmt.Appendf(nil, "Letter %d (%s) was refused by the relay and not sent: %s.\nThis notice takes its number, so that no letter is missing.\n", s.Seq, s.ID, re.Message)}, s.Seq); err != nil {
-				return out, fmt.Errorf("letter %s was refused, and the notice that takes its number was not sealed: %w", s.ID, err)
+			if err := p.sealNotice(s, re.Message); err != nil {
+				return out, err
 			}
 		default:
 			if err := p.releaseSeq(s.To, s.Seq); err != nil {
@@ -374,6 +379,40 @@ func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool)
 		}
 	}
 	return out, nil
+}
+
+// sealNotice seals the notice that takes the number of refused letter s.
+func (p *Party) sealNotice(s *SentLetter, reason string) error {
+	_, err := p.seal(Outgoing{To: s.To, Subject: NoticeSubject, Precedence: envelope.Routine, noticeFor: s.ID,
+		Body: fmt.Appendf(nil, "Letter %d (%s) was refused by the relay and not sent: %s.\nThis notice takes its number, so that no letter is missing.\n", s.Seq, s.ID, reason)}, s.Seq)
+	if err != nil {
+		return fmt.Errorf("letter %s was refused, and the notice that takes its number was not sealed: %w", s.ID, err)
+	}
+	return nil
+}
+
+// sealDueNotices seals the notices that a refusal marked due and that a
+// crash kept from being sealed: a refused letter of the channel to party
+// with NoticeDue and no letter naming it in NoticeFor.
+func (p *Party) sealDueNotices(party string) error {
+	due, err := sentWhere(p.db, `state = ? AND party = ? AND json_extract(record, '$.notice_due') = 1`, `seq`, StateRefused, party)
+	if err != nil {
+		return err
+	}
+	for _, s := range due {
+		var n int
+		err := p.db.QueryRow(`SELECT count(*) FROM letters WHERE box = 'sent' AND party = ? AND seq = ? AND json_extract(record, '$.notice_for') = ?`,
+			party, int64(s.Seq), s.ID).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			if err := p.sealNotice(s, s.PostError); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // NoticeSubject is the subject of the letter that takes the number of a

@@ -218,3 +218,53 @@ func TestRefusedWhileLaterSealing(t *testing.T) {
 		t.Fatalf("gaps: %+v", gaps)
 	}
 }
+
+// TestNoticeAfterCrash leaves a letter as a crash between its refusal and
+// the sealing of its notice would: refused, its number due to a notice,
+// no notice. The next posting seals the notice first.
+func TestNoticeAfterCrash(t *testing.T) {
+	w, wash, teh := pair(t)
+	ctx := context.Background()
+	w.Pause()
+	lost := queue(t, wash, "tehran", "lost", []byte("x"))
+	lost.State, lost.NoticeDue, lost.PostError = client.StateRefused, true, "too large"
+	if err := client.PutSentRecord(wash, lost); err != nil {
+		t.Fatal(err)
+	}
+	w.Resume()
+	next := send(t, wash, "next")
+	s, _ := wash.Sent(next.ID)
+	if s.Seq != lost.Seq+1 {
+		t.Fatalf("the next letter has number %d", s.Seq)
+	}
+	var notice string
+	ids, _ := wash.SentIDs()
+	for _, id := range ids {
+		if r, _ := wash.Sent(id); r.NoticeFor == lost.ID && r.Seq == lost.Seq {
+			notice = id
+		}
+	}
+	if notice == "" {
+		t.Fatal("no notice took the refused letter's number")
+	}
+	for _, id := range []string{notice, next.ID} {
+		if _, err := teh.Receive(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gaps, _ := teh.GapReport(""); len(gaps) != 0 {
+		t.Fatalf("gaps: %+v", gaps)
+	}
+	// Posting again seals no second notice.
+	send(t, wash, "after")
+	n := 0
+	ids, _ = wash.SentIDs()
+	for _, id := range ids {
+		if r, _ := wash.Sent(id); r.NoticeFor == lost.ID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d notices for one refused letter", n)
+	}
+}

@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS letters (
 	UNIQUE (box, id)
 );
 CREATE INDEX IF NOT EXISTS letters_queued ON letters (party, seq) WHERE state = 'queued';
+CREATE INDEX IF NOT EXISTS letters_refused ON letters (party) WHERE state = 'refused';
 CREATE INDEX IF NOT EXISTS letters_list ON letters (box, kind, at);
 CREATE INDEX IF NOT EXISTS letters_thread ON letters (thread) WHERE thread != '';
 CREATE INDEX IF NOT EXISTS letters_seq ON letters (box, party, seq);
@@ -133,7 +134,7 @@ func prepareSchema(db *sql.DB) error {
 
 // schemaUserVersion is the schema's version in SQLite's user_version: the
 // number of the last change to the schema above.
-const schemaUserVersion = 2
+const schemaUserVersion = 3
 
 // querier is what reads need: the database, or a transaction.
 type querier interface {

@@ -68,6 +68,7 @@ type SentLetter struct {
 	Thread      string     `json:"thread,omitempty"`       // hex: the letter that started the thread, if it names one
 	ReplyTo     string     `json:"reply_to,omitempty"`     // hex: the letter it answers, if any
 	NoticeFor   string     `json:"notice_for,omitempty"`   // for a notice: the refused letter whose number it took
+	NoticeDue   bool       `json:"notice_due,omitempty"`   // refused, and its number goes to a notice (outbox.go)
 }
 
 // Send seals a letter to the recipient's and this party's current epoch
