@@ -157,16 +157,18 @@ func (w *watcher) retryOutbox(ctx context.Context) {
 		for _, s := range refused {
 			w.note("not sent: %s to %s (seq %d): the relay refused it", s.ID, printable(s.To, false), s.Seq)
 		}
+		// A pass that tried nothing (the backoff had not run out) says
+		// nothing new: the last failure stands until a pass tries again.
 		if err != nil && ctx.Err() == nil && err.Error() != lastErr {
 			report(w.e.stderr, err)
-		}
-		lastErr = ""
-		if err != nil {
 			lastErr = err.Error()
 		}
 		waiting, err := w.p.Outbox()
 		if err != nil {
 			continue
+		}
+		if len(waiting) == 0 {
+			lastErr = ""
 		}
 		for _, ev := range tracker.Queued(waiting) {
 			w.print(ev, nil)
