@@ -37,7 +37,11 @@ type txWork struct {
 func (p *Party) inTx(fn func(tx *sql.Tx) error) error {
 	p.writing.Lock()
 	defer p.writing.Unlock()
-	return runGroup(p.db, []*txWork{{fn: fn, done: make(chan error, 1)}})
+	w := &txWork{fn: fn, done: make(chan error, 1)}
+	if err := runGroup(p.db, []*txWork{w}); err != nil {
+		return err
+	}
+	return <-w.done
 }
 
 // inDurableTx is inTx for a commit that is on disk (fsynced) when it

@@ -126,18 +126,22 @@ func refusal(err error) (re *RelayError, channel bool) {
 func (p *Party) sealedPath(id string) string { return filepath.Join(p.dir, "sent", id+".age") }
 
 // recordSent records a sealed letter, queued, with its body in the search
-// index. tried reports whether the record's write was begun: if not, no
-// record can exist, whatever the error; once begun, the transaction
-// either committed or not, and a failed commit is taken as "may exist".
+// index. tried reports whether the record may exist: not if its work
+// failed (rolled back), but perhaps if only the commit failed.
 func (p *Party) recordSent(s *SentLetter, body, sealed []byte) (tried bool, err error) {
 	err = p.inDurableTx(func(tx *sql.Tx) error {
-		tried = true
 		if sealed != nil {
 			if _, err := tx.Exec(`INSERT INTO sealed (id, data) VALUES (?, ?)`, s.ID, sealed); err != nil {
 				return fmt.Errorf("failed to keep the sealed letter: %w", err)
 			}
 		}
-		return putSentRecord(tx, s, string(body[:min(len(body), maxIndexedBody)]))
+		if err := putSentRecord(tx, s, string(body[:min(len(body), maxIndexedBody)])); err != nil {
+			return err
+		}
+		// Its work done, only the commit remains: if that fails, the
+		// record may still be on disk, and the number is kept.
+		tried = true
+		return nil
 	})
 	return tried, err
 }
@@ -360,20 +364,23 @@ func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool)
 				}
 			}
 			r.NoticeDue = !givenBack && notice && s.NoticeFor == ""
+			if !givenBack && !r.NoticeDue {
+				// Taken first by the next letters; none was posted
+				// above it, since the channel refused them all.
+				if _, err := tx.Exec(`INSERT OR IGNORE INTO released (party, seq) VALUES (?, ?)`, s.To, int64(s.Seq)); err != nil {
+					return err
+				}
+			}
 			return putSentRecord(tx, &r, "")
 		})
 		if err != nil {
 			return out, err
 		}
 		out = append(out, s)
-		switch {
-		case givenBack:
-		case notice && s.NoticeFor == "":
+		if !givenBack && notice && s.NoticeFor == "" {
+			// A crash or failure before the notice is recorded leaves it
+			// due: sealDueNotices seals it before anything else goes.
 			if err := p.sealNotice(s, re.Message); err != nil {
-				return out, err
-			}
-		default:
-			if err := p.releaseSeq(s.To, s.Seq); err != nil {
 				return out, err
 			}
 		}
