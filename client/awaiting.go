@@ -18,7 +18,7 @@ func hasDeadline(s *SentLetter) bool {
 // deadline that have no delivered receipt and were not refused, oldest
 // first.
 func (p *Party) awaitedLetters() ([]*SentLetter, error) {
-	out, err := sentWhere(p.db, `kind = ? AND state != ? AND receipts & ? = 0`, `at`, string(KindLetter), StateRefused, hasDelivered)
+	out, err := sentIndexed(p.db, "letters_awaiting", `kind = 'letter' AND state != 'refused' AND receipts & 4 = 0`, `at`)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the letters awaiting delivery: %w", err)
 	}

@@ -98,3 +98,7 @@ func SetSealedCopy(p *Party, id string, data []byte) error {
 // TakeSeq takes the channel's next sequence number, as a send that has
 // begun sealing has.
 func TakeSeq(p *Party, party string) (uint64, error) { return p.takeSeq(party) }
+
+// ForgetSealing forgets that this process seals number seq to party, as
+// if the send sealing it had died.
+func ForgetSealing(p *Party, party string, seq uint64) { p.sealing.Delete(sealingKey{party, seq}) }

@@ -138,6 +138,9 @@ func (p *Party) recordSent(s *SentLetter, body, sealed []byte) (tried bool, err 
 		if err := putSentRecord(tx, s, string(body[:min(len(body), maxIndexedBody)])); err != nil {
 			return err
 		}
+		if err := doneSealing(tx, s.To, s.Seq); err != nil {
+			return err
+		}
 		// Its work done, only the commit remains: if that fails, the
 		// record may still be on disk, and the number is kept.
 		tried = true
@@ -149,13 +152,13 @@ func (p *Party) recordSent(s *SentLetter, body, sealed []byte) (tried bool, err 
 // Outbox lists the letters waiting to be posted, by channel and sequence
 // number.
 func (p *Party) Outbox() ([]*SentLetter, error) {
-	return sentWhere(p.db, `state = ?`, `party, seq`, StateQueued)
+	return sentIndexed(p.db, "letters_queued", `state = 'queued'`, `party, seq`)
 }
 
 // queued returns the letters waiting to be posted to party, lowest
 // sequence number first.
 func (p *Party) queued(party string) ([]*SentLetter, error) {
-	return sentWhere(p.db, `state = ? AND party = ?`, `seq`, StateQueued, party)
+	return sentIndexed(p.db, "letters_queued", `state = 'queued' AND party = ?`, `seq`, party)
 }
 
 // RetryOutbox posts every queued letter whose channel is not waiting out a
@@ -226,11 +229,18 @@ func (p *Party) drain(ctx context.Context, party, id string, progress func(strin
 	}()
 	var after uint64 // the last number posted here, not yet recorded as posted
 	for {
-		head, err := sentWhere(p.db, `state = ? AND party = ? AND seq > ?`, `seq LIMIT 1`, StateQueued, party, int64(after))
+		head, err := p.queueHead(party, after)
 		if err != nil || len(head) == 0 {
 			return posted, refused, err
 		}
 		s := head[0]
+		// A lower number still being sealed goes first: wait for it,
+		// and read the queue again.
+		if waited, err := p.waitSealed(ctx, party, s.Seq); err != nil {
+			return posted, refused, err
+		} else if waited {
+			continue // the queue may have a lower number now
+		}
 		var pr func(string, int64, int64)
 		if s.ID == id {
 			pr = progress
@@ -265,6 +275,12 @@ func (p *Party) drain(ctx context.Context, party, id string, progress func(strin
 			return posted, refused, err
 		}
 	}
+}
+
+// queueHead returns the letter waiting to be posted to party with the
+// lowest number above after, if any.
+func (p *Party) queueHead(party string, after uint64) ([]*SentLetter, error) {
+	return sentIndexed(p.db, "letters_queued", `state = 'queued' AND party = ? AND seq > ?`, `seq LIMIT 1`, party, int64(after))
 }
 
 // postedLetter is a letter posted and its verified posted receipt.
@@ -402,7 +418,7 @@ func (p *Party) sealNotice(s *SentLetter, reason string) error {
 // crash kept from being sealed: a refused letter of the channel to party
 // with NoticeDue and no letter naming it in NoticeFor.
 func (p *Party) sealDueNotices(party string) error {
-	due, err := sentWhere(p.db, `state = ? AND party = ? AND json_extract(record, '$.notice_due') = 1`, `seq`, StateRefused, party)
+	due, err := sentIndexed(p.db, "letters_refused", `state = 'refused' AND party = ? AND json_extract(record, '$.notice_due') = 1`, `seq`, party)
 	if err != nil {
 		return err
 	}

@@ -268,3 +268,34 @@ func TestNoticeAfterCrash(t *testing.T) {
 		t.Fatalf("%d notices for one refused letter", n)
 	}
 }
+
+// TestAbandonedNumber takes a number and never finishes its letter, as a
+// send that died while sealing: the next letter waits for it no longer
+// than it takes to see that, and a notice takes the number, so the
+// receiver sees no gap.
+func TestAbandonedNumber(t *testing.T) {
+	_, wash, teh := pair(t)
+	ctx := context.Background()
+	n, err := client.TakeSeq(wash, "tehran")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.ForgetSealing(wash, "tehran", n)
+	next := send(t, wash, "next")
+	box, err := teh.Mailbox(ctx)
+	if err != nil || len(box) != 2 {
+		t.Fatalf("mailbox: %v %+v", err, box)
+	}
+	for _, m := range box {
+		rec, err := teh.Receive(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.ID != next.ID && (rec.Seq != n || rec.Subject != client.NoticeSubject) {
+			t.Fatalf("letter %d %q", rec.Seq, rec.Subject)
+		}
+	}
+	if gaps, _ := teh.GapReport(""); len(gaps) != 0 {
+		t.Fatalf("gaps: %+v", gaps)
+	}
+}

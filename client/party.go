@@ -27,21 +27,23 @@ const DefaultEpochLifetime = 90 * 24 * time.Hour
 // Party is one device's view of its party: its keys, roster, relay, and
 // local records (records.db, shared by every process using the folder).
 type Party struct {
-	dir      string
-	keys     *identity.Keystore
-	roster   *identity.Roster
-	relay    api.Descriptor
-	relayKey ed25519.PublicKey
-	epochs   map[uint32]*age.HybridIdentity // opened epoch secrets by number
-	db       *sql.DB                        // records.db (records.go)
-	durable  *sql.DB                        // records.db, each commit fsynced
-	writing  sync.Mutex                     // held by this process's transaction of records.db (commit.go)
-	group    groupCommit                    // durable work waiting for a commit
-	posting  sync.Map                       // party -> chan struct{}: this process's turn at the channel's post lock
-	memo     fileMemo                       // verified contacts and the accepted checkpoint, while their files are unchanged
-	nodes    *relayNodes
-	now      func() time.Time
-	log      *slog.Logger
+	dir        string
+	keys       *identity.Keystore
+	roster     *identity.Roster
+	relay      api.Descriptor
+	relayKey   ed25519.PublicKey
+	epochs     map[uint32]*age.HybridIdentity // opened epoch secrets by number
+	db         *sql.DB                        // records.db (records.go)
+	durable    *sql.DB                        // records.db, each commit fsynced
+	writing    sync.Mutex                     // held by this process's transaction of records.db (commit.go)
+	group      groupCommit                    // durable work waiting for a commit
+	posting    sync.Map                       // party -> chan struct{}: this process's turn at the channel's post lock
+	sealing    sync.Map                       // sealingKey -> struct{}: the numbers this process is sealing (sealing.go)
+	sealedHere signal                         // broadcast when this process stops sealing a number
+	memo       fileMemo                       // verified contacts and the accepted checkpoint, while their files are unchanged
+	nodes      *relayNodes
+	now        func() time.Time
+	log        *slog.Logger
 }
 
 // Options are the injected dependencies of a Party. The zero value uses

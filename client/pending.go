@@ -57,7 +57,7 @@ func acknowledged(receipts [][]byte) bool {
 // longest waiting first, each with its acknowledgement deadline at the
 // party's clock.
 func (p *Party) PendingLetters(d AckDeadlines) ([]Pending, error) {
-	recs, err := receivedWhere(p.db, `kind = ? AND (receipts & ? = 0 OR state = ?)`, `precedence, at, n`, string(KindLetter), hasAcknowledged, receivedUnsent)
+	recs, err := receivedIndexed(p.db, "letters_pending", `kind = 'letter' AND (receipts & 8 = 0 OR state = 'unsent')`, `precedence, at`)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the letters pending: %w", err)
 	}

@@ -37,6 +37,11 @@ import (
 // records the letter; a larger letter's sealed copy is the file
 // sent/ID.age.
 //
+// The partial indexes serve the questions brief watch asks on every tick;
+// a query uses one only if it states the index's condition in the same
+// words, with literals (hasDelivered is 4, hasAcknowledged 8), which
+// TestQueriesUseIndexes checks.
+//
 // letters holds every letter this device sent or opened, one row each
 // (box "sent" or "received"), with the columns that queries select on and
 // the record itself (SentLetter or Received) as JSON. search is an FTS5
@@ -77,9 +82,14 @@ CREATE INDEX IF NOT EXISTS letters_list ON letters (box, kind, at);
 CREATE INDEX IF NOT EXISTS letters_thread ON letters (thread) WHERE thread != '';
 CREATE INDEX IF NOT EXISTS letters_seq ON letters (box, party, seq);
 CREATE INDEX IF NOT EXISTS letters_open ON letters (box, kind, receipts, precedence, at);
+CREATE INDEX IF NOT EXISTS letters_awaiting ON letters (at) WHERE box = 'sent' AND kind = 'letter' AND state != 'refused' AND receipts & 4 = 0;
+CREATE INDEX IF NOT EXISTS letters_unacked ON letters (precedence, at) WHERE box = 'sent' AND kind = 'letter' AND receipts & 12 = 4;
+CREATE INDEX IF NOT EXISTS letters_pending ON letters (precedence, at) WHERE box = 'received' AND kind = 'letter' AND (receipts & 8 = 0 OR state = 'unsent');
+CREATE INDEX IF NOT EXISTS letters_unsent ON letters (at) WHERE state = 'unsent';
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5 (subject, body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS refused_receipts (seq INTEGER PRIMARY KEY, record BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS sealed (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sealing (party TEXT NOT NULL, seq INTEGER NOT NULL, pid INTEGER NOT NULL, PRIMARY KEY (party, seq));
 `
 
 // openRecords opens (and if need be creates) the records database of the
@@ -134,7 +144,7 @@ func prepareSchema(db *sql.DB) error {
 
 // schemaUserVersion is the schema's version in SQLite's user_version: the
 // number of the last change to the schema above.
-const schemaUserVersion = 3
+const schemaUserVersion = 5
 
 // querier is what reads need: the database, or a transaction.
 type querier interface {

@@ -103,8 +103,14 @@ func getLetter(q querier, box, id string, v any) error {
 // selectLetters reads the records of box's letters that match where (an
 // SQL condition on the letters columns, with args), in the order given,
 // and hands each to fn.
-func selectLetters(q querier, where, order string, args []any, fn func(rec []byte) error) error {
-	query := `SELECT record FROM letters WHERE ` + where
+func selectLetters(q querier, index, where, order string, args []any, fn func(rec []byte) error) error {
+	from := `letters`
+	if index != "" {
+		// The query fails, rather than read every letter, if the index
+		// cannot serve it.
+		from += ` INDEXED BY ` + index
+	}
+	query := `SELECT record FROM ` + from + ` WHERE ` + where
 	if order != "" {
 		query += ` ORDER BY ` + order
 	}
@@ -127,7 +133,12 @@ func selectLetters(q querier, where, order string, args []any, fn func(rec []byt
 
 // sentWhere returns the sent letters that match where.
 func sentWhere(q querier, where, order string, args ...any) ([]*SentLetter, error) {
-	out, err := lettersWhere[SentLetter](q, boxSent, where, order, args)
+	return sentIndexed(q, "", where, order, args...)
+}
+
+// sentIndexed is sentWhere along the index named, which must serve it.
+func sentIndexed(q querier, index, where, order string, args ...any) ([]*SentLetter, error) {
+	out, err := lettersWhere[SentLetter](q, boxSent, index, where, order, args)
 	for _, s := range out {
 		s.Kind = sentKind(s)
 	}
@@ -136,13 +147,19 @@ func sentWhere(q querier, where, order string, args ...any) ([]*SentLetter, erro
 
 // receivedWhere returns the received letters that match where.
 func receivedWhere(q querier, where, order string, args ...any) ([]*Received, error) {
-	return lettersWhere[Received](q, boxReceived, where, order, args)
+	return receivedIndexed(q, "", where, order, args...)
+}
+
+// receivedIndexed is receivedWhere along the index named, which must
+// serve it.
+func receivedIndexed(q querier, index, where, order string, args ...any) ([]*Received, error) {
+	return lettersWhere[Received](q, boxReceived, index, where, order, args)
 }
 
 // lettersWhere returns the records of box's letters that match where.
-func lettersWhere[T any](q querier, box, where, order string, args []any) ([]*T, error) {
+func lettersWhere[T any](q querier, box, index, where, order string, args []any) ([]*T, error) {
 	var out []*T
-	err := selectLetters(q, `box = '`+box+`' AND (`+where+`)`, order, args, func(rec []byte) error {
+	err := selectLetters(q, index, `box = '`+box+`' AND (`+where+`)`, order, args, func(rec []byte) error {
 		var v T
 		if err := json.Unmarshal(rec, &v); err != nil {
 			return err

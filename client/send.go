@@ -67,7 +67,7 @@ type SentLetter struct {
 	Refused     string     `json:"refused,omitempty"`      // the relay's code, if it refused the letter for good
 	Thread      string     `json:"thread,omitempty"`       // hex: the letter that started the thread, if it names one
 	ReplyTo     string     `json:"reply_to,omitempty"`     // hex: the letter it answers, if any
-	NoticeFor   string     `json:"notice_for,omitempty"`   // for a notice: the refused letter whose number it took
+	NoticeFor   string     `json:"notice_for,omitempty"`   // for a notice: the refused letter whose number it took, or "-" for one never finished
 	NoticeDue   bool       `json:"notice_due,omitempty"`   // refused, and its number goes to a notice (outbox.go)
 }
 
@@ -158,6 +158,10 @@ func (p *Party) seal(o Outgoing, seq uint64) (*SentLetter, error) {
 		}
 		taken := seq
 		release = func(err error) error { return errors.Join(err, p.releaseSeq(o.To, taken)) }
+		defer func() {
+			p.sealing.Delete(sealingKey{o.To, seq})
+			p.sealedHere.broadcast()
+		}()
 	}
 	// A small letter is sealed in memory and its sealed copy kept in
 	// records.db with its record; a larger one is spooled to a file.

@@ -37,14 +37,25 @@ func (p *Party) lock() (func(), error) {
 func (p *Party) takeSeq(party string) (seq uint64, err error) {
 	err = p.inTx(func(tx *sql.Tx) error {
 		err := tx.QueryRow(`DELETE FROM released WHERE party = ? AND seq = (SELECT MIN(seq) FROM released WHERE party = ?) RETURNING seq`, party, party).Scan(&seq)
-		if !errors.Is(err, sql.ErrNoRows) {
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if seq, err = nextSeq(tx, party); err != nil {
+				return err
+			}
+			if err := setNextSeq(tx, party, seq+1); err != nil {
+				return err
+			}
+		case err != nil:
 			return err
 		}
-		if seq, err = nextSeq(tx, party); err != nil {
-			return err
-		}
-		return setNextSeq(tx, party, seq+1)
+		// Known as being sealed here before any other goroutine can see
+		// the note (sealerAlive); seal forgets it once recorded.
+		p.sealing.Store(sealingKey{party, seq}, struct{}{})
+		return noteSealing(tx, party, seq)
 	})
+	if err != nil {
+		p.sealing.Delete(sealingKey{party, seq})
+	}
 	return seq, err
 }
 
@@ -69,6 +80,9 @@ func setNextSeq(q querier, party string, next uint64) error {
 // missing. Call it only once nothing with the number can be posted.
 func (p *Party) releaseSeq(party string, seq uint64) error {
 	return p.inDurableTx(func(tx *sql.Tx) error {
+		if err := doneSealing(tx, party, seq); err != nil {
+			return err
+		}
 		next, err := nextSeq(tx, party)
 		if err != nil {
 			return err

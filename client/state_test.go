@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 // recordsParty returns a Party with only its records database, on dir.
@@ -18,7 +19,7 @@ func recordsParty(t testing.TB, dir string) *Party {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close(); durable.Close() })
-	return &Party{dir: dir, db: db, durable: durable}
+	return &Party{dir: dir, db: db, durable: durable, now: time.Now}
 }
 
 // TestStateUpdatesNotLost has several Party values on one folder, as

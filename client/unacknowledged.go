@@ -32,7 +32,7 @@ type Unacknowledged struct {
 // delivered receipt's time, at the party's clock; the most urgent first
 // and, within a precedence, the longest waiting first.
 func (p *Party) UnacknowledgedLetters(d AckDeadlines) ([]Unacknowledged, error) {
-	letters, err := sentWhere(p.db, `kind = ? AND receipts & ? = ?`, `precedence, at, n`, string(KindLetter), hasDelivered|hasAcknowledged, hasDelivered)
+	letters, err := sentIndexed(p.db, "letters_unacked", `kind = 'letter' AND receipts & 12 = 4`, `precedence, at`)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the letters owed an acknowledgement: %w", err)
 	}

@@ -51,7 +51,7 @@ func (p *Party) markReceiptSent(id string, kind envelope.Kind) error {
 // RetryReceipts posts again every delivered and acknowledged receipt that
 // did not reach the relay when it was made. It returns how many went.
 func (p *Party) RetryReceipts(ctx context.Context) (int, error) {
-	recs, err := receivedWhere(p.db, `state = ?`, `at`, receivedUnsent)
+	recs, err := receivedIndexed(p.db, "letters_unsent", `state = 'unsent'`, `at`)
 	if err != nil {
 		return 0, fmt.Errorf("failed to read the receipts not sent: %w", err)
 	}
