@@ -444,13 +444,17 @@ type receiptView struct {
 }
 
 func cmdReceipts(ctx context.Context, e *env, args []string) error {
-	fs := newPartyFlags(e, "receipts", "receipts [--dir DIR] [--json] [--all] [ID...]")
+	fs := newPartyFlags(e, "receipts", "receipts [--dir DIR] [--json] [--all] [--set-aside] [ID...]")
 	all := fs.Bool("all", false, allUsage+" (letters asked for by id are always shown)")
+	setAside := fs.Bool("set-aside", false, "list every receipt set aside so far (it did not verify, or named no letter of this device), instead of the letters")
 	p, err := fs.load(e, args)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	if *setAside {
+		return printSetAside(e, p, *fs.asJSON)
+	}
 	_, refused, err := p.CollectReceiptsAndRefusals(ctx)
 	for _, r := range refused {
 		fmt.Fprintf(e.stderr, "brief: set aside receipt %d (%s %s): %s\n", r.Seq, printable(r.Kind, false), printable(r.ID, false), printable(r.Reason, false))
@@ -524,4 +528,25 @@ func viewReceipts(p *client.Party, id string) (receiptView, error) {
 		v.Signers[rc.Kind.String()] = rc.Party + "/" + rc.Signer
 	}
 	return v, nil
+}
+
+// printSetAside lists every receipt set aside, in the relay's order.
+func printSetAside(e *env, p *client.Party, asJSON bool) error {
+	list, err := p.RefusedReceipts()
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if list == nil {
+			list = []client.Refused{}
+		}
+		return printJSON(e.stdout, list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(e.stdout, "no receipts set aside")
+	}
+	for _, r := range list {
+		fmt.Fprintf(e.stdout, "receipt %d  %s %s: %s\n", r.Seq, printable(r.Kind, false), printable(r.ID, false), printable(r.Reason, false))
+	}
+	return nil
 }

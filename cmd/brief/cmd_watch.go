@@ -212,8 +212,13 @@ func (w *watcher) send(ctx context.Context) {
 			w.warnOnce(what, err)
 		}
 	}
-	_, err := w.p.CollectReceipts(ctx)
+	_, refused, err := w.p.CollectReceiptsAndRefusals(ctx)
 	warn("receipts", err)
+	for _, r := range refused {
+		// A receipt that does not verify against its letter and the
+		// recipient's roster is evidence; the relay served it.
+		w.hooks.Raise(ctx, alarm.Event{Kind: alarm.KindReceiptRefused, Letter: r.ID, Reason: fmt.Sprintf("receipt %d (%s) set aside: %s", r.Seq, r.Kind, r.Reason)})
+	}
 	contacts, err := w.p.Contacts()
 	warn("contacts", err)
 	now := time.Now()

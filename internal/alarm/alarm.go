@@ -28,6 +28,7 @@ const (
 	KindOutbox            = "outbox"              // a FLASH or IMMEDIATE letter has waited in the outbox too long
 	KindMissing           = "letter-missing"      // a letter has not arrived although a later one from its sender has
 	KindLetterRefused     = "letter-refused"      // a letter the relay delivered did not verify, or replayed a number, and was refused
+	KindReceiptRefused    = "receipt-refused"     // a receipt the relay served did not verify, or named no letter of this device, and was set aside
 	KindLetter            = "letter"              // the watch opened a letter for a person
 	KindAckOverdue        = "ack-overdue"         // a letter opened here has no acknowledged receipt past its deadline
 	KindUnacknowledged    = "unacknowledged"      // a letter sent from here was delivered, and not acknowledged by its deadline
