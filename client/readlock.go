@@ -44,6 +44,7 @@ func (p *Party) LockReading(ctx context.Context, command string, wait func(*Read
 		return nil, fmt.Errorf("failed to open the reading lock: %w", err)
 	}
 	var waitingFor *ReaderBusyError
+	unnamed := 0 // looks at a holder with no name yet
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
@@ -54,9 +55,12 @@ func (p *Party) LockReading(ctx context.Context, command string, wait func(*Read
 			return nil, fmt.Errorf("failed to take the reading lock: %w", err)
 		}
 		busy := readHolder(path)
-		// A holder that has not written its name yet (PID 0) is taken for
-		// the one waited for.
-		if waitingFor == nil || busy.PID != 0 && *busy != *waitingFor {
+		// A holder that has just taken the lock may not have written its
+		// name yet, or one letting it go has wiped it (PID 0): look again
+		// shortly, for up to two seconds.
+		if busy.PID == 0 && unnamed < 20 {
+			unnamed++
+		} else if waitingFor == nil || busy.PID != 0 && *busy != *waitingFor {
 			if wait == nil || !wait(busy) {
 				f.Close()
 				return nil, busy
@@ -72,7 +76,7 @@ func (p *Party) LockReading(ctx context.Context, command string, wait func(*Read
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\t"+command+"\n"), 0)
-	return func() { f.Close() }, nil
+	return func() { f.Truncate(0); f.Close() }, nil
 }
 
 // readHolder returns who holds the reading lock, as it wrote it.
