@@ -27,6 +27,15 @@ func queue(t *testing.T, p *client.Party, to, subject string, body []byte) *clie
 	return sent
 }
 
+// smallPair is pair on a relay that refuses envelopes over 64 KiB as too
+// large: a refusal for good that a test can bring about.
+func smallPair(t *testing.T) (*testrelay.World, *client.Party, *client.Party) {
+	w := testrelay.Start(t, testrelay.Options{MaxEnvelopeBytes: 64 << 10})
+	wash, teh := w.Party("washington"), w.Party("tehran")
+	w.Connect(wash, teh)
+	return w, wash, teh
+}
+
 // auditOK waits until the party's audit is ok, and fails t if it is not
 // within 10 s.
 func auditOK(t *testing.T, p *client.Party) *client.AuditReport {
@@ -140,9 +149,7 @@ func TestRefusedNumberGivenBack(t *testing.T) {
 // too large, and one behind it: the refused letter's number goes to a
 // notice sealed in its place, so the receiver sees no gap.
 func TestRefusedWithLettersBehind(t *testing.T) {
-	w := testrelay.Start(t, testrelay.Options{MaxEnvelopeBytes: 64 << 10})
-	wash, teh := w.Party("washington"), w.Party("tehran")
-	w.Connect(wash, teh)
+	w, wash, teh := smallPair(t)
 	ctx := context.Background()
 	w.Pause()
 	big := queue(t, wash, "tehran", "big", make([]byte, 128<<10))
@@ -196,9 +203,7 @@ func TestWithheldLetterStillReported(t *testing.T) {
 // number cannot be given back (the later letter would go first), so a
 // notice takes it.
 func TestRefusedWhileLaterSealing(t *testing.T) {
-	w := testrelay.Start(t, testrelay.Options{MaxEnvelopeBytes: 64 << 10})
-	wash, teh := w.Party("washington"), w.Party("tehran")
-	w.Connect(wash, teh)
+	w, wash, teh := smallPair(t)
 	ctx := context.Background()
 	w.Pause()
 	big := queue(t, wash, "tehran", "big", make([]byte, 128<<10))

@@ -10,7 +10,6 @@ import (
 
 	"brieftraeger/client"
 	"brieftraeger/envelope"
-	"brieftraeger/internal/testrelay"
 	"brieftraeger/letter"
 
 	_ "modernc.org/sqlite"
@@ -154,9 +153,7 @@ func TestReviewInTxSwallowsErrors(t *testing.T) {
 // behind it goes out and the receiver reports the refused number missing
 // for ever.
 func TestReviewNoticeNotSealedLeavesGap(t *testing.T) {
-	w := testrelay.Start(t, testrelay.Options{MaxEnvelopeBytes: 64 << 10})
-	wash, teh := w.Party("washington"), w.Party("tehran")
-	w.Connect(wash, teh)
+	w, wash, teh := smallPair(t)
 	ctx := context.Background()
 	w.Pause()
 	queue(t, wash, "tehran", "big", make([]byte, 128<<10))
