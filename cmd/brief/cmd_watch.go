@@ -28,14 +28,20 @@ changes. Every --test-every it also sends each contact a test letter, which
 the other side's device acknowledges as soon as it opens it; a test letter
 not acknowledged within twice --test-every is missing. Test letters from
 contacts are acknowledged likewise. The heartbeats and test letters it
-reads are printed only with --all.
+reads are printed only with --all. It posts what waits in the outbox, each
+channel in order, trying again with backoff.
 
-Alarms: a change of light (including the first light seen, unless it is
-green; the first is judged two intervals after the start), an overdue letter, a missing test letter, a relay log that does
-not check out, each letter opened (not heartbeats and test letters), a
-letter opened here and not acknowledged by its acknowledgement deadline
-(see 'brief pending'), and a letter sent from here, delivered and not
-acknowledged by it. For each, COMMAND runs with /bin/sh -c and BRIEF_EVENT,
+Alarms (see docs/OPERATIONS.md for each): light, a change of light
+(including the first light seen, unless it is green; the first is judged
+two intervals after the start); overdue, a letter sent and not delivered
+by its deadline; test-letter-missing; log-inconsistent, a relay log that
+does not check out; outbox, a FLASH or IMMEDIATE letter waiting to be
+posted for over a minute; letter-refused, a letter delivered that does
+not verify; receipt-refused, a receipt set aside; letter-missing, a letter
+not arrived although a later one has; letter, each letter opened (not
+heartbeats and test letters); ack-overdue, a letter opened here and not
+acknowledged by its deadline (see 'brief pending'); unacknowledged, a
+letter sent from here, delivered and not acknowledged by it. For each, COMMAND runs with /bin/sh -c and BRIEF_EVENT,
 BRIEF_CHANNEL, BRIEF_LIGHT, BRIEF_PREVIOUS_LIGHT (empty at first),
 BRIEF_LETTER, BRIEF_PRECEDENCE, BRIEF_REASON and, with --alarm-subject,
 BRIEF_SUBJECT in its environment, and the alarm is POSTed
