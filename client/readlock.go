@@ -83,6 +83,9 @@ func (p *Party) LockReading(ctx context.Context, command string, wait func(*Read
 func readHolder(path string) *ReaderBusyError {
 	b, _ := os.ReadFile(path)
 	pid, command, _ := strings.Cut(strings.TrimSpace(string(b)), "\t")
-	n, _ := strconv.Atoi(pid)
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 0 {
+		return &ReaderBusyError{} // not a holder's name: none yet, or damaged
+	}
 	return &ReaderBusyError{PID: n, Command: command}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,4 +32,25 @@ func TestLockReading(t *testing.T) {
 		t.Fatalf("waiting for the lock: %v, asked %d times", err, asked)
 	}
 	release2()
+}
+
+// FuzzReadHolder reads any content of the reading lock's file as its
+// holder: no panic, and a PID only when the file starts with a positive
+// number that fits.
+func FuzzReadHolder(f *testing.F) {
+	for _, s := range []string{"123\tbrief watch\n", "", "\t", "abc\tx", "-1\tbrief read", "99999999999999999999\tx"} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, content string) {
+		path := dir + "/read"
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h := readHolder(path)
+		first, _, _ := strings.Cut(strings.TrimSpace(content), "\t")
+		if n, err := strconv.Atoi(first); h.PID < 0 || h.PID != 0 && (err != nil || n != h.PID) {
+			t.Fatalf("holder %+v from %q", h, content)
+		}
+	})
 }
