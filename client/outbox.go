@@ -362,28 +362,21 @@ func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool)
 	var out []*SentLetter
 	for i := len(letters) - 1; i >= 0; i-- {
 		s := letters[i]
-		var givenBack bool
+		var r SentLetter
 		err := p.inDurableTx(func(tx *sql.Tx) error {
-			var r SentLetter
 			if err := getLetter(tx, boxSent, s.ID, &r); err != nil {
 				return err
 			}
 			r.State, r.PostError, r.Refused = StateRefused, re.Message, re.Code
-			next, err := nextSeq(tx, s.To)
+			last, err := lastTaken(tx, s.To, s.Seq)
 			if err != nil {
 				return err
 			}
-			givenBack = next == s.Seq+1
-			if givenBack {
-				if err := setNextSeq(tx, s.To, s.Seq); err != nil {
-					return err
-				}
-			}
-			r.NoticeDue = !givenBack && notice && s.NoticeFor == ""
-			if !givenBack && !r.NoticeDue {
-				// Taken first by the next letters; none was posted
-				// above it, since the channel refused them all.
-				if _, err := tx.Exec(`INSERT OR IGNORE INTO released (party, seq) VALUES (?, ?)`, s.To, int64(s.Seq)); err != nil {
+			r.NoticeDue = !last && notice && s.NoticeFor == ""
+			if !r.NoticeDue {
+				// The channel refused every letter above it, if any:
+				// none was posted after it.
+				if err := giveBack(tx, s.To, s.Seq); err != nil {
 					return err
 				}
 			}
@@ -393,10 +386,10 @@ func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool)
 			return out, err
 		}
 		out = append(out, s)
-		if !givenBack && notice && s.NoticeFor == "" {
+		if r.NoticeDue {
 			// A crash or failure before the notice is recorded leaves it
 			// due: sealDueNotices seals it before anything else goes.
-			if err := p.sealNotice(s, re.Message); err != nil {
+			if err := p.sealNotice(s.To, s.Seq, s.ID, refusedNotice(s, re.Message)); err != nil {
 				return out, err
 			}
 		}
@@ -404,14 +397,21 @@ func (p *Party) refuseQueued(letters []*SentLetter, re *RelayError, notice bool)
 	return out, nil
 }
 
-// sealNotice seals the notice that takes the number of refused letter s.
-func (p *Party) sealNotice(s *SentLetter, reason string) error {
-	_, err := p.seal(Outgoing{To: s.To, Subject: NoticeSubject, Precedence: envelope.Routine, noticeFor: s.ID,
-		Body: fmt.Appendf(nil, "Letter %d (%s) was refused by the relay and not sent: %s.\nThis notice takes its number, so that no letter is missing.\n", s.Seq, s.ID, reason)}, s.Seq)
+// sealNotice seals a notice letter with number seq on the channel to
+// party, in place of the letter noticeFor ("-" for one never finished),
+// with the body why.
+func (p *Party) sealNotice(party string, seq uint64, noticeFor, why string) error {
+	_, err := p.seal(Outgoing{To: party, Subject: NoticeSubject, Precedence: envelope.Routine, noticeFor: noticeFor,
+		Body: []byte(why + "\nThis notice takes its number, so that no letter is missing.\n")}, seq)
 	if err != nil {
-		return fmt.Errorf("letter %s was refused, and the notice that takes its number was not sealed: %w", s.ID, err)
+		return fmt.Errorf("the notice that takes number %d was not sealed: %w", seq, err)
 	}
 	return nil
+}
+
+// refusedNotice is the text of the notice for a letter the relay refused.
+func refusedNotice(s *SentLetter, reason string) string {
+	return fmt.Sprintf("Letter %d (%s) was refused by the relay and not sent: %s.", s.Seq, s.ID, reason)
 }
 
 // sealDueNotices seals the notices that a refusal marked due and that a
@@ -430,7 +430,7 @@ func (p *Party) sealDueNotices(party string) error {
 			return err
 		}
 		if n == 0 {
-			if err := p.sealNotice(s, s.PostError); err != nil {
+			if err := p.sealNotice(party, s.Seq, s.ID, refusedNotice(s, s.PostError)); err != nil {
 				return err
 			}
 		}

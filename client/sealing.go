@@ -10,8 +10,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"brieftraeger/envelope"
 )
 
 // Numbers being sealed. A send takes its number before it seals, and a
@@ -159,18 +157,16 @@ func (p *Party) settleAbandoned(party string, seq uint64) error {
 	if err := p.db.QueryRow(`SELECT count(*) FROM letters WHERE box = 'sent' AND party = ? AND seq = ? AND state != ?`, party, int64(seq), StateRefused).Scan(&n); err != nil {
 		return err
 	}
-	next, err := nextSeq(p.db, party)
+	last, err := lastTaken(p.db, party, seq)
 	if err != nil {
 		return err
 	}
-	if n == 0 && next == seq+1 {
+	if n == 0 && last {
 		return p.releaseSeq(party, seq)
 	}
 	if n == 0 {
-		_, err := p.seal(Outgoing{To: party, Subject: NoticeSubject, Precedence: envelope.Routine, noticeFor: "-",
-			Body: fmt.Appendf(nil, "Letter %d was begun and never finished: the program stopped while sealing it.\nThis notice takes its number, so that no letter is missing.\n", seq)}, seq)
-		if err != nil {
-			return fmt.Errorf("letter %d was never finished, and the notice that takes its number was not sealed: %w", seq, err)
+		if err := p.sealNotice(party, seq, "-", fmt.Sprintf("Letter %d was begun and never finished: the program stopped while sealing it.", seq)); err != nil {
+			return err
 		}
 	}
 	return p.inDurableTx(func(tx *sql.Tx) error { return doneSealing(tx, party, seq) })

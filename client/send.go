@@ -105,12 +105,13 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 	case qe != nil:
 		derr = &QueuedError{ID: sent.ID, Seq: sent.Seq, Behind: qe.ID, Err: qe.Err}
 	default:
-		derr = &QueuedError{ID: sent.ID, Seq: sent.Seq, Err: cmpErr(derr, sent.PostError)}
+		derr = &QueuedError{ID: sent.ID, Seq: sent.Seq, Err: errOr(derr, sent.PostError)}
 	}
 	return sent, nil, derr
 }
 
-func cmpErr(err error, msg string) error {
+// errOr returns err, or if it is nil an error of msg (or "not posted yet").
+func errOr(err error, msg string) error {
 	if err != nil {
 		return err
 	}

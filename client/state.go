@@ -83,16 +83,29 @@ func (p *Party) releaseSeq(party string, seq uint64) error {
 		if err := doneSealing(tx, party, seq); err != nil {
 			return err
 		}
-		next, err := nextSeq(tx, party)
-		if err != nil {
-			return err
-		}
-		if next == seq+1 {
-			return setNextSeq(tx, party, seq)
-		}
-		_, err = tx.Exec(`INSERT OR IGNORE INTO released (party, seq) VALUES (?, ?)`, party, int64(seq))
-		return err
+		return giveBack(tx, party, seq)
 	})
+}
+
+// lastTaken reports whether seq is the last number taken on the channel
+// to party: given back, it is simply the next number again.
+func lastTaken(q querier, party string, seq uint64) (bool, error) {
+	next, err := nextSeq(q, party)
+	return next == seq+1, err
+}
+
+// giveBack gives seq back: as the next number if it is the last taken,
+// else to be taken first by the next letters (released).
+func giveBack(q querier, party string, seq uint64) error {
+	last, err := lastTaken(q, party, seq)
+	if err != nil {
+		return err
+	}
+	if last {
+		return setNextSeq(q, party, seq)
+	}
+	_, err = q.Exec(`INSERT OR IGNORE INTO released (party, seq) VALUES (?, ?)`, party, int64(seq))
+	return err
 }
 
 // receiptsAfter returns the receipt cursor: the relay's receipt sequence
