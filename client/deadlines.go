@@ -48,12 +48,3 @@ func (p *Party) OverdueLetters(d Deadlines) ([]Overdue, error) {
 	}
 	return out, nil
 }
-
-func delivered(s *SentLetter) bool {
-	for _, raw := range s.Receipts {
-		if rc, err := envelope.ParseReceipt(raw); err == nil && rc.Kind == envelope.Delivered {
-			return true
-		}
-	}
-	return false
-}

@@ -95,7 +95,8 @@
 // ciphertext is kept beside it as letter.age, so that Export can file the
 // letter as it travelled and the stock age tool can open it. Load
 // removes whatever interrupted operations left in tmp/, except entries a
-// running operation holds locked.
+// running operation holds locked and entries younger than a minute (one
+// may be made and not yet locked).
 //
 // A sent letter is kept only sealed (sent/ID.age, or records.db's sealed
 // for a small one; sealed to this party's own epoch key too). OpenSent opens it with this device's epoch keys,

@@ -38,13 +38,6 @@ func SetNextSeq(p *Party, party string, next uint64) error {
 	return setNextSeq(p.db, party, next)
 }
 
-// ForgetReceived forgets the numbers received from party from, as a
-// folder from before they were recorded.
-func ForgetReceived(p *Party, from string) error {
-	_, err := p.db.Exec(`DELETE FROM received_seqs WHERE party = ?`, from)
-	return err
-}
-
 // SealedCopy returns the sealed copy this device keeps of letter id.
 func SealedCopy(p *Party, id string) ([]byte, error) {
 	r, err := p.openSealed(id)

@@ -151,15 +151,6 @@ func receivedSet(q querier, from string) (*seqSet, error) {
 	return &set, json.Unmarshal([]byte(raw), &set)
 }
 
-// noteReceived adds n to the numbers received from party from.
-func noteReceived(q querier, from string, n uint64) error {
-	set, err := receivedSet(q, from)
-	if err != nil || !set.add(n) {
-		return err
-	}
-	return putSeqSet(q, from, set)
-}
-
 // ReplayError refuses a letter whose sequence number was already received
 // with another letter: a replay, or a sender that reused a number.
 type ReplayError struct {

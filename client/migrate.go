@@ -37,7 +37,13 @@ const maxIndexedBody = 1 << 20
 
 // migrate moves the JSON records of the folder into the database, if that
 // was not done yet, and then moves the files aside.
+//
+// A folder whose files were moved says so in meta ("json_moved"): a Load
+// then reads that one row, and neither writes nor lists the folder.
 func (p *Party) migrate() error {
+	if moved, err := getMeta(p.db, "json_moved"); err != nil || moved != "" {
+		return err
+	}
 	err := p.inDurableTx(func(tx *sql.Tx) error {
 		v, err := getMeta(tx, "schema")
 		if err != nil || v != "" {
@@ -51,7 +57,10 @@ func (p *Party) migrate() error {
 	if err != nil {
 		return err
 	}
-	return p.moveMigrated()
+	if err := p.moveMigrated(); err != nil {
+		return err
+	}
+	return p.inTx(func(tx *sql.Tx) error { return setMeta(tx, "json_moved", "yes") })
 }
 
 // importJSON copies every JSON record of the folder into the database.
@@ -181,12 +190,9 @@ func (p *Party) bodyText(rec *Received) string {
 }
 
 // moveMigrated moves the JSON records that are in the database into
-// migrated/. It is done again at each Load until nothing is left.
+// migrated/. It is done again at each Load until it succeeds.
 func (p *Party) moveMigrated() error {
-	var names []string
-	for _, n := range []string{"state.json", "receipts-refused.json", "outbox.json", "awaiting.json", "pending.json"} {
-		names = append(names, n)
-	}
+	names := []string{"state.json", "receipts-refused.json", "outbox.json", "awaiting.json", "pending.json"}
 	if ents, err := os.ReadDir(filepath.Join(p.dir, "sent")); err == nil {
 		for _, e := range ents {
 			if strings.HasSuffix(e.Name(), ".json") {
