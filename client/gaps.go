@@ -174,6 +174,8 @@ func (e *ReplayError) Error() string {
 // already (another process opened it meanwhile), that record is returned;
 // else the record given is, marked New.
 func (p *Party) fileLetter(stage string, rec *Received) (*Received, error) {
+	// Read before the transaction, which holds this process's writers.
+	body := bodyText(stage, rec)
 	out := rec
 	err := p.inDurableTx(func(tx *sql.Tx) error {
 		var old Received
@@ -198,7 +200,7 @@ func (p *Party) fileLetter(stage string, rec *Received) (*Received, error) {
 		if err := p.archive(stage, rec); err != nil {
 			return fmt.Errorf("failed to archive letter %s: %w", rec.ID, err)
 		}
-		if err := putReceivedRecord(tx, rec, p.bodyText(rec)); err != nil {
+		if err := putReceivedRecord(tx, rec, body); err != nil {
 			return err
 		}
 		rec.New = true

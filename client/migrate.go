@@ -159,7 +159,7 @@ func (p *Party) importArchive(tx *sql.Tx, scan bool, received map[string]*seqSet
 			return err
 		}
 		rec.Kind = p.KindOf(&rec)
-		if err := putReceivedRecord(tx, &rec, p.bodyText(&rec)); err != nil {
+		if err := putReceivedRecord(tx, &rec, bodyText(p.archivePath(rec.ID), &rec)); err != nil {
 			return err
 		}
 		if scan {
@@ -174,13 +174,13 @@ func (p *Party) importArchive(tx *sql.Tx, scan bool, received map[string]*seqSet
 	return nil
 }
 
-// bodyText returns the start of an archived letter's body, for the search
-// index.
-func (p *Party) bodyText(rec *Received) string {
+// bodyText returns the start of a letter's body, whose files are in dir,
+// for the search index.
+func bodyText(dir string, rec *Received) string {
 	if len(rec.Parts) == 0 {
 		return ""
 	}
-	f, err := os.Open(filepath.Join(p.archivePath(rec.ID), rec.Parts[0].Path))
+	f, err := os.Open(filepath.Join(dir, rec.Parts[0].Path))
 	if err != nil {
 		return ""
 	}
