@@ -72,10 +72,11 @@ type TestLetterReceived struct {
 
 // channelTestLetters is one channel's entry in testletters.json.
 type channelTestLetters struct {
-	Sent         *TestLetterSent     `json:"sent,omitempty"`         // newest test letter sent
-	Acknowledged *TestLetterSent     `json:"acknowledged,omitempty"` // newest with an acknowledged receipt: the last full round trip
-	Pending      []*TestLetterSent   `json:"pending,omitempty"`      // sent, acknowledged receipt not yet seen
-	Received     *TestLetterReceived `json:"received,omitempty"`     // newest test letter opened
+	Sent          *TestLetterSent     `json:"sent,omitempty"`                  // newest test letter sent
+	Acknowledged  *TestLetterSent     `json:"acknowledged,omitempty"`          // newest with an acknowledged receipt: the last full round trip
+	Pending       []*TestLetterSent   `json:"pending,omitempty"`               // sent, acknowledged receipt not yet seen
+	Received      *TestLetterReceived `json:"received,omitempty"`              // newest test letter opened
+	ReceivedAcked *TestLetterReceived `json:"received_acknowledged,omitempty"` // newest opened whose acknowledged receipt went out
 }
 
 func (p *Party) loadTestLetters() (map[string]*channelTestLetters, error) {
@@ -185,6 +186,10 @@ func (p *Party) ackTestLetter(ctx context.Context, rec *Received) error {
 	return p.updateTestLetters(rec.From, func(c *channelTestLetters) {
 		if c.Received != nil && c.Received.ID == rec.ID {
 			c.Received.DeliveredAt, c.Received.AcknowledgedAt = times[envelope.Delivered], times[envelope.Acknowledged]
+			if c.Received.AcknowledgedAt != nil {
+				acked := *c.Received
+				c.ReceivedAcked = &acked
+			}
 		}
 	})
 }

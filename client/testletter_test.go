@@ -140,8 +140,13 @@ func TestAckTestLettersRetries(t *testing.T) {
 	if b, err = json.Marshal(m); err != nil || os.WriteFile(name, b, 0o600) != nil {
 		t.Fatal(err)
 	}
-	if st := status(t, teh); st.TestLetters.LastReceived.AcknowledgedAt != nil {
+	st := status(t, teh)
+	if st.TestLetters.LastReceived.AcknowledgedAt != nil {
 		t.Fatalf("acknowledgement still recorded: %+v", st.TestLetters.LastReceived)
+	}
+	// The last full round trip stays in view while the newest waits.
+	if a := st.TestLetters.LastReceivedAcknowledged; a == nil || a.ID != sent.ID || st.TestLetters.SentToAcknowledgedMillis == nil {
+		t.Fatalf("last acknowledged round trip lost: %+v", st.TestLetters)
 	}
 	if err := teh.AckTestLetters(ctx); err != nil {
 		t.Fatal(err)

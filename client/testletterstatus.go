@@ -15,9 +15,11 @@ type TestLetterStatus struct {
 	// Missing lists the test letters sent and not acknowledged by their
 	// due time, oldest first: an alarm.
 	Missing []TestLetterSent `json:"missing,omitempty"`
-	// In: the newest test letter opened from the other party, and how long
-	// after its sending (the sender's clock) this device acknowledged it.
+	// In: the newest test letter opened from the other party, the newest
+	// whose acknowledged receipt went out, and how long after its sending
+	// (the sender's clock) this device acknowledged that one.
 	LastReceived             *TestLetterReceived `json:"last_received,omitempty"`
+	LastReceivedAcknowledged *TestLetterReceived `json:"last_received_acknowledged,omitempty"`
 	SentToAcknowledgedMillis *float64            `json:"received_sent_to_acknowledged_ms,omitempty"`
 }
 
@@ -32,12 +34,13 @@ func (p *Party) testLetterStatus(party string, now time.Time) (*TestLetterStatus
 	if c == nil || (c.Sent == nil && c.Received == nil) {
 		return nil, nil
 	}
-	st := &TestLetterStatus{LastSent: c.Sent, LastAcknowledged: c.Acknowledged, LastReceived: c.Received}
+	st := &TestLetterStatus{LastSent: c.Sent, LastAcknowledged: c.Acknowledged,
+		LastReceived: c.Received, LastReceivedAcknowledged: c.ReceivedAcked}
 	if a := c.Acknowledged; a != nil && a.PostedAt != nil {
 		st.PostToDeliveredMillis = millisBetween(*a.PostedAt, a.DeliveredAt)
 		st.PostToAcknowledgedMillis = millisBetween(*a.PostedAt, a.AcknowledgedAt)
 	}
-	if r := c.Received; r != nil {
+	if r := c.ReceivedAcked; r != nil {
 		st.SentToAcknowledgedMillis = millisBetween(r.SentAt, r.AcknowledgedAt)
 	}
 	for _, tl := range c.Pending {
