@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite", pure Go
+	"modernc.org/sqlite"
 )
 
 // The device's records live in records.db, an SQLite database in WAL mode
@@ -110,10 +110,7 @@ func openRecords(dir string, durable bool) (*sql.DB, error) {
 		return nil, err
 	}
 	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
-	db, err := sql.Open("sqlite", u.String())
-	if err != nil {
-		return nil, fmt.Errorf("failed to open %s: %w", recordsFile, err)
-	}
+	db := sql.OpenDB(&stmtConnector{dsn: u.String(), drv: &sqlite.Driver{}})
 	if err := prepareSchema(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("failed to prepare %s: %w", recordsFile, err)
