@@ -118,6 +118,7 @@ func Init(o InitOptions, opts Options) (*Party, error) {
 		data []byte
 	}{
 		{filepath.Join("epochs", "1.age"), sealedEpoch},
+		{filepath.Join("rosters", "1"), ros.Raw},
 		{"roster", ros.Raw},
 		{"keys.age", sealedKeys}, // last: its presence marks a complete folder
 	}
@@ -155,6 +156,9 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 	opts = opts.fill()
 	sealed, err := os.ReadFile(filepath.Join(dir, "keys.age"))
 	if errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, joinKeysFile)); err == nil {
+			return nil, ErrJoinPending
+		}
 		return nil, ErrNoParty
 	} else if err != nil {
 		return nil, fmt.Errorf("failed to read keystore: %w", err)
@@ -172,12 +176,8 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 	if err := p.sweepTmp(); err != nil {
 		p.log.Warn("failed to clear tmp/ of interrupted operations", "err", err)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "roster"))
-	if err != nil {
-		return nil, fmt.Errorf("failed to read roster: %w", err)
-	}
-	if p.roster, err = identity.VerifyChain(rootOf(ks, raw), [][]byte{raw}); err != nil {
-		return nil, fmt.Errorf("own roster: %w", err)
+	if p.roster, err = loadOwnRoster(dir, ks); err != nil {
+		return nil, err
 	}
 	if err := readJSONFile(filepath.Join(dir, "relay.json"), &p.relay); err != nil {
 		return nil, err
@@ -206,18 +206,6 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-// rootOf returns the root key a device trusts for its own roster: its own
-// root key if it holds it, else the root named in the stored roster.
-func rootOf(ks *identity.Keystore, raw []byte) ed25519.PublicKey {
-	if ks.Root != nil {
-		return ks.Root.Public().(ed25519.PublicKey)
-	}
-	if r, err := identity.DecodeRoster(raw); err == nil {
-		return r.Root
-	}
-	return nil
 }
 
 func (p *Party) openEpochs() error {

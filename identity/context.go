@@ -7,6 +7,7 @@ const (
 	ContextRoster      = "brieftraeger/v1 roster"
 	ContextRosterHash  = "brieftraeger/v1 roster-hash"
 	ContextFingerprint = "brieftraeger/v1 key-fingerprint"
+	ContextJoinRequest = "brieftraeger/v1 join-request"
 )
 
 // Sign signs context || "\n" || msg with key.

@@ -17,15 +17,31 @@ import (
 // putRoster admits a party with its first roster, or takes a new version
 // of an admitted party's roster that chains to the current one.
 func (r *Relay) putRoster(w http.ResponseWriter, req *http.Request) {
-	err := r.admitRoster(req)
-	if err != nil {
+	if err := r.takeRoster(req, true); err != nil {
 		r.writeError(w, req, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"party": req.PathValue("party")})
 }
 
-func (r *Relay) admitRoster(req *http.Request) error {
+// putOwnRoster takes a new version of the caller's own party's roster from
+// one of its devices. The party's root key signed it; the relay checks that
+// it follows the current version. Only the operator admits a new party.
+func (r *Relay) putOwnRoster(w http.ResponseWriter, req *http.Request, c *caller) error {
+	if party := req.PathValue("party"); party != c.party {
+		return fail(http.StatusForbidden, api.CodeForbidden, "a device of %q cannot change the roster of %q", c.party, party)
+	}
+	if err := r.takeRoster(req, false); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"party": c.party})
+	return nil
+}
+
+// takeRoster stores the roster in the request body for the party in its
+// path if it follows the party's current roster; a party with no roster
+// yet is admitted only if admit is set.
+func (r *Relay) takeRoster(req *http.Request, admit bool) error {
 	party := req.PathValue("party")
 	raw, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
 	if err != nil {
@@ -35,6 +51,9 @@ func (r *Relay) admitRoster(req *http.Request) error {
 	cur, err := r.cfg.Store.Roster(req.Context(), party)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if !admit {
+			return fail(http.StatusNotFound, api.CodeUnknownParty, "unknown party %q", party)
+		}
 	case err != nil:
 		return err
 	case bytes.Equal(cur, raw):

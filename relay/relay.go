@@ -142,6 +142,7 @@ func (r *Relay) routes() {
 	r.mux.HandleFunc("GET "+api.PathReceipts, r.device(r.receipts))
 	r.mux.HandleFunc("GET "+api.PathRosters+"{party}", r.device(r.getRoster))
 	r.mux.HandleFunc("GET "+api.PathRosters+"{party}"+api.PathRosterChain, r.device(r.getRosterChain))
+	r.mux.HandleFunc("PUT "+api.PathRosters+"{party}", r.device(r.putOwnRoster))
 	r.mux.HandleFunc("GET "+api.PathLogCheckpoint, r.logCheckpoint)
 	r.mux.HandleFunc("GET "+api.PathLogProof, r.device(r.logProof))
 	r.mux.HandleFunc("GET "+api.PathLogConsistency, r.device(r.logConsistency))

@@ -5,36 +5,19 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"io"
 	"net/http"
 	"testing"
 
 	"brieftraeger/client"
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
-	"brieftraeger/internal/tlspin"
 )
 
 // get fetches path from the relay as party/device with key and returns the
 // status and the body of the answer.
 func (w *world) get(key ed25519.PrivateKey, party, device, path string) (int, []byte) {
 	w.t.Helper()
-	conf, err := tlspin.ClientTLSConfig(key, w.Dir.Descriptor.TLSSHA256)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: conf}}
-	defer c.CloseIdleConnections()
-	req, _ := http.NewRequest(http.MethodGet, w.URL+path, nil)
-	req.Header.Set(api.HeaderParty, party)
-	req.Header.Set(api.HeaderDevice, device)
-	resp, err := c.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	return w.call(http.MethodGet, key, party, device, path, nil)
 }
 
 // admitNext signs the version after prev of p's roster with p's root key

@@ -32,7 +32,7 @@ func commands() []command {
 	return []command{
 		{"demo", "run a relay and two parties in one process and send a letter", cmdDemo},
 		{"relay", "operate a relay: init, run, admit, channel, channels, overdue, metrics, admin-cert", cmdRelay},
-		{"party", "set up this device's party: init, show, export-key", cmdParty},
+		{"party", "set up this device's party: init, show, export-key, device", cmdParty},
 		{"contact", "pin another party's root key: add", cmdContact},
 		{"send", "seal and post a letter", cmdSend},
 		{"outbox", "list letters waiting to be posted, or post them now: retry", cmdOutbox},

@@ -55,6 +55,12 @@ func hints(err error) []string {
 		return []string{"check BRIEF_PASSPHRASE, or unset it to be asked on the terminal"}
 	case errors.As(err, new(*client.ReaderBusyError)):
 		return []string{"it opens letters as they come: see them with 'brief list' and 'brief pending', and acknowledge with 'brief ack ID'"}
+	case errors.Is(err, client.ErrJoinPending):
+		return []string{"finish the join with 'brief party device finish ADMISSION', with the admission a device holding the root key made by 'brief party device add'"}
+	case errors.Is(err, client.ErrNoRootKey):
+		return []string{"roster changes are signed by the root key: run this on the device that holds it"}
+	case errors.Is(err, client.ErrDeviceRemoved):
+		return []string{"a device removed from the roster can no longer send or receive for the party"}
 	case errors.Is(err, client.ErrNoParty):
 		return []string{"create one with 'brief party init', or point --dir (or BRIEF_DIR) at a party folder"}
 	case errors.Is(err, store.ErrTooFewServers):
@@ -72,7 +78,7 @@ func hints(err error) []string {
 		case api.CodeUnknownParty:
 			return []string{"the relay operator admits a party with 'brief relay admit ROSTER'"}
 		case api.CodeNotOnRoster:
-			return []string{"this device is not on the roster the relay holds; ask the operator to admit the current roster"}
+			return []string{"the relay's roster of this party does not name this device: it was removed ('brief party device list' on another device shows the roster), or the roster that names it never reached the relay"}
 		case api.CodeStorageFull:
 			return []string{"the relay is out of disk space: it refuses new letters but still delivers those it holds; try again later, or tell the relay operator"}
 		case api.CodeUnavailable:
@@ -169,6 +175,9 @@ func loadParty(e *env, dir string) (*client.Party, error) {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, "keys.age")); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, "join.age")); err == nil {
+			return nil, fmt.Errorf("%w: %s", client.ErrJoinPending, dir)
+		}
 		return nil, fmt.Errorf("%w: %s", client.ErrNoParty, dir)
 	}
 	pass, err := passphrase(e, false)

@@ -39,7 +39,7 @@ const (
 	PathMailbox   = "/v1/mailbox"        // GET pending envelopes for the caller's party
 	PathEvents    = "/v1/events"         // GET server-sent events for the caller's party
 	PathReceipts  = "/v1/receipts"       // POST a receipt; GET ?after=N receipts for the caller's letters
-	PathRosters   = "/v1/rosters/"       // GET /v1/rosters/{party}
+	PathRosters   = "/v1/rosters/"       // GET /v1/rosters/{party}; PUT (a device of that party): the next roster version
 	PathParties   = "/v1/admin/parties"  // PUT /v1/admin/parties/{party} (admin): admit or update a roster
 	PathChannels  = "/v1/admin/channels" // POST (admin): open a channel; GET: list
 	PathOverdue   = "/v1/admin/overdue"  // GET (admin): letters waiting past their delivery deadline

@@ -1,0 +1,166 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"brieftraeger/identity"
+	"brieftraeger/internal/api"
+)
+
+// Admission is what a holder of the root key gives a new device, by hand:
+// the roster that names it and the party's epoch secrets sealed to it
+// alone. The new device trusts none of it as it stands (FinishJoin).
+type Admission struct {
+	Party  string            `json:"party"`
+	Device string            `json:"device"`
+	Roster []byte            `json:"roster"`
+	Epochs map[string][]byte `json:"epochs"` // epoch number -> age file sealed to the device
+}
+
+// ErrNoRootKey is returned for a roster change on a device that does not
+// hold the party's root key.
+var ErrNoRootKey = errors.New("this device does not hold the party's root key")
+
+// AddDevice admits the device whose signed join request is raw: it signs
+// the next roster with the device appended, gives it to the relay, keeps
+// it, and returns the admission to carry to the new device. Only a device
+// holding the party's root key can do it.
+func (p *Party) AddDevice(ctx context.Context, raw []byte) (*Admission, error) {
+	jr, err := identity.ParseJoinRequest(raw)
+	if err != nil {
+		return nil, err
+	}
+	if jr.Party != p.Name() {
+		return nil, fmt.Errorf("the join request is for party %q, not %q", jr.Party, p.Name())
+	}
+	if p.roster.Device(jr.Device.Name) != nil {
+		return nil, fmt.Errorf("the roster already names a device %q", jr.Device.Name)
+	}
+	ad := &Admission{Party: p.Name(), Device: jr.Device.Name, Epochs: map[string][]byte{}}
+	for n, id := range p.epochs {
+		sealed, err := identity.SealEpoch(id, []identity.Device{jr.Device})
+		if err != nil {
+			return nil, err
+		}
+		ad.Epochs[strconv.FormatUint(uint64(n), 10)] = sealed
+	}
+	next, err := p.changeRoster(ctx, func(r *identity.Roster) error {
+		r.Devices = append(r.Devices, jr.Device)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ad.Roster = next.Raw
+	return ad, nil
+}
+
+// RemoveDevice takes the named device off the party's roster and gives the
+// new roster to the relay, which refuses the device from then on. This
+// device, and the last device, cannot be removed.
+func (p *Party) RemoveDevice(ctx context.Context, name string) (*identity.Roster, error) {
+	if name == p.Device() {
+		return nil, fmt.Errorf("device %q is this device: remove it from another device that holds the root key", name)
+	}
+	if p.roster.Device(name) == nil {
+		return nil, fmt.Errorf("the roster of %q names no device %q", p.Name(), name)
+	}
+	return p.changeRoster(ctx, func(r *identity.Roster) error {
+		r.Devices = slices.DeleteFunc(r.Devices, func(d identity.Device) bool { return d.Name == name })
+		return nil
+	})
+}
+
+// changeRoster makes the next version of the party's roster with change,
+// signs it with the root key, gives it to the relay and keeps it. The
+// relay must take it first: a version only this device held would fork
+// the party's history.
+func (p *Party) changeRoster(ctx context.Context, change func(*identity.Roster) error) (*identity.Roster, error) {
+	if p.keys.Root == nil {
+		return nil, ErrNoRootKey
+	}
+	if _, err := p.RefreshRoster(ctx); err != nil {
+		return nil, err
+	}
+	cur := p.roster
+	next := &identity.Roster{Party: cur.Party, Serial: cur.Serial + 1, Root: cur.Root, Prev: cur.Hash(),
+		Devices: slices.Clone(cur.Devices), Epochs: slices.Clone(cur.Epochs)}
+	if err := change(next); err != nil {
+		return nil, err
+	}
+	if err := next.Sign(p.keys.Root); err != nil {
+		return nil, err
+	}
+	resp, err := p.do(ctx, http.MethodPut, api.PathRosters+p.Name(), bodyOf(next.Raw), int64(len(next.Raw)))
+	if err != nil {
+		return nil, fmt.Errorf("failed to give the new roster to the relay: %w", err)
+	}
+	resp.Body.Close()
+	if err := p.keepRoster(next); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
+// RefreshRoster fetches the party's own roster chain from the relay and
+// keeps its newest version if it follows the one this device holds. It
+// returns the roster this device holds afterwards. A device that the new
+// roster no longer names gets ErrDeviceRemoved, and keeps its old roster.
+func (p *Party) RefreshRoster(ctx context.Context) (*identity.Roster, error) {
+	var chain [][]byte
+	if err := p.getJSON(ctx, api.PathRosters+p.Name()+api.PathRosterChain, &chain); err != nil {
+		return nil, fmt.Errorf("failed to fetch the roster chain of %q: %w", p.Name(), err)
+	}
+	newest, err := followOwnChain(p.roster, chain)
+	if err != nil {
+		return nil, err
+	}
+	if newest == p.roster {
+		return p.roster, nil
+	}
+	if newest.Device(p.Device()) == nil {
+		return nil, fmt.Errorf("%w: roster %d of %q no longer names %q", ErrDeviceRemoved, newest.Serial, p.Name(), p.Device())
+	}
+	if err := p.keepRoster(newest); err != nil {
+		return nil, err
+	}
+	return newest, nil
+}
+
+// ErrDeviceRemoved is returned when the party's roster no longer names this
+// device.
+var ErrDeviceRemoved = errors.New("this device was removed from the party's roster")
+
+// followOwnChain returns the newest roster of chain if chain holds cur,
+// byte for byte, and each later version follows the one before; cur itself
+// if chain holds nothing newer.
+func followOwnChain(cur *identity.Roster, chain [][]byte) (*identity.Roster, error) {
+	at := int(cur.Serial) - 1
+	if at < 0 || at >= len(chain) || string(chain[at]) != string(cur.Raw) {
+		return nil, fmt.Errorf("the relay shows a roster history for %q that does not hold this device's roster %d", cur.Party, cur.Serial)
+	}
+	newest := cur
+	for _, raw := range chain[at+1:] {
+		r, err := identity.ParseRoster(raw, newest)
+		if err != nil {
+			return nil, fmt.Errorf("roster chain of %q: %w", cur.Party, err)
+		}
+		newest = r
+	}
+	return newest, nil
+}
+
+// keepRoster stores r, which follows the party's roster in this folder,
+// as its newest version.
+func (p *Party) keepRoster(r *identity.Roster) error {
+	if err := writeRosterFiles(p.dir, [][]byte{r.Raw}, r.Serial); err != nil {
+		return err
+	}
+	p.roster = r
+	return nil
+}

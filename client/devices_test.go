@@ -1,0 +1,215 @@
+package client_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"brieftraeger/client"
+	"brieftraeger/envelope"
+	"brieftraeger/identity"
+	"brieftraeger/internal/testrelay"
+)
+
+// joinDevice makes a device of washington through a join request, and returns its folder and the admission the root holder made.
+func joinDevice(t *testing.T, w *testrelay.World, wash *client.Party, name, fingerprint string) (string, []byte) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	jr, err := client.StartJoin(client.JoinOptions{Dir: dir, Party: "washington", Device: name,
+		Passphrase: testrelay.Passphrase, WorkFactor: 10, Relay: w.Descriptor(), RootFingerprint: fingerprint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Load(dir, testrelay.Passphrase, client.Options{}); !errors.Is(err, client.ErrJoinPending) {
+		t.Fatalf("Load of a folder waiting to join: %v", err)
+	}
+	ad, err := wash.AddDevice(context.Background(), jr.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(ad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, b
+}
+
+func TestDeviceAddAndRemove(t *testing.T) {
+	w, wash, teh := pair(t)
+	ctx := context.Background()
+	dir, ad := joinDevice(t, w, wash, "terminal", identity.Fingerprint(wash.Roster().Root))
+	if r := wash.Roster(); r.Serial != 2 || r.Device("terminal") == nil {
+		t.Fatalf("root holder's roster after the add: serial %d, devices %v", r.Serial, r.Devices)
+	}
+	term, err := client.FinishJoin(ctx, dir, testrelay.Passphrase, ad, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	w.Pin(term, teh)
+	if term.Roster().Serial != 2 || term.Device() != "terminal" {
+		t.Fatalf("new device: roster %d, device %q", term.Roster().Serial, term.Device())
+	}
+	// The new device opens letters to its party, and the other party
+	// learns of it when it first sees a letter of it.
+	sent, _, err := teh.Send(ctx, client.Outgoing{To: "washington", Subject: "to both", Precedence: envelope.Routine, Body: []byte("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := term.Receive(ctx, sent.ID); err != nil {
+		t.Fatalf("new device opening a letter: %v", err)
+	}
+	if _, _, err := term.Send(ctx, client.Outgoing{To: "tehran", Subject: "from terminal", Precedence: envelope.Routine, Body: []byte("b")}); err != nil {
+		t.Fatalf("new device sending: %v", err)
+	}
+	// A reload verifies the kept chain.
+	again, err := client.Load(dir, testrelay.Passphrase, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
+
+	removed, err := wash.RemoveDevice(ctx, "terminal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed.Serial != 3 || removed.Device("terminal") != nil {
+		t.Fatalf("roster after the removal: %d %v", removed.Serial, removed.Devices)
+	}
+	_, _, err = term.Send(ctx, client.Outgoing{To: "tehran", Subject: "after removal", Precedence: envelope.Routine, Body: []byte("b")})
+	var re *client.RefusedError
+	if !errors.As(err, &re) {
+		t.Fatalf("a removed device's send: %v", err)
+	}
+	if _, err := wash.RemoveDevice(ctx, wash.Device()); err == nil {
+		t.Fatal("removed its own device")
+	}
+	if _, err := wash.RemoveDevice(ctx, "terminal"); err == nil || !strings.Contains(err.Error(), "names no device") {
+		t.Fatalf("removing a device twice: %v", err)
+	}
+}
+
+func TestAddDeviceRefusals(t *testing.T) {
+	w, wash, teh := pair(t)
+	ctx := context.Background()
+	// A device without the root key cannot change the roster.
+	dir, ad := joinDevice(t, w, wash, "terminal", "")
+	term, err := client.FinishJoin(ctx, dir, testrelay.Passphrase, ad, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	if _, err := term.RemoveDevice(ctx, wash.Device()); !errors.Is(err, client.ErrNoRootKey) {
+		t.Fatalf("removal by a device without the root key: %v", err)
+	}
+	// A request of another party, or for a name taken, is refused and
+	// changes nothing.
+	other := filepath.Join(t.TempDir(), "x")
+	jr, err := client.StartJoin(client.JoinOptions{Dir: other, Party: "tehran", Device: "x",
+		Passphrase: testrelay.Passphrase, WorkFactor: 10, Relay: w.Descriptor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wash.AddDevice(ctx, jr.Raw); err == nil || !strings.Contains(err.Error(), `for party "tehran"`) {
+		t.Fatalf("another party's request: %v", err)
+	}
+	again := filepath.Join(t.TempDir(), "again")
+	jr, err = client.StartJoin(client.JoinOptions{Dir: again, Party: "washington", Device: "terminal",
+		Passphrase: testrelay.Passphrase, WorkFactor: 10, Relay: w.Descriptor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wash.AddDevice(ctx, jr.Raw); err == nil || !strings.Contains(err.Error(), "already names") {
+		t.Fatalf("a name taken: %v", err)
+	}
+	if wash.Roster().Serial != 2 {
+		t.Fatalf("roster changed by refused requests: serial %d", wash.Roster().Serial)
+	}
+	_ = teh
+}
+
+// The new device trusts nothing in the admission as it stands.
+func TestFinishJoinChecks(t *testing.T) {
+	w, wash, _ := pair(t)
+	ctx := context.Background()
+	dir, ad := joinDevice(t, w, wash, "terminal", "0000:0000:0000:0000:0000:0000:0000:0000")
+	before := listFiles(t, dir)
+	if _, err := client.FinishJoin(ctx, dir, testrelay.Passphrase, ad, client.Options{}); err == nil || !strings.Contains(err.Error(), "not 0000") {
+		t.Fatalf("a chain under another root than expected: %v", err)
+	}
+	if after := listFiles(t, dir); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Fatalf("a refused admission changed the folder:\n%v\n%v", before, after)
+	}
+
+	dir, ad = joinDevice(t, w, wash, "terminal-2", "")
+	var a client.Admission
+	if err := json.Unmarshal(ad, &a); err != nil {
+		t.Fatal(err)
+	}
+	// An epoch secret of another key, as if swapped on the way.
+	other, err := identity.NewEpochKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	term := joinKeys(t, dir)
+	sealed, err := identity.SealEpoch(other, []identity.Device{term})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := a
+	bad.Epochs = map[string][]byte{"1": sealed}
+	b, _ := json.Marshal(bad)
+	if _, err := client.FinishJoin(ctx, dir, testrelay.Passphrase, b, client.Options{}); err == nil || !strings.Contains(err.Error(), "not the key roster") {
+		t.Fatalf("a swapped epoch key: %v", err)
+	}
+	// A roster the relay does not hold.
+	bad = a
+	bad.Roster = wash.Roster().Raw[:len(wash.Roster().Raw)-1]
+	b, _ = json.Marshal(bad)
+	if _, err := client.FinishJoin(ctx, dir, testrelay.Passphrase, b, client.Options{}); err == nil {
+		t.Fatal("a damaged roster was accepted")
+	}
+	if _, err := client.FinishJoin(ctx, dir, "wrong passphrase", ad, client.Options{}); !errors.Is(err, identity.ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	if _, err := client.FinishJoin(ctx, dir, testrelay.Passphrase, []byte("{"), client.Options{}); err == nil {
+		t.Fatal("malformed admission accepted")
+	}
+	p, err := client.FinishJoin(ctx, dir, testrelay.Passphrase, ad, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+}
+
+// joinKeys returns the roster entry of the device waiting in dir, from its
+// join request.
+func joinKeys(t *testing.T, dir string) identity.Device {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "join-request"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jr, err := identity.ParseJoinRequest(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jr.Device
+}
+
+func listFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			info, _ := d.Info()
+			out = append(out, path+":"+info.ModTime().String())
+		}
+		return nil
+	})
+	return out
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"brieftraeger/client"
+	"brieftraeger/identity"
+)
+
+func partyDevice(ctx context.Context, e *env, args []string) error {
+	return subcommand(ctx, e, "party device", args, map[string]func(context.Context, *env, []string) error{
+		"join": deviceJoin, "add": deviceAdd, "finish": deviceFinish, "remove": deviceRemove, "list": deviceList,
+	})
+}
+
+// deviceJoin starts a new device of an existing party: its keys and the
+// join request to carry to a device that holds the root key.
+func deviceJoin(_ context.Context, e *env, args []string) error {
+	fs := flags(e, "party device join", "party device join --dir DIR --party NAME --device NAME --relay RELAY.json [--relay-url URL] [--root-fingerprint FP] [--work-factor N] [--json]")
+	dir := fs.String("dir", "", "the new device's `folder` (created); default BRIEF_DIR")
+	party := fs.String("party", "", "the `name` of the party to join")
+	device := fs.String("device", "", "this device's `name`, unique in the party")
+	relayFile := fs.String("relay", "", "the relay descriptor `file` (relay.json)")
+	relayURL := fs.String("relay-url", "", "the relay's `URL`, if not the one in the descriptor")
+	fp := fs.String("root-fingerprint", "", "the party's root key `fingerprint`, as 'brief party show' prints it on a device of the party")
+	wf := fs.Int("work-factor", identity.DefaultWorkFactor, "scrypt work factor (log2 N, 10..22) for the keystore passphrase")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	d, err := partyDir(e, *dir)
+	if err != nil {
+		return err
+	}
+	if *party == "" || *device == "" || *relayFile == "" || fs.NArg() > 0 {
+		return usagef("brief party device join --dir DIR --party NAME --device NAME --relay RELAY.json", "party device join needs --party, --device and --relay")
+	}
+	if err := outsideSource("the device folder", d); err != nil {
+		return err
+	}
+	desc, err := readDescriptor(*relayFile)
+	if err != nil {
+		return err
+	}
+	if *relayURL != "" {
+		desc.URL = *relayURL
+	}
+	pass, err := passphrase(e, true)
+	if err != nil {
+		return err
+	}
+	jr, err := client.StartJoin(client.JoinOptions{Dir: d, Party: *party, Device: *device, Passphrase: pass,
+		WorkFactor: *wf, Relay: desc, RootFingerprint: *fp})
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(d, "join-request")
+	if *asJSON {
+		return printJSON(e.stdout, map[string]string{"party": jr.Party, "device": jr.Device.Name, "join_request": file,
+			"device_fingerprint": identity.Fingerprint(jr.Device.Key)})
+	}
+	fmt.Fprintf(e.stdout, "join request for %s/%s written to %s\ndevice key fingerprint %s\n", jr.Party, jr.Device.Name, file, identity.Fingerprint(jr.Device.Key))
+	fmt.Fprintf(e.stderr, "brief: hint: carry %s to a device of %s that holds the root key and run 'brief party device add %s' there; then 'brief party device finish ADMISSION' here\n", file, jr.Party, filepath.Base(file))
+	return nil
+}
+
+// deviceAdd admits a device by its join request: the root holder signs the
+// next roster, gives it to the relay and writes the admission.
+func deviceAdd(ctx context.Context, e *env, args []string) error {
+	fs := newPartyFlags(e, "party device add", "party device add [--dir DIR] [--out FILE] [--json] JOIN-REQUEST")
+	out := fs.String("out", "", "write the admission to this `file` (default admission-DEVICE.json in the current folder)")
+	p, err := fs.load(e, args)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if fs.NArg() != 1 {
+		return usagef("the join request is the file 'brief party device join' wrote on the new device", "party device add takes one join request file")
+	}
+	raw, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("failed to read join request: %w", err)
+	}
+	ad, err := p.AddDevice(ctx, raw)
+	if err != nil {
+		return err
+	}
+	file := *out
+	if file == "" {
+		file = "admission-" + ad.Device + ".json"
+	}
+	b, err := json.MarshalIndent(ad, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		return fmt.Errorf("the device is on roster %d, but the admission could not be written: %w", p.Roster().Serial, err)
+	}
+	if *fs.asJSON {
+		return printJSON(e.stdout, map[string]any{"party": ad.Party, "device": ad.Device, "roster_serial": p.Roster().Serial, "admission": file})
+	}
+	fmt.Fprintf(e.stdout, "added device %s to %s: roster #%d\nadmission written to %s\n", ad.Device, ad.Party, p.Roster().Serial, file)
+	fmt.Fprintf(e.stderr, "brief: hint: carry %s to the new device and run 'brief party device finish %s' there\n", file, filepath.Base(file))
+	return nil
+}
+
+// deviceFinish makes a device that asked to join a party device, with the
+// admission the root holder wrote.
+func deviceFinish(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "party device finish", "party device finish [--dir DIR] [--json] ADMISSION")
+	dir := fs.String("dir", "", "the new device's `folder`; default BRIEF_DIR")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	d, err := partyDir(e, *dir)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("the admission is the file 'brief party device add' wrote", "party device finish takes one admission file")
+	}
+	ad, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("failed to read admission: %w", err)
+	}
+	pass, err := passphrase(e, false)
+	if err != nil {
+		return err
+	}
+	p, err := client.FinishJoin(ctx, d, pass, ad, client.Options{})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	return printInfo(e, infoOf(p), *asJSON)
+}
+
+func deviceRemove(ctx context.Context, e *env, args []string) error {
+	fs := newPartyFlags(e, "party device remove", "party device remove [--dir DIR] [--json] NAME")
+	p, err := fs.load(e, args)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if fs.NArg() != 1 {
+		return usagef("'brief party device list' shows the devices", "party device remove takes one device name")
+	}
+	r, err := p.RemoveDevice(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *fs.asJSON {
+		return printJSON(e.stdout, map[string]any{"party": r.Party, "removed": fs.Arg(0), "roster_serial": r.Serial})
+	}
+	fmt.Fprintf(e.stdout, "removed device %s from %s: roster #%d\n", fs.Arg(0), r.Party, r.Serial)
+	return nil
+}
+
+// deviceList lists the devices on the party's roster, after following the
+// relay's copy of the chain.
+func deviceList(ctx context.Context, e *env, args []string) error {
+	fs := newPartyFlags(e, "party device list", "party device list [--dir DIR] [--offline] [--json]")
+	offline := fs.Bool("offline", false, "list the roster this device holds, without asking the relay for a newer one")
+	p, err := fs.load(e, args)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	r := p.Roster()
+	if !*offline {
+		if r, err = p.RefreshRoster(ctx); err != nil {
+			return err
+		}
+	}
+	type dev struct {
+		Name        string `json:"name"`
+		Fingerprint string `json:"fingerprint"`
+		This        bool   `json:"this_device,omitempty"`
+	}
+	var out []dev
+	for _, d := range r.Devices {
+		out = append(out, dev{Name: d.Name, Fingerprint: identity.Fingerprint(d.Key), This: d.Name == p.Device()})
+	}
+	if *fs.asJSON {
+		return printJSON(e.stdout, map[string]any{"party": r.Party, "roster_serial": r.Serial, "devices": out})
+	}
+	fmt.Fprintf(e.stdout, "%s: roster #%d\n", r.Party, r.Serial)
+	for _, d := range out {
+		this := ""
+		if d.This {
+			this = "  (this device)"
+		}
+		fmt.Fprintf(e.stdout, "  %s  %s%s\n", printable(d.Name, false), d.Fingerprint, this)
+	}
+	return nil
+}
