@@ -53,7 +53,11 @@ func (p *Party) AddContact(ctx context.Context, party string, root ed25519.Publi
 	case !bytes.Equal(c.Root, root):
 		return nil, fmt.Errorf("%q is already pinned to another root key (%s)", party, identity.Fingerprint(c.Root))
 	}
-	return p.refreshContact(ctx, party, root)
+	ros, err := p.refreshContact(ctx, party, root)
+	if err == nil && c == nil {
+		err = p.rosterBaseline(party, ros.Serial)
+	}
+	return ros, err
 }
 
 // RefreshContact fetches the roster chain of a pinned party from the relay,

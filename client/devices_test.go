@@ -213,3 +213,47 @@ func listFiles(t *testing.T, dir string) []string {
 	})
 	return out
 }
+
+// A contact's roster change is recorded once, shown by Status, and
+// returned once for the watch's alarm; the first sight of a party is no
+// change.
+func TestRosterChangesTold(t *testing.T) {
+	w, wash, teh := pair(t)
+	ctx := context.Background()
+	if ch, err := teh.NewRosterChanges(); err != nil || len(ch) != 0 {
+		t.Fatalf("first sight: %v %v", ch, err)
+	}
+	dir, ad := joinDevice(t, w, wash, "terminal", "")
+	term, err := client.FinishJoin(ctx, dir, testrelay.Passphrase, ad, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	term.Close()
+	if _, err := wash.RemoveDevice(ctx, "terminal"); err != nil {
+		t.Fatal(err)
+	}
+	if err := teh.RefreshRosters(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := status(t, teh)
+	var shown []string
+	for _, c := range st.RosterChanges {
+		shown = append(shown, c.String())
+	}
+	want := "washington added device terminal (roster #2),washington removed device terminal (roster #3)"
+	if strings.Join(shown, ",") != want {
+		t.Fatalf("status shows %q, want %q", shown, want)
+	}
+	ch, err := teh.NewRosterChanges()
+	if err != nil || len(ch) != 2 || ch[1].What != "removed device terminal" {
+		t.Fatalf("new changes: %v %v", ch, err)
+	}
+	if ch, err := teh.NewRosterChanges(); err != nil || len(ch) != 0 {
+		t.Fatalf("told twice: %v %v", ch, err)
+	}
+	// The root holder made the changes itself and saw its roster first
+	// after them: nothing to tell.
+	if ch, err := wash.NewRosterChanges(); err != nil || len(ch) != 0 {
+		t.Fatalf("own changes: %v %v", ch, err)
+	}
+}

@@ -228,7 +228,14 @@ type ChannelStatus struct {
 	// TestLetters is the state of the channel's test letters, nil if
 	// none went either way.
 	TestLetters *TestLetterStatus `json:"test_letters,omitempty"`
+	// RosterChanges are the changes of the other party's roster seen
+	// here in the last RosterChangesShown.
+	RosterChanges []RosterChange `json:"roster_changes,omitempty"`
 }
+
+// RosterChangesShown is how long Status shows a change of a contact's
+// roster.
+const RosterChangesShown = 7 * 24 * time.Hour
 
 // Status returns the light of each channel (each pinned contact), from the
 // heartbeats recorded in heartbeats.json, at the party's clock. Outbound,
@@ -270,6 +277,9 @@ func (p *Party) Status(ctx context.Context, interval time.Duration) ([]ChannelSt
 		st := ChannelStatus{Channel: party, Interval: interval, LastSent: c.Sent, LastDelivered: c.Delivered,
 			LastReceived: c.Received, RelayError: relayErr}
 		if st.TestLetters, err = p.testLetterStatus(party, now); err != nil {
+			return nil, err
+		}
+		if st.RosterChanges, err = p.RecentRosterChanges(party, now.Add(-RosterChangesShown)); err != nil {
 			return nil, err
 		}
 		if st.Interval <= 0 && c.Sent != nil {

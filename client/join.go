@@ -150,7 +150,15 @@ func FinishJoin(ctx context.Context, dir, passphrase string, admission []byte, o
 		return nil, fmt.Errorf("failed to make the folder a party folder: %w", err)
 	}
 	os.Remove(filepath.Join(dir, joinStateFile))
-	return Load(dir, passphrase, opts)
+	np, err := Load(dir, passphrase, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := np.rosterBaseline(ks.Party, ros.Serial); err != nil {
+		np.Close()
+		return nil, err
+	}
+	return np, nil
 }
 
 // checkAdmission checks an admission against the party's chain as the

@@ -36,6 +36,27 @@ func writeRosterFiles(dir string, chain [][]byte, newest uint64) error {
 // root named by its first version and returns the newest version. A device
 // holding the root key must hold the one the newest version names.
 func loadOwnRoster(dir string, ks *identity.Keystore) (*identity.Roster, error) {
+	chain, err := readOwnChain(dir)
+	if err != nil {
+		return nil, err
+	}
+	var root ed25519.PublicKey
+	if r, err := identity.DecodeRoster(chain[0]); err == nil {
+		root = r.Root
+	}
+	ros, err := identity.VerifyChain(root, chain)
+	if err != nil {
+		return nil, fmt.Errorf("own roster: %w", err)
+	}
+	if ks.Root != nil && !ros.Root.Equal(ks.Root.Public()) {
+		return nil, fmt.Errorf("own roster: roster %d names another root key than the one this device holds", ros.Serial)
+	}
+	return ros, nil
+}
+
+// readOwnChain returns the versions of the party's roster that the folder
+// dir keeps, oldest first, unverified.
+func readOwnChain(dir string) ([][]byte, error) {
 	var chain [][]byte
 	for n := 1; ; n++ {
 		raw, err := os.ReadFile(filepath.Join(dir, "rosters", strconv.Itoa(n)))
@@ -53,16 +74,5 @@ func loadOwnRoster(dir string, ks *identity.Keystore) (*identity.Roster, error) 
 		}
 		chain = [][]byte{raw}
 	}
-	var root ed25519.PublicKey
-	if r, err := identity.DecodeRoster(chain[0]); err == nil {
-		root = r.Root
-	}
-	ros, err := identity.VerifyChain(root, chain)
-	if err != nil {
-		return nil, fmt.Errorf("own roster: %w", err)
-	}
-	if ks.Root != nil && !ros.Root.Equal(ks.Root.Public()) {
-		return nil, fmt.Errorf("own roster: roster %d names another root key than the one this device holds", ros.Serial)
-	}
-	return ros, nil
+	return chain, nil
 }

@@ -130,7 +130,15 @@ func Init(o InitOptions, opts Options) (*Party, error) {
 			return nil, fmt.Errorf("failed to write %s: %w", f.name, err)
 		}
 	}
-	return Load(o.Dir, o.Passphrase, opts)
+	p, err := Load(o.Dir, o.Passphrase, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.rosterBaseline(o.Party, ros.Serial); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
 }
 
 func checkDescriptor(d api.Descriptor) error {

@@ -152,6 +152,10 @@ func printStatus(w io.Writer, st []client.ChannelStatus) {
 		if s.TestLetters != nil {
 			printTestLetters(w, s.TestLetters, at)
 		}
+		for _, c := range s.RosterChanges {
+			fmt.Fprintf(w, "  roster changed  %s %s  (roster #%d, seen %s)\n", printable(c.Party, false), printable(c.What, false),
+				c.Serial, c.Seen.Local().Format(time.DateTime))
+		}
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 
 const watchUsage = `watch [--dir DIR] [--json] [--all] [--interval DURATION] [--test-every DURATION]
              [--alarm COMMAND] [--alarm-webhook URL] [--alarm-subject]
-             [--deadlines LIST] [--ack-deadlines LIST]
+             [--deadlines LIST] [--ack-deadlines LIST] [--roster-every DURATION]
 
 Keeps the relay's push stream open and reads each letter as it arrives
 (printed as 'brief read --follow' does), and every interval collects
@@ -41,7 +41,11 @@ not verify; receipt-refused, a receipt set aside; letter-missing, a letter
 not arrived although a later one has; letter, each letter opened (not
 heartbeats and test letters); ack-overdue, a letter opened here and not
 acknowledged by its deadline (see 'brief pending'); unacknowledged, a
-letter sent from here, delivered and not acknowledged by it. For each, COMMAND runs with /bin/sh -c and BRIEF_EVENT,
+letter sent from here, delivered and not acknowledged by it;
+roster-changed, this party's or a contact's roster added or removed a
+device or changed its root key (the rosters are followed at the relay
+every --roster-every, and whenever a letter names a device not seen
+before). For each, COMMAND runs with /bin/sh -c and BRIEF_EVENT,
 BRIEF_CHANNEL, BRIEF_LIGHT, BRIEF_PREVIOUS_LIGHT (empty at first),
 BRIEF_LETTER, BRIEF_PRECEDENCE, BRIEF_REASON and, with --alarm-subject,
 BRIEF_SUBJECT in its environment, and the alarm is POSTed
@@ -60,12 +64,13 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 	all := fs.Bool("all", false, allUsage)
 	dl := fs.String("deadlines", "", "delivery `deadlines` other than the defaults (FLASH=10m,IMMEDIATE=30m,PRIORITY=3h,ROUTINE=6h)")
 	ackDL := fs.String("ack-deadlines", "", "acknowledgement `deadlines` other than the defaults (FLASH=10m,IMMEDIATE=1h,PRIORITY=6h,ROUTINE=24h)")
+	rosterEvery := fs.Duration("roster-every", 10*time.Minute, "follow this party's and the contacts' rosters at the relay every `duration`")
 	subject := fs.Bool("alarm-subject", false, "give the hooks letters' subjects (BRIEF_SUBJECT, \"subject\"); off, since a hook may be a paging system")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || *interval <= 0 || *testEvery < 0 {
-		return usagef("brief watch --interval 60s --test-every 1h", "watch takes no arguments, a positive --interval and a --test-every of 0 or more")
+	if fs.NArg() > 0 || *interval <= 0 || *testEvery < 0 || *rosterEvery <= 0 {
+		return usagef("brief watch --interval 60s --test-every 1h", "watch takes no arguments, a positive --interval and --roster-every, and a --test-every of 0 or more")
 	}
 	// The follower, the webhook and the watch loop print from several goroutines.
 	var mu sync.Mutex
@@ -99,7 +104,7 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 	defer unlock()
 	hooks.Party, hooks.Device = p.Name(), p.Device()
 	w := &watcher{e: we, p: p, interval: *interval, testEvery: *testEvery, asJSON: *fs.asJSON, all: *all, deadlines: deadlines, hooks: hooks,
-		ackDeadlines: ackDeadlines, lastWarn: map[string]string{}, refused: map[string]time.Time{}}
+		ackDeadlines: ackDeadlines, rosterEvery: *rosterEvery, lastWarn: map[string]string{}, refused: map[string]time.Time{}}
 	// A watch that starts after the channel was silent (a new set-up, a
 	// device that was off) would see red before the first heartbeats
 	// had a chance to go: the first light is judged after two intervals.
@@ -143,6 +148,8 @@ type watcher struct {
 	lastWarn            map[string]string    // the last error reported, by what failed (warnOnce)
 	refused             map[string]time.Time // contacts whose channel the relay refused, until when to leave them
 	ackDeadlines        client.AckDeadlines
+	rosterEvery         time.Duration
+	rostersFollowed     time.Time // when the rosters were last followed at the relay
 }
 
 // follow reads letters from the relay's push stream until ctx ends,
@@ -185,6 +192,7 @@ func (w *watcher) tick(ctx context.Context) {
 	defer cancel()
 	w.send(tctx)
 	w.owed(ctx)
+	w.rosters(tctx)
 	sctx, scancel := context.WithTimeout(ctx, w.interval)
 	defer scancel()
 	st, err := w.p.Status(sctx, w.interval)
@@ -250,6 +258,29 @@ func (w *watcher) send(ctx context.Context) {
 	warn("test letter acknowledgements", w.p.AckTestLetters(ctx))
 	_, err = w.p.RetryReceipts(ctx)
 	warn("receipts not sent", err)
+}
+
+// rosters follows the rosters at the relay every rosterEvery, and tells
+// of each change of a roster that this folder holds and did not tell
+// before, however it came (a letter from a new device refreshes a
+// contact too).
+func (w *watcher) rosters(ctx context.Context) {
+	if time.Since(w.rostersFollowed) >= w.rosterEvery {
+		err := w.p.RefreshRosters(ctx)
+		if ctx.Err() == nil {
+			w.warnOnce("rosters", err)
+			if err == nil {
+				w.rostersFollowed = time.Now()
+			}
+		}
+	}
+	changes, err := w.p.NewRosterChanges()
+	w.warnOnce("roster changes", err)
+	for _, c := range changes {
+		ev := alarm.Event{Kind: alarm.KindRosterChanged, Channel: c.Party, Reason: c.String()}
+		w.print(ev, nil)
+		w.hooks.Raise(ctx, ev)
+	}
 }
 
 // refusedChannelWait is how long a watch sends no heartbeat or test letter

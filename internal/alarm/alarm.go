@@ -32,6 +32,7 @@ const (
 	KindLetter            = "letter"              // the watch opened a letter for a person
 	KindAckOverdue        = "ack-overdue"         // a letter opened here has no acknowledged receipt past its deadline
 	KindUnacknowledged    = "unacknowledged"      // a letter sent from here was delivered, and not acknowledged by its deadline
+	KindRosterChanged     = "roster-changed"      // a party's roster (this one's or a contact's) added or removed a device, or changed its root key
 )
 
 // Event is one alarm. Its JSON form is the webhook's payload.

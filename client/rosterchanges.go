@@ -1,0 +1,176 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"brieftraeger/identity"
+)
+
+// A change in a party's roster (a device added or removed, a new root key)
+// is shown to the people on this side, as a messenger shows a new safety
+// number: rosterchanges.json keeps, per party (this one included), the
+// newest roster version whose changes were recorded, the newest the watch
+// raised an alarm for, and the changes recorded lately.
+
+const rosterChangesFile = "rosterchanges.json"
+
+// maxRosterChanges bounds the changes kept per party.
+const maxRosterChanges = 20
+
+// RosterChange is one change of a party's roster, as first seen here.
+type RosterChange struct {
+	Party  string    `json:"party"`
+	Serial uint64    `json:"serial"` // the roster version that made it
+	What   string    `json:"what"`   // e.g. "removed device terminal-2"
+	Seen   time.Time `json:"seen"`   // when this device first saw it
+}
+
+func (c RosterChange) String() string {
+	return fmt.Sprintf("%s %s (roster #%d)", c.Party, c.What, c.Serial)
+}
+
+// partyRosterChanges is one party's entry in rosterchanges.json.
+type partyRosterChanges struct {
+	Known   uint64         `json:"known"`   // newest version whose changes are recorded
+	Alarmed uint64         `json:"alarmed"` // newest version whose changes NewRosterChanges returned
+	Changes []RosterChange `json:"changes,omitempty"`
+}
+
+// RefreshRosters follows the roster chains of this party and of every
+// contact at the relay, as on a schedule. Their changes are then told by
+// NewRosterChanges.
+func (p *Party) RefreshRosters(ctx context.Context) error {
+	_, err := p.RefreshRoster(ctx)
+	errs := []error{err}
+	contacts, err := p.Contacts()
+	errs = append(errs, err)
+	for _, c := range contacts {
+		if _, err := p.RefreshContact(ctx, c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NewRosterChanges records the changes of this party's and the contacts'
+// rosters that this folder holds, and returns those it did not return
+// before: the watch raises an alarm for each. A party seen for the first
+// time is taken as it is: pinning a contact is no change.
+func (p *Party) NewRosterChanges() ([]RosterChange, error) {
+	var out []RosterChange
+	err := p.recordRosterChanges(func(c *partyRosterChanges) {
+		for _, ch := range c.Changes {
+			if ch.Serial > c.Alarmed {
+				out = append(out, ch)
+			}
+		}
+		c.Alarmed = c.Known
+	})
+	return out, err
+}
+
+// RecentRosterChanges records the changes of the rosters this folder holds
+// (see NewRosterChanges) and returns those of party seen since the given
+// time, oldest first.
+func (p *Party) RecentRosterChanges(party string, since time.Time) ([]RosterChange, error) {
+	if err := p.recordRosterChanges(nil); err != nil {
+		return nil, err
+	}
+	m, err := loadChannels[partyRosterChanges](p, rosterChangesFile)
+	if err != nil {
+		return nil, err
+	}
+	var out []RosterChange
+	if c := m[party]; c != nil {
+		for _, ch := range c.Changes {
+			if !ch.Seen.Before(since) {
+				out = append(out, ch)
+			}
+		}
+	}
+	return out, nil
+}
+
+// recordRosterChanges records, for this party and each contact, the
+// changes of the versions of its roster that this folder holds and that
+// were not recorded before, then calls then (if not nil) on the party's
+// entry in the same step.
+func (p *Party) recordRosterChanges(then func(*partyRosterChanges)) error {
+	chains := map[string][][]byte{}
+	own, err := readOwnChain(p.dir)
+	if err != nil {
+		return err
+	}
+	chains[p.Name()] = own
+	contacts, err := p.Contacts()
+	if err != nil {
+		return err
+	}
+	for _, c := range contacts {
+		f, err := p.contactFile(c)
+		if err != nil {
+			return err
+		}
+		chains[c] = f.Chain
+	}
+	seen, err := loadChannels[partyRosterChanges](p, rosterChangesFile)
+	if err != nil {
+		return err
+	}
+	for party, chain := range chains {
+		if c := seen[party]; c != nil && c.Known == uint64(len(chain)) && c.Alarmed == c.Known {
+			continue // nothing to record or return: no write
+		}
+		err := updateChannel(p, rosterChangesFile, party, func(c *partyRosterChanges) {
+			n := uint64(len(chain))
+			if c.Known == 0 {
+				c.Known, c.Alarmed = n, n
+			}
+			if n > c.Known {
+				c.Changes = append(c.Changes, changesAfter(party, chain, c.Known, p.now())...)
+				c.Known = n
+				if k := len(c.Changes); k > maxRosterChanges {
+					c.Changes = c.Changes[k-maxRosterChanges:]
+				}
+			}
+			if then != nil {
+				then(c)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rosterBaseline records serial as the version of party's roster seen
+// first (a contact pinned, a folder made), if none was recorded: the
+// versions after it are changes.
+func (p *Party) rosterBaseline(party string, serial uint64) error {
+	return updateChannel(p, rosterChangesFile, party, func(c *partyRosterChanges) {
+		if c.Known == 0 {
+			c.Known, c.Alarmed = serial, serial
+		}
+	})
+}
+
+// changesAfter lists the changes made by the versions of a verified chain
+// after serial known.
+func changesAfter(party string, chain [][]byte, known uint64, now time.Time) []RosterChange {
+	var out []RosterChange
+	for i := known; i < uint64(len(chain)); i++ {
+		prev, err1 := identity.DecodeRoster(chain[i-1])
+		next, err2 := identity.DecodeRoster(chain[i])
+		if err1 != nil || err2 != nil {
+			continue // verified when stored
+		}
+		for _, what := range identity.RosterChanges(prev, next) {
+			out = append(out, RosterChange{Party: party, Serial: next.Serial, What: what, Seen: now})
+		}
+	}
+	return out
+}
