@@ -11,7 +11,8 @@
 //	epochs/N.age           epoch secrets, sealed to the roster's devices
 //	relay.json             the relay's descriptor and address
 //	contacts/P.json        another party's pinned root key and verified roster chain, oldest first
-//	records.db             the device's records (SQLite, records.go): sequence numbers, the outbox,
+//	records.db             the device's records (SQLite, records.go): sequence numbers (taken per party written to,
+//	                       received per party and device, gaps.go), the outbox,
 //	                       every letter sent and opened with its receipts, receipts set aside, the search index
 //	sent/ID.age            the letter as sealed and posted, if over 256 KiB (a smaller one's is in records.db); kept
 //	                       for the outbox and the record, not for heartbeats and test letters once posted

@@ -7,16 +7,18 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 )
 
 // Sequence numbers. A sending device numbers the letters it sends to each
-// party from 1 (takeSeq) and signs the number inside the letter. The
-// receiver records, per sending party, the numbers it has archived
-// (records.db, received_seqs), so that it can report a letter that has not
-// arrived while a later one has, and refuse a second letter that carries a
-// number already received.
+// party from 1 (takeSeq) and signs the number inside the letter; the
+// devices of one party keep their own counters. The receiver records, per
+// sending party and device, the numbers it has archived (records.db,
+// received_numbers), so that it can report a letter that has not arrived
+// while a later one from the same device has, and refuse a second letter
+// from that device that carries a number already received.
 
-// seqSet is the set of sequence numbers received from one party: every
+// seqSet is the set of sequence numbers received from one device: every
 // number from 1 through Through, and the numbers in Above, ascending, each
 // above Through+1.
 type seqSet struct {
@@ -55,41 +57,55 @@ func (s *seqSet) add(n uint64) bool {
 }
 
 // gaps returns the runs of numbers missing below the highest received.
-func (s *seqSet) gaps(from string) []Gap {
+func (s *seqSet) gaps(from, device string) []Gap {
 	var out []Gap
 	prev := s.Through
 	for _, n := range s.Above {
 		if n > prev+1 {
-			out = append(out, Gap{From: from, First: prev + 1, Last: n - 1, Next: n})
+			out = append(out, Gap{From: from, Device: device, First: prev + 1, Last: n - 1, Next: n})
 		}
 		prev = n
 	}
 	return out
 }
 
-// Gap is a run of letters from one party that have not arrived although a
-// later one has: sequence numbers First through Last are missing, and
-// Next, the lowest number above them, has been received.
+// Gap is a run of letters from one device of a party that have not
+// arrived although a later one from that device has: sequence numbers
+// First through Last are missing, and Next, the lowest number above them,
+// has been received.
 type Gap struct {
-	From  string `json:"from"`
-	First uint64 `json:"first"`
-	Last  uint64 `json:"last"`
-	Next  uint64 `json:"next"`
+	From   string `json:"from"`
+	Device string `json:"device"`
+	First  uint64 `json:"first"`
+	Last   uint64 `json:"last"`
+	Next   uint64 `json:"next"`
+}
+
+// Sender names the device the gap is in: "washington/laptop"; the party
+// alone for numbers kept from before devices were told apart (Device
+// empty).
+func (g Gap) Sender() string { return sender(g.From, g.Device) }
+
+func sender(party, device string) string {
+	if device == "" {
+		return party
+	}
+	return party + "/" + device
 }
 
 // maxGapLines is the longest run that Lines reports number by number.
 const maxGapLines = 16
 
 // Lines describes the gap for a person: one line per missing number,
-// "letter 2 from washington has not arrived; 3 has", or, for a run longer
-// than 16, one line for the run.
+// "letter 2 from washington/laptop has not arrived; 3 has", or, for a run
+// longer than 16, one line for the run.
 func (g Gap) Lines() []string {
 	if g.Last-g.First >= maxGapLines {
-		return []string{fmt.Sprintf("letters %d to %d from %s have not arrived; %d has", g.First, g.Last, g.From, g.Next)}
+		return []string{fmt.Sprintf("letters %d to %d from %s have not arrived; %d has", g.First, g.Last, g.Sender(), g.Next)}
 	}
 	var out []string
 	for n := g.First; n <= g.Last; n++ {
-		out = append(out, fmt.Sprintf("letter %d from %s has not arrived; %d has", n, g.From, g.Next))
+		out = append(out, fmt.Sprintf("letter %d from %s has not arrived; %d has", n, g.Sender(), g.Next))
 	}
 	return out
 }
@@ -98,9 +114,11 @@ func (g Gap) Lines() []string {
 // ahead must not make the receiver build a list of billions.
 const maxGapNumbers = 1024
 
-// Gaps returns the sequence numbers of letters from party from that have
-// not arrived although a later one has, ascending; at most the lowest
-// 1,024 of them (GapReport describes every gap as runs).
+// Gaps returns the sequence numbers of letters from from, a device
+// ("washington/laptop"), that have not arrived although a later one has,
+// ascending; at most the lowest 1,024 of them (GapReport describes every
+// gap as runs). For a party with several devices, from naming the party
+// alone mixes their numbers: use GapReport.
 func (p *Party) Gaps(from string) ([]uint64, error) {
 	gaps, err := p.GapReport(from)
 	if err != nil {
@@ -115,33 +133,40 @@ func (p *Party) Gaps(from string) ([]uint64, error) {
 	return out, nil
 }
 
-// GapReport returns the gaps in the letters received from party from, or
-// from every party if from is empty, ordered by party and number.
+// GapReport returns the gaps in the letters received from from: a party
+// ("washington"), one of its devices ("washington/laptop"), or every
+// party if from is empty; ordered by party, device and number.
 func (p *Party) GapReport(from string) ([]Gap, error) {
-	rows, err := p.db.Query(`SELECT party, seqs FROM received_seqs WHERE ? = '' OR party = ? ORDER BY party`, from, from)
+	party, device, one := strings.Cut(from, "/")
+	byDevice := 0
+	if one {
+		byDevice = 1
+	}
+	rows, err := p.db.Query(`SELECT party, device, seqs FROM received_numbers
+		WHERE (?1 = '' OR party = ?1) AND (?2 = 0 OR device = ?3) ORDER BY party, device`, party, byDevice, device)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the numbers received: %w", err)
 	}
 	defer rows.Close()
 	var out []Gap
 	for rows.Next() {
-		var party, raw string
-		if err := rows.Scan(&party, &raw); err != nil {
+		var party, device, raw string
+		if err := rows.Scan(&party, &device, &raw); err != nil {
 			return nil, err
 		}
 		var set seqSet
 		if err := json.Unmarshal([]byte(raw), &set); err != nil {
-			return nil, fmt.Errorf("the numbers received from %s: %w", party, err)
+			return nil, fmt.Errorf("the numbers received from %s: %w", sender(party, device), err)
 		}
-		out = append(out, set.gaps(party)...)
+		out = append(out, set.gaps(party, device)...)
 	}
 	return out, rows.Err()
 }
 
-// receivedSet returns the numbers received from party from.
-func receivedSet(q querier, from string) (*seqSet, error) {
+// receivedSet returns the numbers received from device of party from.
+func receivedSet(q querier, from, device string) (*seqSet, error) {
 	var raw string
-	err := q.QueryRow(`SELECT seqs FROM received_seqs WHERE party = ?`, from).Scan(&raw)
+	err := q.QueryRow(`SELECT seqs FROM received_numbers WHERE party = ? AND device = ?`, from, device).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &seqSet{}, nil
 	} else if err != nil {
@@ -152,24 +177,26 @@ func receivedSet(q querier, from string) (*seqSet, error) {
 }
 
 // ReplayError refuses a letter whose sequence number was already received
-// with another letter: a replay, or a sender that reused a number.
+// from the same device with another letter: a replay, or a sender that
+// reused a number.
 type ReplayError struct {
-	ID    string // the letter refused
-	From  string
-	Seq   uint64
-	Prior string // the letter received before with Seq; empty if the archive no longer holds it
+	ID     string // the letter refused
+	From   string
+	Device string
+	Seq    uint64
+	Prior  string // the letter received before with Seq; empty if the archive no longer holds it
 }
 
 func (e *ReplayError) Error() string {
 	if e.Prior == "" {
-		return fmt.Sprintf("letter %d from %s was already received", e.Seq, e.From)
+		return fmt.Sprintf("letter %d from %s was already received", e.Seq, sender(e.From, e.Device))
 	}
-	return fmt.Sprintf("letter %d from %s was already received as %s", e.Seq, e.From, e.Prior)
+	return fmt.Sprintf("letter %d from %s was already received as %s", e.Seq, sender(e.From, e.Device), e.Prior)
 }
 
 // fileLetter archives an opened letter from its staging folder, records
 // it and its sequence number, in one transaction. A letter whose number
-// was already received with another letter is refused with a
+// was already received from its device with another letter is refused with a
 // *ReplayError, and nothing is archived. If the letter is in the archive
 // already (another process opened it meanwhile), that record is returned;
 // else the record given is, marked New.
@@ -185,17 +212,18 @@ func (p *Party) fileLetter(stage string, rec *Received) (*Received, error) {
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		set, err := receivedSet(tx, rec.From)
+		set, err := receivedSet(tx, rec.From, rec.Device)
 		if err != nil {
 			return err
 		}
 		if set.has(rec.Seq) {
 			var prior string
-			err := tx.QueryRow(`SELECT id FROM letters WHERE box = 'received' AND party = ? AND seq = ?`, rec.From, int64(rec.Seq)).Scan(&prior)
+			err := tx.QueryRow(`SELECT id FROM letters WHERE box = 'received' AND party = ? AND seq = ? AND json_extract(record, '$.device') = ?`,
+				rec.From, int64(rec.Seq), rec.Device).Scan(&prior)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
-			return &ReplayError{ID: rec.ID, From: rec.From, Seq: rec.Seq, Prior: prior}
+			return &ReplayError{ID: rec.ID, From: rec.From, Device: rec.Device, Seq: rec.Seq, Prior: prior}
 		}
 		if err := p.archive(stage, rec); err != nil {
 			return fmt.Errorf("failed to archive letter %s: %w", rec.ID, err)
@@ -205,7 +233,7 @@ func (p *Party) fileLetter(stage string, rec *Received) (*Received, error) {
 		}
 		rec.New = true
 		set.add(rec.Seq)
-		return putSeqSet(tx, rec.From, set)
+		return putSeqSet(tx, rec.From, rec.Device, set)
 	})
 	return out, err
 }

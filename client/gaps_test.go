@@ -64,7 +64,7 @@ func TestGapWithheldLetter(t *testing.T) {
 	ids := sendN(t, wash, "tehran", 3)
 	receive(t, teh, ids[0], ids[2])
 	wantGaps(t, teh, "washington", 2)
-	if got, want := gapLines(t, teh), []string{"letter 2 from washington has not arrived; 3 has"}; !slices.Equal(got, want) {
+	if got, want := gapLines(t, teh), []string{"letter 2 from washington/dev-washington has not arrived; 3 has"}; !slices.Equal(got, want) {
 		t.Fatalf("report %q, want %q", got, want)
 	}
 	wantGaps(t, teh, "nobody")
@@ -85,10 +85,10 @@ func TestGapsOutOfOrder(t *testing.T) {
 	receive(t, teh, ids[5], ids[2])
 	wantGaps(t, teh, "washington", 1, 2, 4, 5)
 	want := []string{
-		"letter 1 from washington has not arrived; 3 has",
-		"letter 2 from washington has not arrived; 3 has",
-		"letter 4 from washington has not arrived; 6 has",
-		"letter 5 from washington has not arrived; 6 has",
+		"letter 1 from washington/dev-washington has not arrived; 3 has",
+		"letter 2 from washington/dev-washington has not arrived; 3 has",
+		"letter 4 from washington/dev-washington has not arrived; 6 has",
+		"letter 5 from washington/dev-washington has not arrived; 6 has",
 	}
 	if got := gapLines(t, teh); !slices.Equal(got, want) {
 		t.Fatalf("report %q, want %q", got, want)
@@ -105,8 +105,8 @@ func TestGapsOutOfOrder(t *testing.T) {
 }
 
 func TestGapRunLines(t *testing.T) {
-	g := client.Gap{From: "tehran", First: 17, Last: 17, Next: 18}
-	if got := g.Lines(); !slices.Equal(got, []string{"letter 17 from tehran has not arrived; 18 has"}) {
+	g := client.Gap{From: "tehran", Device: "dev-tehran", First: 17, Last: 17, Next: 18}
+	if got := g.Lines(); !slices.Equal(got, []string{"letter 17 from tehran/dev-tehran has not arrived; 18 has"}) {
 		t.Fatalf("%q", got)
 	}
 	g = client.Gap{From: "tehran", First: 5, Last: 1 << 40, Next: 1<<40 + 1}
@@ -135,7 +135,7 @@ func TestReplayedSeqRefused(t *testing.T) {
 	if !errors.As(err, &re) || re.Prior != first || re.Seq != 1 || re.From != "washington" {
 		t.Fatalf("replayed number: %v", err)
 	}
-	if want := "letter 1 from washington was already received as " + first; !strings.Contains(err.Error(), want) {
+	if want := "letter 1 from washington/dev-washington was already received as " + first; !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %q does not say %q", err, want)
 	}
 	if _, err := teh.Letter(again.ID); !errors.Is(err, os.ErrNotExist) {

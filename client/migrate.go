@@ -101,7 +101,7 @@ func (p *Party) importJSON(tx *sql.Tx) error {
 		return err
 	}
 	for from, set := range received {
-		if err := putSeqSet(tx, from, set); err != nil {
+		if err := putPartySeqs(tx, from, set); err != nil {
 			return err
 		}
 	}
@@ -220,14 +220,98 @@ func (p *Party) moveMigrated() error {
 	return errors.Join(errs...)
 }
 
-// putSeqSet records the set of numbers received from party from.
-func putSeqSet(q querier, from string, set *seqSet) error {
+// putSeqSet records the set of numbers received from device of party from.
+func putSeqSet(q querier, from, device string, set *seqSet) error {
 	b, err := json.Marshal(set)
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(`INSERT INTO received_seqs (party, seqs) VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET seqs = excluded.seqs`, from, string(b))
+	_, err = q.Exec(`INSERT INTO received_numbers (party, device, seqs) VALUES (?, ?, ?) ON CONFLICT (party, device) DO UPDATE SET seqs = excluded.seqs`,
+		from, device, string(b))
 	return err
+}
+
+// moveReceivedSeqs moves the numbers received that a database before
+// schema version 6 kept per party (received_seqs) to received_numbers,
+// per party and device (putPartySeqs), and drops the old table.
+func moveReceivedSeqs(tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'received_seqs'`).Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	old := map[string]*seqSet{}
+	rows, err := tx.Query(`SELECT party, seqs FROM received_seqs`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var party, raw string
+		var set seqSet
+		if err := rows.Scan(&party, &raw); err != nil {
+			rows.Close()
+			return err
+		}
+		if err := json.Unmarshal([]byte(raw), &set); err != nil {
+			rows.Close()
+			return fmt.Errorf("the numbers received from %s: %w", party, err)
+		}
+		old[party] = &set
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for party, set := range old {
+		if err := putPartySeqs(tx, party, set); err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec(`DROP TABLE received_seqs`)
+	return err
+}
+
+// putPartySeqs records numbers received from party when they were kept
+// per party. They came from the party's one sending device, which the
+// records of its letters name: they are recorded under it. Should those
+// records name several devices, each device gets the numbers of its own
+// letters (the records hold every letter received); should they name
+// none, the numbers stay under the party alone (device "").
+func putPartySeqs(q querier, party string, set *seqSet) error {
+	rows, err := q.Query(`SELECT json_extract(record, '$.device'), seq FROM letters WHERE box = 'received' AND party = ?`, party)
+	if err != nil {
+		return err
+	}
+	byDevice := map[string]*seqSet{}
+	for rows.Next() {
+		var device string
+		var seq int64
+		if err := rows.Scan(&device, &seq); err != nil {
+			rows.Close()
+			return err
+		}
+		if byDevice[device] == nil {
+			byDevice[device] = &seqSet{}
+		}
+		byDevice[device].add(uint64(seq))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	switch len(byDevice) {
+	case 0:
+		return putSeqSet(q, party, "", set)
+	case 1:
+		for device := range byDevice {
+			return putSeqSet(q, party, device, set)
+		}
+	}
+	for device, s := range byDevice {
+		if err := putSeqSet(q, party, device, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // putRefused records a receipt set aside, once.

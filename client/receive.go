@@ -76,9 +76,10 @@ func (p *Party) Mailbox(ctx context.Context) ([]api.MailboxEntry, error) {
 // letter that fails any check is refused: nothing is archived and no
 // receipt is sent. Receiving a letter already archived sends its delivered
 // receipt again (the relay keeps the first). A letter whose sequence
-// number was already received with another letter is refused with a
-// *ReplayError; a letter that skips numbers is received, and the numbers
-// skipped are reported by Gaps until they arrive. A letter for a person
+// number was already received from the same device with another letter
+// is refused with a *ReplayError; a letter that skips numbers of its
+// device is received, and the numbers skipped are reported by GapReport
+// until they arrive. A letter for a person
 // is pending (PendingLetters) from when it is recorded until a person
 // acknowledges it. The letter's kind is judged once, when it is opened (KindOf): a
 // heartbeat is recorded (NoteHeartbeat); a test letter is recorded and

@@ -28,7 +28,9 @@ import (
 // write; a process that finds the database busy waits up to busyTimeout.
 //
 // Letters' bodies, attachments and sealed copies stay files; the database
-// holds what is asked of them: sequence numbers, the outbox, the sent and
+// holds what is asked of them: sequence numbers (those this device takes,
+// per recipient party, in seqs and released; those received, per sending
+// party and device, in received_numbers), the outbox, the sent and
 // received records with their receipts, the receipts set aside, and the
 // search index.
 //
@@ -59,7 +61,7 @@ const schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seqs (party TEXT PRIMARY KEY, next INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS released (party TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (party, seq));
-CREATE TABLE IF NOT EXISTS received_seqs (party TEXT PRIMARY KEY, seqs TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS received_numbers (party TEXT NOT NULL, device TEXT NOT NULL, seqs TEXT NOT NULL, PRIMARY KEY (party, device));
 CREATE TABLE IF NOT EXISTS letters (
 	n          INTEGER PRIMARY KEY,
 	box        TEXT NOT NULL,
@@ -118,12 +120,13 @@ func openRecords(dir string, durable bool) (*sql.DB, error) {
 	return db, nil
 }
 
-// prepareSchema creates the tables and indexes that are missing. A
-// database in use by another process is read as it is: the schema's
-// version (user_version) says whether anything is missing. Creating
-// them, or turning a new database to WAL mode, can find the database
-// locked by a process doing the same; SQLite does not wait for that by
-// itself, so it is tried again for up to busyTimeout.
+// prepareSchema creates the tables and indexes that are missing, and moves
+// the records of an older layout (upgradeSchema). A database in use by
+// another process is read as it is: the schema's version (user_version)
+// says whether anything is missing. Creating them, or turning a new
+// database to WAL mode, can find the database locked by a process doing
+// the same; SQLite does not wait for that by itself, so it is tried again
+// for up to busyTimeout.
 func prepareSchema(db *sql.DB) error {
 	var version int
 	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err == nil && version == schemaUserVersion {
@@ -131,7 +134,7 @@ func prepareSchema(db *sql.DB) error {
 	}
 	deadline := time.Now().Add(busyTimeout * time.Millisecond)
 	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
-		_, err := db.Exec(schema + fmt.Sprintf("PRAGMA user_version = %d;", schemaUserVersion))
+		err := upgradeSchema(db)
 		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
 			return err
 		}
@@ -139,9 +142,33 @@ func prepareSchema(db *sql.DB) error {
 	}
 }
 
+// upgradeSchema makes the schema current in one transaction: it creates
+// what is missing, moves the numbers received from the per-party layout
+// (moveReceivedSeqs), and sets user_version. A crash leaves the database
+// as it was.
+func upgradeSchema(db *sql.DB) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(schema); err != nil {
+		return err
+	}
+	if err := moveReceivedSeqs(tx); err != nil {
+		return fmt.Errorf("failed to move the numbers received to their devices: %w", err)
+	}
+	if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d;", schemaUserVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // schemaUserVersion is the schema's version in SQLite's user_version: the
-// number of the last change to the schema above.
-const schemaUserVersion = 5
+// number of the last change to the schema above. Version 6 keeps the
+// numbers received per sending party and device (received_numbers), not
+// per party (received_seqs).
+const schemaUserVersion = 6
 
 // querier is what reads need: the database, or a transaction.
 type querier interface {

@@ -51,14 +51,15 @@ type PartInfo struct {
 }
 
 // Header is the signed header of a letter. It binds sender, recipient,
-// letter id, per-channel sequence number and every part's digest.
+// letter id, sequence number (per sending device and recipient party)
+// and every part's digest.
 type Header struct {
 	ID          envelope.ID
 	From        string // sender party
 	Device      string // sending device
 	To          string // recipient party
 	Office      string // recipient office, or empty for the party as a whole
-	Seq         uint64 // per-channel sequence number, from 1
+	Seq         uint64 // the sending device's sequence number to this party, from 1
 	Epoch       uint32 // recipient epoch sealed to
 	SenderEpoch uint32 // sender's own epoch sealed to, for its records
 	Created     time.Time

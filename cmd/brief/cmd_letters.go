@@ -331,7 +331,7 @@ func readFollow(ctx context.Context, e *env, p *client.Party, v readView, onAlar
 
 // warnGaps prints to stderr a warning for each letter from party from (or
 // from any party, if from is empty) that has not arrived although a later
-// one has.
+// one from the same sending device has.
 func warnGaps(e *env, p *client.Party, from string) {
 	(&gapWarner{}).warnFrom(e, p, from)
 }

@@ -38,7 +38,7 @@ by its deadline; test-letter-missing; log-inconsistent, a relay log that
 does not check out; outbox, a FLASH or IMMEDIATE letter waiting to be
 posted for over a minute; letter-refused, a letter delivered that does
 not verify; receipt-refused, a receipt set aside; letter-missing, a letter
-not arrived although a later one has; letter, each letter opened (not
+not arrived although a later one from the same sending device has; letter, each letter opened (not
 heartbeats and test letters); ack-overdue, a letter opened here and not
 acknowledged by its deadline (see 'brief pending'); unacknowledged, a
 letter sent from here, delivered and not acknowledged by it;

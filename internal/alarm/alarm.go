@@ -26,7 +26,7 @@ const (
 	KindTestLetterMissing = "test-letter-missing" // a test letter has no acknowledged receipt past its due time
 	KindLogInconsistent   = "log-inconsistent"    // the relay showed the two parties different histories
 	KindOutbox            = "outbox"              // a FLASH or IMMEDIATE letter has waited in the outbox too long
-	KindMissing           = "letter-missing"      // a letter has not arrived although a later one from its sender has
+	KindMissing           = "letter-missing"      // a letter has not arrived although a later one from its sending device has
 	KindLetterRefused     = "letter-refused"      // a letter the relay delivered did not verify, or replayed a number, and was refused
 	KindReceiptRefused    = "receipt-refused"     // a receipt the relay served did not verify, or named no letter of this device, and was set aside
 	KindLetter            = "letter"              // the watch opened a letter for a person
