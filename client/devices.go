@@ -104,6 +104,9 @@ func (p *Party) changeRoster(ctx context.Context, change func(*identity.Roster) 
 	if err := p.keepRoster(next); err != nil {
 		return nil, err
 	}
+	if err := p.rosterChangedHere(); err != nil {
+		return nil, err
+	}
 	return next, nil
 }
 

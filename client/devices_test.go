@@ -251,8 +251,7 @@ func TestRosterChangesTold(t *testing.T) {
 	if ch, err := teh.NewRosterChanges(); err != nil || len(ch) != 0 {
 		t.Fatalf("told twice: %v %v", ch, err)
 	}
-	// The root holder made the changes itself and saw its roster first
-	// after them: nothing to tell.
+	// The root holder made the changes itself: no alarm here.
 	if ch, err := wash.NewRosterChanges(); err != nil || len(ch) != 0 {
 		t.Fatalf("own changes: %v %v", ch, err)
 	}

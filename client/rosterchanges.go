@@ -125,17 +125,7 @@ func (p *Party) recordRosterChanges(then func(*partyRosterChanges)) error {
 			continue // nothing to record or return: no write
 		}
 		err := updateChannel(p, rosterChangesFile, party, func(c *partyRosterChanges) {
-			n := uint64(len(chain))
-			if c.Known == 0 {
-				c.Known, c.Alarmed = n, n
-			}
-			if n > c.Known {
-				c.Changes = append(c.Changes, changesAfter(party, chain, c.Known, p.now())...)
-				c.Known = n
-				if k := len(c.Changes); k > maxRosterChanges {
-					c.Changes = c.Changes[k-maxRosterChanges:]
-				}
-			}
+			p.recordChain(c, party, chain)
 			if then != nil {
 				then(c)
 			}
@@ -145,6 +135,36 @@ func (p *Party) recordRosterChanges(then func(*partyRosterChanges)) error {
 		}
 	}
 	return nil
+}
+
+// recordChain records in c the changes of the versions of party's chain
+// after c.Known.
+func (p *Party) recordChain(c *partyRosterChanges, party string, chain [][]byte) {
+	n := uint64(len(chain))
+	if c.Known == 0 {
+		c.Known, c.Alarmed = n, n
+	}
+	if n > c.Known {
+		c.Changes = append(c.Changes, changesAfter(party, chain, c.Known, p.now())...)
+		c.Known = n
+		if k := len(c.Changes); k > maxRosterChanges {
+			c.Changes = c.Changes[k-maxRosterChanges:]
+		}
+	}
+}
+
+// rosterChangedHere records the changes of this party's roster up to the
+// version this device just made: status shows them, and no alarm is
+// raised here for what this device did.
+func (p *Party) rosterChangedHere() error {
+	chain, err := readOwnChain(p.dir)
+	if err != nil {
+		return err
+	}
+	return updateChannel(p, rosterChangesFile, p.Name(), func(c *partyRosterChanges) {
+		p.recordChain(c, p.Name(), chain)
+		c.Alarmed = c.Known
+	})
 }
 
 // rosterBaseline records serial as the version of party's roster seen
