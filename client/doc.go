@@ -10,7 +10,8 @@
 //	roster                 the party's own signed roster
 //	epochs/N.age           epoch secrets, sealed to the roster's devices
 //	relay.json             the relay's descriptor and address
-//	contacts/P.json        another party's pinned root key and verified roster chain, oldest first
+//	contacts/P.json        another party's pinned root key and verified roster chain, oldest first, and the safety
+//	                       number the user confirmed (verify.go)
 //	records.db             the device's records (SQLite, records.go): sequence numbers, the outbox,
 //	                       every letter sent and opened with its receipts, receipts set aside, the search index
 //	sent/ID.age            the letter as sealed and posted, if over 256 KiB (a smaller one's is in records.db); kept
