@@ -20,7 +20,8 @@ type FingerprintMismatchError struct {
 }
 
 func (e *FingerprintMismatchError) Error() string {
-	return fmt.Sprintf("the relay shows %s's root key with fingerprint %s, you were given %s: do not add it; call %s back and compare the fingerprint digit by digit",
+	return fmt.Sprintf("the relay shows %s's root key with fingerprint %s, you were given %s: do not add it; "+
+		"call %s back and compare the fingerprint digit by digit; if it still differs, someone may stand between you",
 		e.Party, e.Relay, e.Given, e.Party)
 }
 

@@ -93,7 +93,7 @@ func partyInit(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	if !*asJSON {
-		fmt.Fprintf(e.stderr, "brief: hint: give the roster file to the relay operator, and the root key to the parties you will write to\n")
+		fmt.Fprintf(e.stderr, "brief: hint: give the roster file to the relay operator, and read the fingerprint to the parties you will write to, on a line you trust (they run 'brief contact add %s FINGERPRINT')\n", p.Name())
 	}
 	return nil
 }
