@@ -3,7 +3,10 @@ package client
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"brieftraeger/identity"
@@ -136,15 +139,33 @@ func (p *Party) contactInfo(party string, c *contactFile) (ContactInfo, error) {
 // safetyNumber is the safety number of this party and a contact pinned to
 // root.
 func (p *Party) safetyNumber(party string, root []byte) (string, error) {
-	return identity.SafetyNumber(p.Name(), p.pinnedRoot(), party, root)
+	own, err := p.pinnedRoot()
+	if err != nil {
+		return "", err
+	}
+	return identity.SafetyNumber(p.Name(), own, party, root)
 }
 
-// pinnedRoot is this party's root key as others pin it: the root of the
-// first roster version.
-func (p *Party) pinnedRoot() ed25519.PublicKey {
-	// A party's stored roster is its first version until rosters can
-	// change on the device; the root others pinned is then its root.
-	return p.roster.Root
+// pinnedRoot is this party's root key as others pin it: the root of its
+// first roster version, rosters/1 (roster in a folder from before
+// rosters/), whose chain Load verified. A later root rotation does not
+// change it.
+func (p *Party) pinnedRoot() (ed25519.PublicKey, error) {
+	raw, err := os.ReadFile(filepath.Join(p.dir, "rosters", "1"))
+	if errors.Is(err, os.ErrNotExist) {
+		raw, err = os.ReadFile(filepath.Join(p.dir, "roster"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read own first roster: %w", err)
+	}
+	r, err := identity.DecodeRoster(raw)
+	if err != nil {
+		return nil, fmt.Errorf("own first roster: %w", err)
+	}
+	if r.Serial != 1 {
+		return nil, fmt.Errorf("own first roster is serial %d, not 1", r.Serial)
+	}
+	return r.Root, nil
 }
 
 // ConfirmContact records, in the contact's file, that the user read the

@@ -112,6 +112,28 @@ func TestSafetyNumberVerified(t *testing.T) {
 		t.Fatalf("after confirming: %+v", v)
 	}
 
+	// A device washington adds changes no number: it comes from the first
+	// roster's root, on the new device too.
+	dir, ad := joinDevice(t, w, wash, "terminal", identity.Fingerprint(wash.Roster().Root))
+	term, err := client.FinishJoin(ctx, dir, testrelay.Passphrase, ad, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer term.Close()
+	w.Pin(term, teh)
+	if _, err := teh.RefreshContact(ctx, "washington"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*client.Party{wash, term} {
+		ci, err := p.ContactInfo("tehran")
+		if err != nil || ci.SafetyNumber != a.SafetyNumber {
+			t.Fatalf("%s/%s after the device add: %+v, %v", p.Name(), p.Device(), ci, err)
+		}
+	}
+	if ci, err := teh.ContactInfo("washington"); err != nil || ci.SafetyNumber != a.SafetyNumber || ci.RosterSerial != 2 {
+		t.Fatalf("tehran after washington's device add: %+v, %v", ci, err)
+	}
+
 	// A new roster version, followed, keeps the confirmation: the pinned
 	// root is the same.
 	nextRoster(t, w, teh, teh.Roster(), "dev-tehran-2")
@@ -128,7 +150,6 @@ func TestSafetyNumberVerified(t *testing.T) {
 	if list, err := wash.ContactInfos(); err != nil || len(list) != 1 || list[0].VerifiedAt == nil {
 		t.Fatalf("contact list: %+v, %v", list, err)
 	}
-
 	// A confirmation on record for another number (a contact removed and
 	// pinned again to another key, say) no longer applies.
 	path := filepath.Join(wash.Dir(), "contacts", "tehran.json")
