@@ -16,8 +16,9 @@ import (
 )
 
 type contactFile struct {
-	Root  []byte   `json:"root"`  // pinned root key
-	Chain [][]byte `json:"chain"` // verified roster chain, oldest first
+	Root     []byte        `json:"root"`               // pinned root key
+	Chain    [][]byte      `json:"chain"`              // verified roster chain, oldest first
+	Verified *verification `json:"verified,omitempty"` // the last confirmed safety number
 }
 
 // RosterForkError is returned when the relay shows a roster history for a
@@ -74,10 +75,30 @@ func (p *Party) RefreshContact(ctx context.Context, party string) (*identity.Ros
 }
 
 func (p *Party) refreshContact(ctx context.Context, party string, root ed25519.PublicKey) (*identity.Roster, error) {
+	chain, err := p.fetchChain(ctx, party)
+	if err != nil {
+		return nil, err
+	}
+	return p.storeChain(ctx, party, root, chain)
+}
+
+// fetchChain fetches a party's roster chain from the relay, unchecked.
+func (p *Party) fetchChain(ctx context.Context, party string) ([][]byte, error) {
 	var chain [][]byte
-	if err := p.getJSON(ctx, api.PathRosters+party+api.PathRosterChain, &chain); err != nil {
+	err := p.getJSON(ctx, api.PathRosters+party+api.PathRosterChain, &chain)
+	var re *RelayError
+	if errors.As(err, &re) && re.Code == api.CodeUnknownParty {
+		return nil, fmt.Errorf("the relay knows no party %q: check the name with them, and that the relay operator admitted them: %w", party, err)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("failed to fetch roster chain of %q: %w", party, err)
 	}
+	return chain, nil
+}
+
+// storeChain verifies chain from root, checks that the relay logged it and
+// that it extends the stored one, and stores it.
+func (p *Party) storeChain(ctx context.Context, party string, root ed25519.PublicKey, chain [][]byte) (*identity.Roster, error) {
 	ros, err := identity.VerifyChain(root, chain)
 	if err != nil {
 		return nil, fmt.Errorf("roster chain of %q: %w", party, err)
@@ -98,6 +119,7 @@ func (p *Party) refreshContact(ctx context.Context, party string, root ed25519.P
 	c, err := p.contactFile(party)
 	switch {
 	case errors.Is(err, ErrUnknownContact):
+		c = &contactFile{Root: root}
 	case err != nil:
 		return nil, err
 	case !bytes.Equal(c.Root, root):
@@ -110,7 +132,8 @@ func (p *Party) refreshContact(ctx context.Context, party string, root ed25519.P
 			return ros, nil // nothing new
 		}
 	}
-	if err := writeJSONFile(p.contactPath(party), contactFile{Root: root, Chain: chain}); err != nil {
+	c.Chain = chain
+	if err := writeJSONFile(p.contactPath(party), c); err != nil {
 		return nil, fmt.Errorf("failed to save contact: %w", err)
 	}
 	return ros, nil

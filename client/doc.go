@@ -7,10 +7,14 @@
 // A party folder holds:
 //
 //	keys.age               the device keystore, sealed with a passphrase
-//	roster                 the party's own signed roster
+//	roster                 the party's own signed roster, its newest version
+//	rosters/N              every version of it this device has followed (ownroster.go)
+//	rosterchanges.json     per party: the roster changes seen and told (rosterchanges.go)
+//	join.age, join-request a device waiting to join its party: its keystore and join request (join.go)
 //	epochs/N.age           epoch secrets, sealed to the roster's devices
 //	relay.json             the relay's descriptor and address
-//	contacts/P.json        another party's pinned root key and verified roster chain, oldest first
+//	contacts/P.json        another party's pinned root key and verified roster chain, oldest first, and the safety
+//	                       number the user confirmed (verify.go)
 //	records.db             the device's records (SQLite, records.go): sequence numbers (taken per party written to,
 //	                       received per party and device, gaps.go), the outbox,
 //	                       every letter sent and opened with its receipts, receipts set aside, the search index

@@ -152,7 +152,7 @@ func TestKindString(t *testing.T) {
 func TestContextsDocumented(t *testing.T) {
 	doc := readDoc(t)
 	all := []string{ContextEnvelope, ContextEnvelopeHash, ContextCiphertext, ContextReceipt,
-		identity.ContextRoster, identity.ContextRosterHash, identity.ContextFingerprint}
+		identity.ContextRoster, identity.ContextRosterHash, identity.ContextFingerprint, identity.ContextSafetyNumber}
 	seen := map[string]bool{}
 	for _, c := range all {
 		if seen[c] {

@@ -4,10 +4,11 @@ package identity
 // message, and every hash is over context || "\n" || data. The full list,
 // with the layouts they cover, is in docs/PROTOCOL.md.
 const (
-	ContextRoster      = "brieftraeger/v1 roster"
-	ContextRosterHash  = "brieftraeger/v1 roster-hash"
-	ContextFingerprint = "brieftraeger/v1 key-fingerprint"
-	ContextJoinRequest = "brieftraeger/v1 join-request"
+	ContextRoster       = "brieftraeger/v1 roster"
+	ContextRosterHash   = "brieftraeger/v1 roster-hash"
+	ContextFingerprint  = "brieftraeger/v1 key-fingerprint"
+	ContextJoinRequest  = "brieftraeger/v1 join-request"
+	ContextSafetyNumber = "brieftraeger/v1 safety-number"
 )
 
 // Sign signs context || "\n" || msg with key.

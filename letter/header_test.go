@@ -550,7 +550,7 @@ func TestContextsDocumented(t *testing.T) {
 	}
 	all := []string{ContextLetter, ContextPart, envelope.ContextEnvelope, envelope.ContextEnvelopeHash,
 		envelope.ContextCiphertext, envelope.ContextReceipt, identity.ContextRoster, identity.ContextRosterHash,
-		identity.ContextFingerprint}
+		identity.ContextFingerprint, identity.ContextSafetyNumber}
 	// No context line is the letter's magic line, so that signed bytes
 	// never read as the start of a plaintext.
 	for _, c := range all {

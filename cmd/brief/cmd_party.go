@@ -93,7 +93,7 @@ func partyInit(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	if !*asJSON {
-		fmt.Fprintf(e.stderr, "brief: hint: give the roster file to the relay operator, and the root key to the parties you will write to\n")
+		fmt.Fprintf(e.stderr, "brief: hint: give the roster file to the relay operator, and read the fingerprint to the parties you will write to, on a line you trust (they run 'brief contact add %s FINGERPRINT')\n", p.Name())
 	}
 	return nil
 }
@@ -118,35 +118,4 @@ func partyShow(_ context.Context, e *env, args []string) error {
 	}
 	defer p.Close()
 	return printInfo(e, infoOf(p), *fs.asJSON)
-}
-
-func cmdContact(ctx context.Context, e *env, args []string) error {
-	return subcommand(ctx, e, "contact", args, map[string]func(context.Context, *env, []string) error{
-		"add": contactAdd,
-	})
-}
-
-func contactAdd(ctx context.Context, e *env, args []string) error {
-	fs := newPartyFlags(e, "contact add", "contact add [--dir DIR] [--json] PARTY ROOTKEY")
-	p, err := fs.load(e, args)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	if fs.NArg() != 2 {
-		return usagef("the root key is what 'brief party show' prints for the other party", "contact add takes a party name and its root key")
-	}
-	root, err := identity.ParsePublicKey(fs.Arg(1))
-	if err != nil {
-		return err
-	}
-	ros, err := p.AddContact(ctx, fs.Arg(0), root)
-	if err != nil {
-		return err
-	}
-	if *fs.asJSON {
-		return printJSON(e.stdout, map[string]any{"party": ros.Party, "root_fingerprint": identity.Fingerprint(root), "roster_serial": ros.Serial, "devices": len(ros.Devices)})
-	}
-	fmt.Fprintf(e.stdout, "pinned %q: root %s, roster #%d with %d device(s)\n", ros.Party, identity.Fingerprint(root), ros.Serial, len(ros.Devices))
-	return nil
 }

@@ -70,7 +70,7 @@ func hints(err error) []string {
 	case errors.As(err, &ue) && len(ue.URLs) == 1:
 		return []string{"the relay at " + ue.URLs[0] + " did not answer: is it running, and is this its address?"}
 	case errors.Is(err, client.ErrUnknownContact):
-		return []string{"get the party's root key out of band and run 'brief contact add PARTY ROOTKEY'"}
+		return []string{"get the party's fingerprint out of band (they run 'brief party show') and run 'brief contact add PARTY FINGERPRINT'"}
 	case errors.As(err, &re):
 		switch re.Code {
 		case api.CodeNoChannel:
