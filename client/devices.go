@@ -38,9 +38,6 @@ func (p *Party) AddDevice(ctx context.Context, raw []byte) (*Admission, error) {
 	if jr.Party != p.Name() {
 		return nil, fmt.Errorf("the join request is for party %q, not %q", jr.Party, p.Name())
 	}
-	if p.roster.Device(jr.Device.Name) != nil {
-		return nil, fmt.Errorf("the roster already names a device %q", jr.Device.Name)
-	}
 	ad := &Admission{Party: p.Name(), Device: jr.Device.Name, Epochs: map[string][]byte{}}
 	for n, id := range p.epochs {
 		sealed, err := identity.SealEpoch(id, []identity.Device{jr.Device})
@@ -50,6 +47,9 @@ func (p *Party) AddDevice(ctx context.Context, raw []byte) (*Admission, error) {
 		ad.Epochs[strconv.FormatUint(uint64(n), 10)] = sealed
 	}
 	next, err := p.changeRoster(ctx, func(r *identity.Roster) error {
+		if err := p.checkNewDeviceName(jr.Device.Name); err != nil {
+			return err
+		}
 		r.Devices = append(r.Devices, jr.Device)
 		return nil
 	})
@@ -58,6 +58,31 @@ func (p *Party) AddDevice(ctx context.Context, raw []byte) (*Admission, error) {
 	}
 	ad.Roster = next.Raw
 	return ad, nil
+}
+
+// checkNewDeviceName refuses a device name that any version of the party's
+// roster named: the other parties number a device's letters by its name,
+// so a new device under an old name would have its letters refused as
+// replays.
+func (p *Party) checkNewDeviceName(name string) error {
+	chain, err := readOwnChain(p.dir)
+	if err != nil {
+		return err
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		r, err := identity.DecodeRoster(chain[i])
+		if err != nil {
+			return err
+		}
+		if r.Device(name) == nil {
+			continue
+		}
+		if i == len(chain)-1 {
+			return fmt.Errorf("the roster already names a device %q", name)
+		}
+		return fmt.Errorf("roster %d of %q named a device %q, since removed: a device name is never used twice; choose another", r.Serial, p.Name(), name)
+	}
+	return nil
 }
 
 // RemoveDevice takes the named device off the party's roster and gives the

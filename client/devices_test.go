@@ -41,7 +41,9 @@ func joinDevice(t *testing.T, w *testrelay.World, wash *client.Party, name, fing
 func TestDeviceAddAndRemove(t *testing.T) {
 	w, wash, teh := pair(t)
 	ctx := context.Background()
-	dir, ad := joinDevice(t, w, wash, "terminal", identity.Fingerprint(wash.Roster().Root))
+	// The fingerprint as read out: any case, spaces for colons.
+	fp := strings.ToUpper(strings.ReplaceAll(identity.Fingerprint(wash.Roster().Root), ":", " "))
+	dir, ad := joinDevice(t, w, wash, "terminal", fp)
 	if r := wash.Roster(); r.Serial != 2 || r.Device("terminal") == nil {
 		t.Fatalf("root holder's roster after the add: serial %d, devices %v", r.Serial, r.Devices)
 	}
@@ -105,6 +107,15 @@ func TestAddDeviceRefusals(t *testing.T) {
 	defer term.Close()
 	if _, err := term.RemoveDevice(ctx, wash.Device()); !errors.Is(err, client.ErrNoRootKey) {
 		t.Fatalf("removal by a device without the root key: %v", err)
+	}
+	// A fingerprint that is not one is refused before anything is made.
+	bad := filepath.Join(t.TempDir(), "bad")
+	if _, err := client.StartJoin(client.JoinOptions{Dir: bad, Party: "washington", Device: "x", RootFingerprint: "12:34",
+		Passphrase: testrelay.Passphrase, WorkFactor: 10, Relay: w.Descriptor()}); err == nil || !strings.Contains(err.Error(), "32 hex digits") {
+		t.Fatalf("a short fingerprint: %v", err)
+	}
+	if _, err := os.Stat(bad); !os.IsNotExist(err) {
+		t.Fatalf("a refused join left a folder: %v", err)
 	}
 	// A request of another party, or for a name taken, is refused and
 	// changes nothing.
@@ -254,5 +265,33 @@ func TestRosterChangesTold(t *testing.T) {
 	// The root holder made the changes itself: no alarm here.
 	if ch, err := wash.NewRosterChanges(); err != nil || len(ch) != 0 {
 		t.Fatalf("own changes: %v %v", ch, err)
+	}
+}
+
+// A removed device's name is never given to a new one: the other parties
+// number letters by device name.
+func TestRemovedDeviceNameNotReused(t *testing.T) {
+	w, wash, _ := pair(t)
+	ctx := context.Background()
+	dir, ad := joinDevice(t, w, wash, "terminal", "")
+	term, err := client.FinishJoin(ctx, dir, testrelay.Passphrase, ad, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	term.Close()
+	if _, err := wash.RemoveDevice(ctx, "terminal"); err != nil {
+		t.Fatal(err)
+	}
+	again := filepath.Join(t.TempDir(), "again")
+	jr, err := client.StartJoin(client.JoinOptions{Dir: again, Party: "washington", Device: "terminal",
+		Passphrase: testrelay.Passphrase, WorkFactor: 10, Relay: w.Descriptor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wash.AddDevice(ctx, jr.Raw); err == nil || !strings.Contains(err.Error(), "since removed") {
+		t.Fatalf("a removed device's name: %v", err)
+	}
+	if wash.Roster().Serial != 3 {
+		t.Fatalf("roster changed: serial %d", wash.Roster().Serial)
 	}
 }

@@ -32,9 +32,9 @@ type JoinOptions struct {
 	Passphrase         string
 	WorkFactor         int // scrypt log2 N for the keystore; 0 means identity.DefaultWorkFactor
 	Relay              api.Descriptor
-	// RootFingerprint, if set, is the party's root key fingerprint as
-	// learned from a trusted device; FinishJoin refuses a chain from
-	// another root.
+	// RootFingerprint, if set, is the party's root key fingerprint (or the
+	// key itself) as learned from a trusted device, in any form
+	// identity.ParsePin takes; FinishJoin refuses a chain from another root.
 	RootFingerprint string
 }
 
@@ -59,6 +59,16 @@ func StartJoin(o JoinOptions) (*identity.JoinRequest, error) {
 	for _, f := range []string{"keys.age", joinKeysFile} {
 		if _, err := os.Stat(filepath.Join(o.Dir, f)); err == nil {
 			return nil, fmt.Errorf("%s already holds a device (%s)", o.Dir, f)
+		}
+	}
+	if o.RootFingerprint != "" {
+		pin, err := identity.ParsePin(o.RootFingerprint)
+		if err != nil {
+			return nil, fmt.Errorf("root fingerprint: %w", err)
+		}
+		o.RootFingerprint = pin.Fingerprint
+		if pin.Key != nil {
+			o.RootFingerprint = identity.Fingerprint(pin.Key)
 		}
 	}
 	ks, err := identity.NewKeystore(o.Party, o.Device, false)
