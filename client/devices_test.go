@@ -119,21 +119,11 @@ func TestAddDeviceRefusals(t *testing.T) {
 	}
 	// A request of another party, or for a name taken, is refused and
 	// changes nothing.
-	other := filepath.Join(t.TempDir(), "x")
-	jr, err := client.StartJoin(client.JoinOptions{Dir: other, Party: "tehran", Device: "x",
-		Passphrase: testrelay.Passphrase, WorkFactor: 10, Relay: w.Descriptor()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	jr := startJoin(t, w, "tehran", "x")
 	if _, err := wash.AddDevice(ctx, jr.Raw); err == nil || !strings.Contains(err.Error(), `for party "tehran"`) {
 		t.Fatalf("another party's request: %v", err)
 	}
-	again := filepath.Join(t.TempDir(), "again")
-	jr, err = client.StartJoin(client.JoinOptions{Dir: again, Party: "washington", Device: "terminal",
-		Passphrase: testrelay.Passphrase, WorkFactor: 10, Relay: w.Descriptor()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	jr = startJoin(t, w, "washington", "terminal")
 	if _, err := wash.AddDevice(ctx, jr.Raw); err == nil || !strings.Contains(err.Error(), "already names") {
 		t.Fatalf("a name taken: %v", err)
 	}
@@ -282,16 +272,22 @@ func TestRemovedDeviceNameNotReused(t *testing.T) {
 	if _, err := wash.RemoveDevice(ctx, "terminal"); err != nil {
 		t.Fatal(err)
 	}
-	again := filepath.Join(t.TempDir(), "again")
-	jr, err := client.StartJoin(client.JoinOptions{Dir: again, Party: "washington", Device: "terminal",
-		Passphrase: testrelay.Passphrase, WorkFactor: 10, Relay: w.Descriptor()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	jr := startJoin(t, w, "washington", "terminal")
 	if _, err := wash.AddDevice(ctx, jr.Raw); err == nil || !strings.Contains(err.Error(), "since removed") {
 		t.Fatalf("a removed device's name: %v", err)
 	}
 	if wash.Roster().Serial != 3 {
 		t.Fatalf("roster changed: serial %d", wash.Roster().Serial)
 	}
+}
+
+// startJoin starts a device of party in a new folder.
+func startJoin(t *testing.T, w *testrelay.World, party, device string) *identity.JoinRequest {
+	t.Helper()
+	jr, err := client.StartJoin(client.JoinOptions{Dir: filepath.Join(t.TempDir(), device), Party: party, Device: device,
+		Passphrase: testrelay.Passphrase, WorkFactor: 10, Relay: w.Descriptor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jr
 }
