@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 
@@ -56,6 +57,10 @@ func (p *Party) CollectReceiptsAndRefusals(ctx context.Context) ([]*envelope.Rec
 	var recordErr error
 	for _, e := range list {
 		rc, err := p.checkReceipt(e.Receipt)
+		if errors.Is(err, errNoRecord) && p.sentByOtherDevice(ctx, rc.ID.String()) {
+			handled = e.Seq // that device records it
+			continue
+		}
 		if err != nil {
 			r := Refused{Seq: e.Seq, Reason: err.Error(), Receipt: e.Receipt}
 			if rc != nil {
@@ -90,11 +95,46 @@ func (p *Party) checkReceipt(raw []byte) (*envelope.Receipt, error) {
 	}
 	sent, err := p.Sent(rc.ID.String())
 	if errors.Is(err, os.ErrNotExist) {
-		return rc, fmt.Errorf("no record of letter %s on this device", rc.ID)
+		return rc, fmt.Errorf("%w %s on this device", errNoRecord, rc.ID)
 	} else if err != nil {
 		return rc, err
 	}
 	return rc, p.VerifyReceipt(sent, rc)
+}
+
+// errNoRecord is checkReceipt's error for a receipt of a letter this
+// device has no record of.
+var errNoRecord = errors.New("no record of letter")
+
+// sentByOtherDevice reports whether letter id was sent by another device
+// of this party, as the relay's copy of its envelope header shows, signed
+// by a device that a version of the party's roster names. The relay lists
+// every receipt of the party's letters to each of its devices; a receipt
+// of another device's letter is that device's to record. A relay that
+// claims so falsely gains nothing: the header must carry that device's
+// signature.
+func (p *Party) sentByOtherDevice(ctx context.Context, id string) bool {
+	resp, err := p.do(ctx, http.MethodGet, api.PathEnvelopes+"/"+id, nil, 0)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	eh, err := envelope.ReadHeader(resp.Body)
+	if err != nil || eh.ID.String() != id || eh.From != p.Name() || eh.Device == p.Device() {
+		return false
+	}
+	chain, err := readOwnChain(p.dir)
+	if err != nil {
+		return false
+	}
+	for _, raw := range chain {
+		if r, err := identity.DecodeRoster(raw); err == nil {
+			if d := r.Device(eh.Device); d != nil && eh.Verify(d.Key) == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // refuse records receipts set aside, each once.

@@ -125,3 +125,26 @@ func TestTwoDevicesGapNamesDevice(t *testing.T) {
 	receive(t, teh, fromTerminal[1])
 	wantNoGaps(t, teh)
 }
+
+// TestReceiptsOfTheOtherDevice: the relay lists every receipt of the
+// party's letters to each of its devices. A device sets none aside for the
+// other device's letters, which that device records. (A receipt naming a
+// letter no device of the party sent is still set aside: outage.txtar.)
+func TestReceiptsOfTheOtherDevice(t *testing.T) {
+	_, laptop, terminal, teh := twoDevices(t)
+	ctx := context.Background()
+	ids := sendN(t, terminal, "tehran", 2)
+	for _, id := range ids {
+		if _, err := teh.Receive(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, refused, err := laptop.CollectReceiptsAndRefusals(ctx)
+	if err != nil || len(refused) != 0 || len(got) != 0 {
+		t.Fatalf("laptop: %d receipts, set aside %+v, %v", len(got), refused, err)
+	}
+	got, refused, err = terminal.CollectReceiptsAndRefusals(ctx)
+	if err != nil || len(refused) != 0 || len(got) != 2 {
+		t.Fatalf("terminal: %d receipts, set aside %+v, %v", len(got), refused, err)
+	}
+}
