@@ -112,6 +112,9 @@ func (p *Party) changeRoster(ctx context.Context, change func(*identity.Roster) 
 	if _, err := p.RefreshRoster(ctx); err != nil {
 		return nil, err
 	}
+	if p.keys.Root == nil { // another device rotated the root key
+		return nil, ErrNoRootKey
+	}
 	cur := p.roster
 	next := &identity.Roster{Party: cur.Party, Serial: cur.Serial + 1, Root: cur.Root, Prev: cur.Hash(),
 		Devices: slices.Clone(cur.Devices), Epochs: slices.Clone(cur.Epochs)}
@@ -190,5 +193,15 @@ func (p *Party) keepRoster(r *identity.Roster) error {
 		return err
 	}
 	p.roster = r
+	p.dropStaleRoot()
 	return nil
+}
+
+// dropStaleRoot forgets a root key the party's roster no longer names:
+// another device rotated it. The device goes on as a device.
+func (p *Party) dropStaleRoot() {
+	if p.keys.Root != nil && !p.roster.Root.Equal(p.keys.Root.Public()) {
+		p.log.Warn("the root key this device holds is no longer the party's root: it was rotated", "roster", p.roster.Serial)
+		p.keys.Root = nil
+	}
 }

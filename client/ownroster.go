@@ -33,9 +33,8 @@ func writeRosterFiles(dir string, chain [][]byte, newest uint64) error {
 }
 
 // loadOwnRoster verifies the party's roster chain kept in dir from the
-// root named by its first version and returns the newest version. A device
-// holding the root key must hold the one the newest version names.
-func loadOwnRoster(dir string, ks *identity.Keystore) (*identity.Roster, error) {
+// root named by its first version and returns the newest version.
+func loadOwnRoster(dir string) (*identity.Roster, error) {
 	chain, err := readOwnChain(dir)
 	if err != nil {
 		return nil, err
@@ -47,9 +46,6 @@ func loadOwnRoster(dir string, ks *identity.Keystore) (*identity.Roster, error) 
 	ros, err := identity.VerifyChain(root, chain)
 	if err != nil {
 		return nil, fmt.Errorf("own roster: %w", err)
-	}
-	if ks.Root != nil && !ros.Root.Equal(ks.Root.Public()) {
-		return nil, fmt.Errorf("own roster: roster %d names another root key than the one this device holds", ros.Serial)
 	}
 	return ros, nil
 }

@@ -33,6 +33,7 @@ type Party struct {
 	relay      api.Descriptor
 	relayKey   ed25519.PublicKey
 	epochs     map[uint32]*age.HybridIdentity // opened epoch secrets by number
+	rootFile   bool                           // the root key in keys came from a root key file (rootkey.go)
 	db         *sql.DB                        // records.db (records.go)
 	durable    *sql.DB                        // records.db, each commit fsynced
 	writing    sync.Mutex                     // held by this process's transaction of records.db (commit.go)
@@ -184,9 +185,10 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 	if err := p.sweepTmp(); err != nil {
 		p.log.Warn("failed to clear tmp/ of interrupted operations", "err", err)
 	}
-	if p.roster, err = loadOwnRoster(dir, ks); err != nil {
+	if p.roster, err = loadOwnRoster(dir); err != nil {
 		return nil, err
 	}
+	p.dropStaleRoot()
 	if err := readJSONFile(filepath.Join(dir, "relay.json"), &p.relay); err != nil {
 		return nil, err
 	}

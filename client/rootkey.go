@@ -1,0 +1,70 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+
+	"brieftraeger/identity"
+)
+
+// UseRootKeyFile takes the party's root key from a root key file (see
+// identity.SealRootKey) into this process's memory, for roster changes on
+// a device that does not keep it. The key must be the one the party's
+// current roster names.
+func (p *Party) UseRootKeyFile(sealed []byte, passphrase string) error {
+	party, root, err := identity.OpenRootKey(sealed, passphrase)
+	if err != nil {
+		return err
+	}
+	if party != p.Name() {
+		return fmt.Errorf("the root key file is for party %q, not %q", party, p.Name())
+	}
+	if !p.roster.Root.Equal(root.Public()) {
+		return fmt.Errorf("the root key file holds %s, but roster %d of %q names the root key %s: it is an old or another party's key",
+			identity.Fingerprint(root.Public().(ed25519.PublicKey)), p.roster.Serial, p.Name(), identity.Fingerprint(p.roster.Root))
+	}
+	p.keys.Root, p.rootFile = root, true
+	return nil
+}
+
+// rootInKeystore reports whether this device keeps the root key in its
+// keystore.
+func (p *Party) rootInKeystore() bool { return p.keys.Root != nil && !p.rootFile }
+
+// ErrRootInKeystore is returned by RotateRootToFile on a device that keeps
+// the root key in its keystore.
+var ErrRootInKeystore = errors.New("this device keeps the root key in its keystore")
+
+// RotateRootToFile replaces the party's root key, taken from a root key
+// file (UseRootKeyFile), by a new one: keep must store the new key (sealed
+// in a new root key file) before anything else happens; then the next
+// roster, naming the new key and signed by the old one, goes to the
+// relay. If the relay does not take it, the old key stays the root and the
+// new file is of no use. Contacts follow the change through the chain and
+// are told "rotated its root key".
+func (p *Party) RotateRootToFile(ctx context.Context, keep func(ed25519.PrivateKey) error) (*identity.Roster, error) {
+	if p.keys.Root == nil {
+		return nil, ErrNoRootKey
+	}
+	if p.rootInKeystore() {
+		return nil, ErrRootInKeystore
+	}
+	_, next, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, fmt.Errorf("failed to generate root key: %w", err)
+	}
+	if err := keep(next); err != nil {
+		return nil, fmt.Errorf("failed to keep the new root key: %w", err)
+	}
+	r, err := p.changeRoster(ctx, func(r *identity.Roster) error {
+		r.Root = next.Public().(ed25519.PublicKey)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.keys.Root = next
+	return r, nil
+}

@@ -1,0 +1,91 @@
+package client_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"strings"
+	"testing"
+
+	"brieftraeger/client"
+	"brieftraeger/identity"
+	"brieftraeger/internal/testrelay"
+)
+
+// A device without the root key changes the roster with the root key
+// file; rotating the root makes the old key useless everywhere, and the
+// other party is told.
+func TestRootKeyFileAndRotation(t *testing.T) {
+	w, wash, teh := pair(t)
+	ctx := context.Background()
+	term := w.AddDevice(wash, "terminal")
+	if _, err := term.RemoveDevice(ctx, wash.Device()); !errors.Is(err, client.ErrNoRootKey) {
+		t.Fatalf("without the root key: %v", err)
+	}
+	oldRoot := w.Keys(wash).Root
+	sealed, err := identity.SealRootKey("washington", oldRoot, "a long root passphrase", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := term.UseRootKeyFile(sealed, "wrong"); !errors.Is(err, identity.ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	other, err := identity.SealRootKey("tehran", w.Keys(teh).Root, "a long root passphrase", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := term.UseRootKeyFile(other, "a long root passphrase"); err == nil || !strings.Contains(err.Error(), `for party "tehran"`) {
+		t.Fatalf("another party's root key file: %v", err)
+	}
+	if err := term.UseRootKeyFile(sealed, "a long root passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	var kept ed25519.PrivateKey
+	ros, err := term.RotateRootToFile(ctx, func(k ed25519.PrivateKey) error { kept = k; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept == nil || !ros.Root.Equal(kept.Public()) || ros.Serial != 3 {
+		t.Fatalf("rotated roster: serial %d, root %s", ros.Serial, identity.Fingerprint(ros.Root))
+	}
+	// The old key is no root any more: its file is refused, and the
+	// device that kept it in its keystore signs nothing the relay takes.
+	if err := term.UseRootKeyFile(sealed, "a long root passphrase"); err == nil || !strings.Contains(err.Error(), "an old or another party's key") {
+		t.Fatalf("the old root key file: %v", err)
+	}
+	if _, err := wash.RemoveDevice(ctx, "terminal"); !errors.Is(err, client.ErrNoRootKey) {
+		t.Fatalf("a roster change signed with the rotated key: %v", err)
+	}
+	if _, err := wash.RotateRootToFile(ctx, func(ed25519.PrivateKey) error { return nil }); !errors.Is(err, client.ErrNoRootKey) {
+		t.Fatalf("rotation by the device whose key was rotated away: %v", err)
+	}
+	// The new key changes the roster.
+	newFile, err := identity.SealRootKey("washington", kept, "a long root passphrase", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := client.Load(wash.Dir(), testrelay.Passphrase, client.Options{})
+	if err != nil {
+		t.Fatalf("the laptop after the rotation: %v", err)
+	}
+	defer again.Close()
+	if _, err := again.RefreshRoster(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.UseRootKeyFile(newFile, "a long root passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := again.RemoveDevice(ctx, "terminal"); err != nil {
+		t.Fatalf("a change with the new root key: %v", err)
+	}
+	if err := teh.RefreshRosters(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var told []string
+	for _, c := range status(t, teh).RosterChanges {
+		told = append(told, c.String())
+	}
+	if !strings.Contains(strings.Join(told, ","), "washington rotated its root key (roster #3)") {
+		t.Fatalf("tehran was told %q", told)
+	}
+}
