@@ -71,13 +71,17 @@ func deviceJoin(_ context.Context, e *env, args []string) error {
 // deviceAdd admits a device by its join request: the root holder signs the
 // next roster, gives it to the relay and writes the admission.
 func deviceAdd(ctx context.Context, e *env, args []string) error {
-	fs := newPartyFlags(e, "party device add", "party device add [--dir DIR] [--out FILE] [--json] JOIN-REQUEST")
+	fs := newPartyFlags(e, "party device add", "party device add [--dir DIR] [--root FILE] [--out FILE] [--json] JOIN-REQUEST")
 	out := fs.String("out", "", "write the admission to this `file` (default admission-DEVICE.json in the current folder)")
+	root := rootFlag(fs.flagSet)
 	p, err := fs.load(e, args)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	if err := useRoot(e, p, *root); err != nil {
+		return err
+	}
 	if fs.NArg() != 1 {
 		return usagef("the join request is the file 'brief party device join' wrote on the new device", "party device add takes one join request file")
 	}
@@ -141,12 +145,16 @@ func deviceFinish(ctx context.Context, e *env, args []string) error {
 }
 
 func deviceRemove(ctx context.Context, e *env, args []string) error {
-	fs := newPartyFlags(e, "party device remove", "party device remove [--dir DIR] [--json] NAME")
+	fs := newPartyFlags(e, "party device remove", "party device remove [--dir DIR] [--root FILE] [--json] NAME")
+	root := rootFlag(fs.flagSet)
 	p, err := fs.load(e, args)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	if err := useRoot(e, p, *root); err != nil {
+		return err
+	}
 	if fs.NArg() != 1 {
 		return usagef("'brief party device list' shows the devices", "party device remove takes one device name")
 	}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"os"
+
+	"brieftraeger/client"
+	"brieftraeger/identity"
+)
+
+// rootFlag adds --root, the root key file of a party whose devices do not
+// keep the root key.
+func rootFlag(fs *flagSet) *string {
+	return fs.String("root", "", "the party's root key `file` ('party init --root-out'), if this device does not keep the root key")
+}
+
+// useRoot takes the root key from file, if given, asking for its
+// passphrase (BRIEF_ROOT_PASSPHRASE).
+func useRoot(e *env, p *client.Party, file string) error {
+	if file == "" {
+		return nil
+	}
+	sealed, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("failed to read root key file: %w", err)
+	}
+	pass, err := askSecret(e, "BRIEF_ROOT_PASSPHRASE", "Root key passphrase", false)
+	if err != nil {
+		return err
+	}
+	return p.UseRootKeyFile(sealed, pass)
+}
+
+func partyRoot(ctx context.Context, e *env, args []string) error {
+	return subcommand(ctx, e, "party root", args, map[string]func(context.Context, *env, []string) error{
+		"rotate": rootRotate,
+	})
+}
+
+// rootRotate replaces the party's root key kept in a root key file by a
+// new one, written to a new file first.
+func rootRotate(ctx context.Context, e *env, args []string) error {
+	fs := newPartyFlags(e, "party root rotate", "party root rotate [--dir DIR] --root FILE --root-out NEWFILE [--work-factor N] [--json]")
+	root := rootFlag(fs.flagSet)
+	out := fs.String("root-out", "", "write the new root key to this `file` (created), sealed to a new passphrase (BRIEF_NEW_ROOT_PASSPHRASE)")
+	wf := fs.Int("work-factor", identity.DefaultWorkFactor, "scrypt work factor (log2 N, 10..22) for the new file's passphrase")
+	p, err := fs.load(e, args)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if *root == "" || *out == "" || fs.NArg() > 0 {
+		return usagef("brief party root rotate --root OLD.age --root-out NEW.age", "party root rotate needs --root and --root-out")
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return fmt.Errorf("%s already exists: give a new file for the new root key", *out)
+	}
+	if err := useRoot(e, p, *root); err != nil {
+		return err
+	}
+	pass, err := askSecret(e, "BRIEF_NEW_ROOT_PASSPHRASE", "New root key passphrase", true)
+	if err != nil {
+		return err
+	}
+	r, err := p.RotateRootToFile(ctx, func(k ed25519.PrivateKey) error {
+		sealed, err := identity.SealRootKey(p.Name(), k, pass, *wf)
+		if err != nil {
+			return err
+		}
+		return writeNewFile(*out, sealed)
+	})
+	if err != nil {
+		return err
+	}
+	if *fs.asJSON {
+		return printJSON(e.stdout, map[string]any{"party": r.Party, "roster_serial": r.Serial, "root_fingerprint": identity.Fingerprint(r.Root), "root_file": *out})
+	}
+	fmt.Fprintf(e.stdout, "rotated the root key of %s: roster #%d, root %s in %s\n", r.Party, r.Serial, identity.Fingerprint(r.Root), *out)
+	fmt.Fprintf(e.stderr, "brief: hint: put %s in the safe and destroy %s: it no longer signs anything the relay or the other parties take\n", *out, *root)
+	return nil
+}
+
+// writeNewFile writes data to a file that must not exist, and syncs it.
+func writeNewFile(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
