@@ -185,7 +185,9 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Re
 		dev = sender.Device(eh.Device)
 	}
 	if dev == nil {
-		return nil, refusedLetter(id, fmt.Errorf("letter %s: device %q is not on the roster of %q", id, eh.Device, eh.From))
+		if dev, err = p.deviceBeforeRemoval(ctx, eh); err != nil {
+			return nil, err
+		}
 	}
 	if err := eh.Verify(dev.Key); err != nil {
 		return nil, refusedLetter(id, fmt.Errorf("letter %s: %w", id, err))

@@ -1,0 +1,56 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"brieftraeger/client"
+	"brieftraeger/envelope"
+	"brieftraeger/internal/testrelay"
+	"brieftraeger/store"
+)
+
+// A letter a device posted before its removal still opens after the
+// receiver followed the removal; one it signed and that reached the log
+// after the removal is refused, even if a relay stored it.
+func TestLetterFromRemovedDevice(t *testing.T) {
+	w, wash, teh := pair(t)
+	ctx := context.Background()
+	term := w.AddDevice(wash, "terminal")
+	before, _, err := term.Send(ctx, client.Outgoing{To: "tehran", Subject: "before", Precedence: envelope.Routine, Body: []byte("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := testrelay.Envelopes(t, term, w.Keys(term), "tehran", 1)[0] // signed now, posted after the removal
+	testrelay.SettleLog(t, w.Store)
+	if _, err := wash.RemoveDevice(ctx, "terminal"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := teh.RefreshContact(ctx, "washington"); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := teh.Receive(ctx, before.ID); err != nil || rec.Subject != "before" {
+		t.Fatalf("a letter posted before the removal: %v", err)
+	}
+
+	// A relay that takes the removed device's letter all the same (here,
+	// written straight into its store) does not get it opened.
+	r := bytes.NewReader(late)
+	h, err := envelope.ReadHeader(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Store.Post(ctx, store.Post{ID: h.ID.String(), From: h.From, To: h.To, Precedence: uint8(h.Precedence),
+		Header: h.Raw, Body: r, BodySize: int64(h.Size), BodySHA256: h.Digest}); err != nil {
+		t.Fatal(err)
+	}
+	testrelay.SettleLog(t, w.Store)
+	_, err = teh.Receive(ctx, h.ID.String())
+	var lr *client.LetterRefusedError
+	if !errors.As(err, &lr) || !strings.Contains(err.Error(), "removed from the roster") {
+		t.Fatalf("a letter posted after the removal: %v", err)
+	}
+}
