@@ -56,10 +56,14 @@ func (p *Party) CollectReceiptsAndRefusals(ctx context.Context) ([]*envelope.Rec
 	var handled uint64
 	var recordErr error
 	for _, e := range list {
-		rc, err := p.checkReceipt(e.Receipt)
+		rc, err := p.checkReceipt(ctx, e.Receipt)
 		if errors.Is(err, errNoRecord) && p.sentByOtherDevice(ctx, rc.ID.String()) {
 			handled = e.Seq // that device records it
 			continue
+		}
+		if errors.As(err, new(*undecidedError)) {
+			recordErr = fmt.Errorf("failed to check receipt %d: %w", e.Seq, err)
+			break
 		}
 		if err != nil {
 			r := Refused{Seq: e.Seq, Reason: err.Error(), Receipt: e.Receipt}
@@ -88,7 +92,7 @@ func (p *Party) CollectReceiptsAndRefusals(ctx context.Context) ([]*envelope.Rec
 
 // checkReceipt parses a receipt and verifies it against the record of its
 // letter. It returns the receipt, if it parsed, with any error.
-func (p *Party) checkReceipt(raw []byte) (*envelope.Receipt, error) {
+func (p *Party) checkReceipt(ctx context.Context, raw []byte) (*envelope.Receipt, error) {
 	rc, err := envelope.ParseReceipt(raw)
 	if err != nil {
 		return nil, err
@@ -99,7 +103,11 @@ func (p *Party) checkReceipt(raw []byte) (*envelope.Receipt, error) {
 	} else if err != nil {
 		return rc, err
 	}
-	return rc, p.VerifyReceipt(sent, rc)
+	err = p.VerifyReceipt(sent, rc)
+	if errors.Is(err, errNotOnRoster) {
+		err = p.receiptBeforeRemoval(ctx, sent, rc)
+	}
+	return rc, err
 }
 
 // errNoRecord is checkReceipt's error for a receipt of a letter this
@@ -199,7 +207,7 @@ func (p *Party) VerifyReceipt(sent *SentLetter, rc *envelope.Receipt) error {
 	}
 	dev := ros.Device(rc.Signer)
 	if dev == nil {
-		return fmt.Errorf("%s receipt is signed by %s/%s, which is not on the roster", rc.Kind, rc.Party, rc.Signer)
+		return fmt.Errorf("%s receipt is signed by %s/%s, which is %w", rc.Kind, rc.Party, rc.Signer, errNotOnRoster)
 	}
 	return rc.Verify(dev.Key)
 }

@@ -185,7 +185,7 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Re
 		dev = sender.Device(eh.Device)
 	}
 	if dev == nil {
-		if dev, err = p.deviceBeforeRemoval(ctx, eh); err != nil {
+		if dev, err = p.letterBeforeRemoval(ctx, eh); err != nil {
 			return nil, err
 		}
 	}

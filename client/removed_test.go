@@ -54,3 +54,29 @@ func TestLetterFromRemovedDevice(t *testing.T) {
 		t.Fatalf("a letter posted after the removal: %v", err)
 	}
 }
+
+// A receipt a device filed before its removal still counts after the
+// sender followed the removal: it is not set aside.
+func TestReceiptFromRemovedDevice(t *testing.T) {
+	w, wash, teh := pair(t)
+	ctx := context.Background()
+	desk := w.AddDevice(teh, "desk")
+	sent, _, err := wash.Send(ctx, client.Outgoing{To: "tehran", Subject: "s", Precedence: envelope.Routine, Body: []byte("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := desk.Receive(ctx, sent.ID); err != nil {
+		t.Fatal(err)
+	}
+	testrelay.SettleLog(t, w.Store)
+	if _, err := teh.RemoveDevice(ctx, "desk"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wash.RefreshContact(ctx, "tehran"); err != nil {
+		t.Fatal(err)
+	}
+	got, refused, err := wash.CollectReceiptsAndRefusals(ctx)
+	if err != nil || len(refused) != 0 || len(got) != 1 {
+		t.Fatalf("receipts %d, set aside %+v, %v", len(got), refused, err)
+	}
+}
