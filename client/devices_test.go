@@ -291,3 +291,24 @@ func startJoin(t *testing.T, w *testrelay.World, party, device string) *identity
 	}
 	return jr
 }
+
+// A letter names its sender's roster version; a receiver holding an older
+// one follows the chain when it opens the letter.
+func TestLetterNamesNewerRoster(t *testing.T) {
+	w, wash, teh := pair(t)
+	ctx := context.Background()
+	w.AddDevice(wash, "terminal") // roster 2, which tehran has not seen
+	if ros, err := teh.Contact("washington"); err != nil || ros.Serial != 1 {
+		t.Fatalf("before: %v %v", ros, err)
+	}
+	sent, _, err := wash.Send(ctx, client.Outgoing{To: "tehran", Subject: "s", Precedence: envelope.Routine, Body: []byte("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := teh.Receive(ctx, sent.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ros, err := teh.Contact("washington"); err != nil || ros.Serial != 2 || ros.Device("terminal") == nil {
+		t.Fatalf("after opening a letter that names roster 2: %v %v", ros, err)
+	}
+}

@@ -46,6 +46,10 @@ type Received struct {
 	// reached the relay yet (unsent.go).
 	Unsent []envelope.Kind `json:"unsent,omitempty"`
 
+	// senderRoster is the sender's roster version the letter names; set
+	// when it is opened, not stored.
+	senderRoster uint64
+
 	// New is set by Receive if this call opened the letter, and false if
 	// it was in the archive already: read again, or announced again by
 	// the relay. It is not stored.
@@ -212,12 +216,20 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Re
 		// Perhaps made to be taken for one, hiding its content.
 		p.log.Warn("not exactly a heartbeat or test letter: handled as an ordinary letter", "err", err)
 	}
+	senderRoster := rec.senderRoster
 	if rec, err = p.fileLetter(stage, rec); err != nil {
 		var re *ReplayError
 		if errors.As(err, &re) {
 			return nil, refusedLetter(id, fmt.Errorf("letter %s refused: %w", id, err))
 		}
 		return nil, err
+	}
+	if senderRoster > sender.Serial {
+		// The sender names a roster version this device has not seen:
+		// follow its chain now rather than at the next scheduled time.
+		if _, err := p.RefreshContact(ctx, eh.From); err != nil {
+			p.log.Warn("failed to follow a newer roster named by a letter", "party", eh.From, "serial", senderRoster, "err", err)
+		}
 	}
 	return rec, nil
 }
@@ -316,6 +328,7 @@ func openInto(stage string, r io.Reader, eh *envelope.Header, senderKey []byte, 
 	}
 	rec.ID, rec.From, rec.Device, rec.To, rec.Office = lh.ID.String(), lh.From, lh.Device, lh.To, lh.Office
 	rec.Subject, rec.Precedence, rec.Seq, rec.Created = lh.Subject, lh.Precedence.String(), lh.Seq, lh.Created
+	rec.senderRoster = lh.SenderRoster
 	rec.Header, rec.Trailer = lh.Raw, lh.Trailer()
 	rec.Thread, rec.ReplyTo = hex.EncodeToString(lh.Thread), hex.EncodeToString(lh.ReplyTo)
 	return rec, nil

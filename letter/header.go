@@ -15,8 +15,10 @@ import (
 	"brieftraeger/internal/wire"
 )
 
-// Version is the layout version byte of a letter header.
-const Version = 1
+// Version is the layout version byte of a letter header: 2 since the
+// header names the sender's roster version. Version 1 headers (without
+// it) still parse, with SenderRoster 0.
+const Version = 2
 
 // Domain-separation contexts of this package (see docs/PROTOCOL.md).
 const (
@@ -62,12 +64,16 @@ type Header struct {
 	Seq         uint64 // the sending device's sequence number to this party, from 1
 	Epoch       uint32 // recipient epoch sealed to
 	SenderEpoch uint32 // sender's own epoch sealed to, for its records
-	Created     time.Time
-	Precedence  envelope.Precedence
-	Subject     string
-	Thread      []byte // 0 or 16 bytes
-	ReplyTo     []byte // 0 or 16 bytes: the letter id replied to
-	Parts       []PartInfo
+	// SenderRoster is the serial of the sender's roster when it sealed
+	// (0 in a version-1 header): a receiver holding an older version
+	// follows the sender's chain.
+	SenderRoster uint64
+	Created      time.Time
+	Precedence   envelope.Precedence
+	Subject      string
+	Thread       []byte // 0 or 16 bytes
+	ReplyTo      []byte // 0 or 16 bytes: the letter id replied to
+	Parts        []PartInfo
 
 	Raw []byte // the header's encoding, without digests; set by sign and ParseHeader
 	Sig []byte // signature over SignedMessage; set by sign and ParseHeader
@@ -87,6 +93,7 @@ func (h *Header) encode() ([]byte, error) {
 	b.AddUint64(h.Seq)
 	b.AddUint32(h.Epoch)
 	b.AddUint32(h.SenderEpoch)
+	b.AddUint64(h.SenderRoster)
 	b.AddUint64(uint64(h.Created.UnixMilli()))
 	b.AddUint8(uint8(h.Precedence))
 	wire.AddString16(&b, h.Subject)
@@ -233,10 +240,11 @@ func parseHeader(raw []byte) (*Header, error) {
 	var ms uint64
 	var thread, reply cryptobyte.String
 	var n uint16
-	if !s.ReadUint8(&version) || version != Version || !s.CopyBytes(h.ID[:]) ||
+	if !s.ReadUint8(&version) || version != 1 && version != Version || !s.CopyBytes(h.ID[:]) ||
 		!wire.ReadString8(&s, &h.From) || !wire.ReadString8(&s, &h.Device) ||
 		!wire.ReadString8(&s, &h.To) || !wire.ReadString8(&s, &h.Office) ||
 		!s.ReadUint64(&h.Seq) || !s.ReadUint32(&h.Epoch) || !s.ReadUint32(&h.SenderEpoch) ||
+		version == Version && !s.ReadUint64(&h.SenderRoster) ||
 		!s.ReadUint64(&ms) || ms > maxCreated || !s.ReadUint8(&prec) || !wire.ReadString16(&s, &h.Subject) ||
 		!s.ReadUint8LengthPrefixed(&thread) || !s.ReadUint8LengthPrefixed(&reply) ||
 		!s.ReadUint16(&n) || n > MaxParts {

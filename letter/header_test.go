@@ -222,12 +222,13 @@ func TestParseHeaderRefuses(t *testing.T) {
 	}
 	big := append(bytes.Clone(h.Raw), make([]byte, MaxHeaderLen)...)
 	for name, raw := range map[string][]byte{
-		"empty":         nil,
-		"version 0":     append([]byte{0}, h.Raw[1:]...),
-		"version 2":     append([]byte{2}, h.Raw[1:]...),
-		"trailing byte": append(bytes.Clone(h.Raw), 0),
-		"truncated":     h.Raw[:len(h.Raw)-1],
-		"too long":      big,
+		"empty":          nil,
+		"version 0":      append([]byte{0}, h.Raw[1:]...),
+		"version 3":      append([]byte{3}, h.Raw[1:]...),
+		"version 1 body": append([]byte{1}, h.Raw[1:]...),
+		"trailing byte":  append(bytes.Clone(h.Raw), 0),
+		"truncated":      h.Raw[:len(h.Raw)-1],
+		"too long":       big,
 	} {
 		if _, err := ParseHeader(raw, h.Trailer()); err == nil {
 			t.Errorf("%s: parsed", name)

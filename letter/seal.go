@@ -34,19 +34,22 @@ type Attachment struct {
 // Draft is a letter before sealing. A zero ID is replaced by a random one,
 // a zero Created by the current time.
 type Draft struct {
-	ID          envelope.ID
-	From        string
-	Device      string
-	To          string
-	Office      string
-	Seq         uint64
-	Precedence  envelope.Precedence
-	Subject     string
-	Thread      []byte
-	ReplyTo     []byte
-	Created     time.Time
-	Body        []byte
-	Attachments []Attachment
+	ID     envelope.ID
+	From   string
+	Device string
+	To     string
+	Office string
+	Seq    uint64
+	// SenderRoster is the serial of the sender's roster it seals under
+	// (Header.SenderRoster).
+	SenderRoster uint64
+	Precedence   envelope.Precedence
+	Subject      string
+	Thread       []byte
+	ReplyTo      []byte
+	Created      time.Time
+	Body         []byte
+	Attachments  []Attachment
 }
 
 // Seal streams the sealed letter to dst, sealed to the recipient's epoch
@@ -91,7 +94,7 @@ func Seal(dst io.Writer, d *Draft, device ed25519.PrivateKey, to, self identity.
 func header(d *Draft, epoch, senderEpoch uint32) (*Header, error) {
 	h := &Header{
 		ID: d.ID, From: d.From, Device: d.Device, To: d.To, Office: d.Office, Seq: d.Seq,
-		Epoch: epoch, SenderEpoch: senderEpoch, Created: d.Created, Precedence: d.Precedence,
+		Epoch: epoch, SenderEpoch: senderEpoch, SenderRoster: d.SenderRoster, Created: d.Created, Precedence: d.Precedence,
 		Subject: d.Subject, Thread: d.Thread, ReplyTo: d.ReplyTo,
 	}
 	if h.ID == (envelope.ID{}) {

@@ -68,6 +68,7 @@ func specHeader(h *Header) []byte {
 	b = binary.BigEndian.AppendUint64(b, h.Seq)
 	b = binary.BigEndian.AppendUint32(b, h.Epoch)
 	b = binary.BigEndian.AppendUint32(b, h.SenderEpoch)
+	b = binary.BigEndian.AppendUint64(b, h.SenderRoster)
 	b = binary.BigEndian.AppendUint64(b, uint64(h.Created.UnixMilli()))
 	b = append(b, byte(h.Precedence))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.Subject)))
@@ -121,30 +122,31 @@ type letterFile struct {
 }
 
 type letterVector struct {
-	Name        string           `json:"name"`
-	Comment     string           `json:"comment"`
-	DeviceSeed  testvec.HexBytes `json:"device_seed"`
-	DeviceKey   testvec.HexBytes `json:"device_key"`
-	ID          testvec.HexBytes `json:"id"`
-	From        string           `json:"from"`
-	Device      string           `json:"device"`
-	To          string           `json:"to"`
-	Office      string           `json:"office"`
-	Seq         uint64           `json:"seq"`
-	Epoch       uint32           `json:"epoch"`
-	SenderEpoch uint32           `json:"sender_epoch"`
-	CreatedMs   int64            `json:"created_ms"`
-	Precedence  uint8            `json:"precedence"`
-	Subject     string           `json:"subject"`
-	Thread      testvec.HexBytes `json:"thread"`
-	ReplyTo     testvec.HexBytes `json:"reply_to"`
-	Parts       []partVector     `json:"parts"`
-	Encoding    testvec.HexBytes `json:"encoding"`
-	Signed      testvec.HexBytes `json:"signed_message"`
-	Signature   testvec.HexBytes `json:"signature"`
-	Trailer     testvec.HexBytes `json:"trailer"`
-	Unpadded    int64            `json:"unpadded_len"`
-	Plaintext   testvec.HexBytes `json:"plaintext"`
+	Name         string           `json:"name"`
+	Comment      string           `json:"comment"`
+	DeviceSeed   testvec.HexBytes `json:"device_seed"`
+	DeviceKey    testvec.HexBytes `json:"device_key"`
+	ID           testvec.HexBytes `json:"id"`
+	From         string           `json:"from"`
+	Device       string           `json:"device"`
+	To           string           `json:"to"`
+	Office       string           `json:"office"`
+	Seq          uint64           `json:"seq"`
+	Epoch        uint32           `json:"epoch"`
+	SenderEpoch  uint32           `json:"sender_epoch"`
+	SenderRoster uint64           `json:"sender_roster"`
+	CreatedMs    int64            `json:"created_ms"`
+	Precedence   uint8            `json:"precedence"`
+	Subject      string           `json:"subject"`
+	Thread       testvec.HexBytes `json:"thread"`
+	ReplyTo      testvec.HexBytes `json:"reply_to"`
+	Parts        []partVector     `json:"parts"`
+	Encoding     testvec.HexBytes `json:"encoding"`
+	Signed       testvec.HexBytes `json:"signed_message"`
+	Signature    testvec.HexBytes `json:"signature"`
+	Trailer      testvec.HexBytes `json:"trailer"`
+	Unpadded     int64            `json:"unpadded_len"`
+	Plaintext    testvec.HexBytes `json:"plaintext"`
 }
 
 type partVector struct {
@@ -156,7 +158,7 @@ type partVector struct {
 }
 
 func (v *letterVector) draft() *Draft {
-	d := &Draft{From: v.From, Device: v.Device, To: v.To, Office: v.Office, Seq: v.Seq,
+	d := &Draft{From: v.From, Device: v.Device, To: v.To, Office: v.Office, Seq: v.Seq, SenderRoster: v.SenderRoster,
 		Precedence: envelope.Precedence(v.Precedence), Subject: v.Subject, Thread: v.Thread, ReplyTo: v.ReplyTo,
 		Created: time.UnixMilli(v.CreatedMs).UTC(), Body: v.Parts[0].Content}
 	copy(d.ID[:], v.ID)
@@ -209,7 +211,7 @@ func genLetterVectors(t testing.TB) letterFile {
 	gen := []letterVector{
 		{Name: "proposal", Comment: "a FLASH letter to the party as a whole, with one attachment",
 			DeviceSeed: testvec.Seed("washington-laptop"), ID: id("000102030405060708090a0b0c0d0e0f"),
-			From: "washington", Device: "laptop", To: "tehran", Seq: 1, Epoch: 7, SenderEpoch: 2,
+			From: "washington", Device: "laptop", To: "tehran", Seq: 1, Epoch: 7, SenderEpoch: 2, SenderRoster: 3,
 			CreatedMs: letterCreated, Precedence: uint8(envelope.Flash), Subject: "Proposal for talks",
 			Thread: testvec.HexBytes{}, ReplyTo: testvec.HexBytes{},
 			Parts: []partVector{
@@ -219,7 +221,7 @@ func genLetterVectors(t testing.TB) letterFile {
 		{Name: "reply", Comment: "a reply to an office, in a thread, with a body over 4096 bytes, a scan and an empty file",
 			DeviceSeed: testvec.Seed("tehran-laptop"), ID: id("f0e1d2c3b4a5968778695a4b3c2d1e0f"),
 			From: "tehran", Device: "laptop", To: "washington", Office: "secretary-of-state", Seq: 12,
-			Epoch: 2, SenderEpoch: 7, CreatedMs: letterCreated + 86_400_123, Precedence: uint8(envelope.Immediate),
+			Epoch: 2, SenderEpoch: 7, SenderRoster: 1, CreatedMs: letterCreated + 86_400_123, Precedence: uint8(envelope.Immediate),
 			Subject: "Antwort – Vorschläge für Genf", Thread: id("0f0e0d0c0b0a09080706050403020100"),
 			ReplyTo: id("000102030405060708090a0b0c0d0e0f"),
 			Parts: []partVector{
@@ -230,7 +232,7 @@ func genLetterVectors(t testing.TB) letterFile {
 		{Name: "body-only", Comment: "ROUTINE, empty body and subject: the smallest letter",
 			DeviceSeed: testvec.Seed("washington-duty"), ID: id("11111111111111111111111111111111"),
 			From: "washington", Device: "duty-officer", To: "tehran", Seq: 1 << 40, Epoch: 0xffffffff,
-			SenderEpoch: 0, CreatedMs: 1, Precedence: uint8(envelope.Routine), Thread: testvec.HexBytes{}, ReplyTo: testvec.HexBytes{},
+			SenderEpoch: 0, SenderRoster: 1 << 33, CreatedMs: 1, Precedence: uint8(envelope.Routine), Thread: testvec.HexBytes{}, ReplyTo: testvec.HexBytes{},
 			Parts: []partVector{{Content: testvec.HexBytes{}}}},
 	}
 	for _, v := range gen {
@@ -242,7 +244,7 @@ func genLetterVectors(t testing.TB) letterFile {
 
 func (v *letterVector) expectedHeader() *Header {
 	h := &Header{From: v.From, Device: v.Device, To: v.To, Office: v.Office, Seq: v.Seq, Epoch: v.Epoch,
-		SenderEpoch: v.SenderEpoch, Created: time.UnixMilli(v.CreatedMs).UTC(), Precedence: envelope.Precedence(v.Precedence),
+		SenderEpoch: v.SenderEpoch, SenderRoster: v.SenderRoster, Created: time.UnixMilli(v.CreatedMs).UTC(), Precedence: envelope.Precedence(v.Precedence),
 		Subject: v.Subject, Thread: v.Thread, ReplyTo: v.ReplyTo, Raw: v.Encoding, Sig: v.Signature}
 	copy(h.ID[:], v.ID)
 	for _, p := range v.Parts {
@@ -255,7 +257,7 @@ func (v *letterVector) expectedHeader() *Header {
 
 func headerEqual(a, b *Header) bool {
 	if a.ID != b.ID || a.From != b.From || a.Device != b.Device || a.To != b.To || a.Office != b.Office ||
-		a.Seq != b.Seq || a.Epoch != b.Epoch || a.SenderEpoch != b.SenderEpoch || !a.Created.Equal(b.Created) ||
+		a.Seq != b.Seq || a.Epoch != b.Epoch || a.SenderEpoch != b.SenderEpoch || a.SenderRoster != b.SenderRoster || !a.Created.Equal(b.Created) ||
 		a.Precedence != b.Precedence || a.Subject != b.Subject || !bytes.Equal(a.Thread, b.Thread) ||
 		!bytes.Equal(a.ReplyTo, b.ReplyTo) || !slices.Equal(a.Parts, b.Parts) ||
 		!bytes.Equal(a.Raw, b.Raw) || !bytes.Equal(a.Sig, b.Sig) {
@@ -373,23 +375,24 @@ func TestLetterVectorsDetectChanges(t *testing.T) {
 	testvec.Read(t, "letter.json", &f)
 	for _, v := range f.Vectors {
 		for name, edit := range map[string]func(h *Header){
-			"id":           func(h *Header) { h.ID[3] ^= 1 },
-			"from":         func(h *Header) { h.From = "bern" },
-			"device":       func(h *Header) { h.Device += "2" },
-			"to":           func(h *Header) { h.To = "bern" },
-			"office":       func(h *Header) { h.Office += "x" },
-			"seq":          func(h *Header) { h.Seq++ },
-			"epoch":        func(h *Header) { h.Epoch ^= 1 },
-			"sender epoch": func(h *Header) { h.SenderEpoch ^= 1 },
-			"created":      func(h *Header) { h.Created = h.Created.Add(time.Millisecond) },
-			"precedence":   func(h *Header) { h.Precedence = (h.Precedence + 1) % 4 },
-			"subject":      func(h *Header) { h.Subject += "." },
-			"thread":       func(h *Header) { h.Thread = bytes.Repeat([]byte{7}, 16) },
-			"reply-to":     func(h *Header) { h.ReplyTo = bytes.Repeat([]byte{7}, 16) },
-			"part size":    func(h *Header) { h.Parts[0].Size++ },
-			"part digest":  func(h *Header) { h.Parts[0].Digest[0] ^= 1 },
-			"last digest":  func(h *Header) { h.Parts[len(h.Parts)-1].Digest[31] ^= 0x80 },
-			"media type":   func(h *Header) { h.Parts[0].MediaType = "text/html" },
+			"id":            func(h *Header) { h.ID[3] ^= 1 },
+			"from":          func(h *Header) { h.From = "bern" },
+			"device":        func(h *Header) { h.Device += "2" },
+			"to":            func(h *Header) { h.To = "bern" },
+			"office":        func(h *Header) { h.Office += "x" },
+			"seq":           func(h *Header) { h.Seq++ },
+			"epoch":         func(h *Header) { h.Epoch ^= 1 },
+			"sender epoch":  func(h *Header) { h.SenderEpoch ^= 1 },
+			"sender roster": func(h *Header) { h.SenderRoster ^= 1 },
+			"created":       func(h *Header) { h.Created = h.Created.Add(time.Millisecond) },
+			"precedence":    func(h *Header) { h.Precedence = (h.Precedence + 1) % 4 },
+			"subject":       func(h *Header) { h.Subject += "." },
+			"thread":        func(h *Header) { h.Thread = bytes.Repeat([]byte{7}, 16) },
+			"reply-to":      func(h *Header) { h.ReplyTo = bytes.Repeat([]byte{7}, 16) },
+			"part size":     func(h *Header) { h.Parts[0].Size++ },
+			"part digest":   func(h *Header) { h.Parts[0].Digest[0] ^= 1 },
+			"last digest":   func(h *Header) { h.Parts[len(h.Parts)-1].Digest[31] ^= 0x80 },
+			"media type":    func(h *Header) { h.Parts[0].MediaType = "text/html" },
 			"part added": func(h *Header) {
 				h.Parts = append(h.Parts, PartInfo{Name: "x", Digest: identity.Hash(ContextPart)})
 			},
@@ -631,3 +634,39 @@ func TestSealedLetterVector(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// A version-1 header, as earlier releases sealed it, still parses, with
+// SenderRoster 0; the current version is 2.
+func TestLetterHeaderV1(t *testing.T) {
+	var v struct {
+		Encoding  testvec.HexBytes `json:"encoding"`
+		Trailer   testvec.HexBytes `json:"trailer"`
+		DeviceKey testvec.HexBytes `json:"device_key"`
+		From      string           `json:"from"`
+		Device    string           `json:"device"`
+		To        string           `json:"to"`
+		Seq       uint64           `json:"seq"`
+		Subject   string           `json:"subject"`
+	}
+	testvec.Read(t, "letter-header-v1.json", &v)
+	if v.Encoding[0] != 1 || Version != 2 {
+		t.Fatalf("versions: vector %d, current %d", v.Encoding[0], Version)
+	}
+	h, err := ParseHeader(v.Encoding, v.Trailer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Verify(ed25519.PublicKey(v.DeviceKey)); err != nil {
+		t.Fatalf("a version-1 signature: %v", err)
+	}
+	if h.From != v.From || h.Device != v.Device || h.To != v.To || h.Seq != v.Seq || h.Subject != v.Subject || h.SenderRoster != 0 {
+		t.Fatalf("parsed %+v", h)
+	}
+	for _, bad := range []byte{0, 3} {
+		b := bytes.Clone(v.Encoding)
+		b[0] = bad
+		if _, err := ParseHeader(b, nil); err == nil {
+			t.Fatalf("version %d accepted", bad)
+		}
+	}
+}
