@@ -31,16 +31,17 @@ func ChangePassphrase(dir string, c PassphraseChange) (int, error) {
 	if err := checkSealing(c.New, c.WorkFactor, c.AllowWeakWorkFactor); err != nil {
 		return 0, err
 	}
+	name := filepath.Join(dir, "keys.age")
+	if _, err := os.Stat(name); errors.Is(err, os.ErrNotExist) {
+		return 0, ErrNoParty
+	}
 	unlock, err := lockDir(dir)
 	if err != nil {
 		return 0, err
 	}
 	defer unlock()
-	name := filepath.Join(dir, "keys.age")
 	sealed, err := os.ReadFile(name)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, ErrNoParty
-	} else if err != nil {
+	if err != nil {
 		return 0, fmt.Errorf("failed to read keystore: %w", err)
 	}
 	ks, err := identity.OpenKeystore(sealed, c.Old)

@@ -99,8 +99,12 @@ func TestChangePassphraseRefused(t *testing.T) {
 			t.Fatalf("%s: keys.age changed", c.name)
 		}
 	}
-	if _, err := client.ChangePassphrase(t.TempDir(), client.PassphraseChange{Old: "x", New: newPassphrase}); !errors.Is(err, client.ErrNoParty) {
+	empty := t.TempDir()
+	if _, err := client.ChangePassphrase(empty, client.PassphraseChange{Old: "x", New: newPassphrase}); !errors.Is(err, client.ErrNoParty) {
 		t.Errorf("empty folder: %v", err)
+	}
+	if left, _ := os.ReadDir(empty); len(left) > 0 {
+		t.Errorf("empty folder: left %v", left)
 	}
 }
 
