@@ -121,6 +121,8 @@ func TestChangePassphraseDefaultWorkFactor(t *testing.T) {
 	}
 }
 
+// TestInitFloors: a new party or a new device refuses a passphrase or work
+// factor below the floor, and writes nothing.
 func TestInitFloors(t *testing.T) {
 	w := testrelay.Start(t, testrelay.Options{})
 	for _, c := range []struct {
@@ -140,6 +142,13 @@ func TestInitFloors(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(dir, "keys.age")); err == nil {
 			t.Errorf("passphrase %q, work factor %d: keys.age written", c.pass, c.wf)
+		}
+		_, err = client.StartJoin(client.JoinOptions{Dir: dir, Party: "w", Device: "d2", Passphrase: c.pass, WorkFactor: c.wf, Relay: w.Descriptor()})
+		if err == nil || (c.want != nil && !errors.Is(err, c.want)) {
+			t.Errorf("join: passphrase %q, work factor %d: got %v, want %v", c.pass, c.wf, err, c.want)
+		}
+		if left, _ := os.ReadDir(dir); len(left) > 0 {
+			t.Errorf("passphrase %q, work factor %d: left %v", c.pass, c.wf, left)
 		}
 	}
 }

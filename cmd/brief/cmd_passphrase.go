@@ -10,9 +10,10 @@ import (
 	"brieftraeger/identity"
 )
 
-// weakKeysEnv, set to 1, lets 'party init' and 'party passphrase' seal a
-// keystore with work factor 10 to 13: for the test suite only, whose
-// scripts would otherwise spend seconds in scrypt (docs/OPERATIONS.md).
+// weakKeysEnv, set to 1, lets 'party init', 'party device join' and
+// 'party passphrase' seal a keystore with work factor 10 to 13: for the
+// test suite only, whose scripts would otherwise spend seconds in scrypt
+// (docs/OPERATIONS.md).
 const weakKeysEnv = "BRIEF_TEST_WEAK_KEYS"
 
 func weakKeysForTests(e *env) bool { return e.getenv(weakKeysEnv) == "1" }
