@@ -20,7 +20,7 @@ func joinDevice(t *testing.T, w *testrelay.World, wash *client.Party, name, fing
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	jr, err := client.StartJoin(client.JoinOptions{Dir: dir, Party: "washington", Device: name,
-		Passphrase: testrelay.Passphrase, WorkFactor: 10, Relay: w.Descriptor(), RootFingerprint: fingerprint})
+		Passphrase: testrelay.Passphrase, WorkFactor: 10, AllowWeakWorkFactor: true, Relay: w.Descriptor(), RootFingerprint: fingerprint})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestAddDeviceRefusals(t *testing.T) {
 	// A fingerprint that is not one is refused before anything is made.
 	bad := filepath.Join(t.TempDir(), "bad")
 	if _, err := client.StartJoin(client.JoinOptions{Dir: bad, Party: "washington", Device: "x", RootFingerprint: "12:34",
-		Passphrase: testrelay.Passphrase, WorkFactor: 10, Relay: w.Descriptor()}); err == nil || !strings.Contains(err.Error(), "32 hex digits") {
+		Passphrase: testrelay.Passphrase, WorkFactor: 10, AllowWeakWorkFactor: true, Relay: w.Descriptor()}); err == nil || !strings.Contains(err.Error(), "32 hex digits") {
 		t.Fatalf("a short fingerprint: %v", err)
 	}
 	if _, err := os.Stat(bad); !os.IsNotExist(err) {
@@ -285,7 +285,7 @@ func TestRemovedDeviceNameNotReused(t *testing.T) {
 func startJoin(t *testing.T, w *testrelay.World, party, device string) *identity.JoinRequest {
 	t.Helper()
 	jr, err := client.StartJoin(client.JoinOptions{Dir: filepath.Join(t.TempDir(), device), Party: party, Device: device,
-		Passphrase: testrelay.Passphrase, WorkFactor: 10, Relay: w.Descriptor()})
+		Passphrase: testrelay.Passphrase, WorkFactor: 10, AllowWeakWorkFactor: true, Relay: w.Descriptor()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,10 @@ type JoinOptions struct {
 	Dir, Party, Device string
 	Passphrase         string
 	WorkFactor         int // scrypt log2 N for the keystore; 0 means identity.DefaultWorkFactor
-	Relay              api.Descriptor
+	// AllowWeakWorkFactor lets work factors 10 to 13 through: for tests
+	// only, as InitOptions.AllowWeakWorkFactor.
+	AllowWeakWorkFactor bool
+	Relay               api.Descriptor
 	// RootFingerprint, if set, is the party's root key fingerprint (or the
 	// key itself) as learned from a trusted device, in any form
 	// identity.ParsePin takes; FinishJoin refuses a chain from another root.
@@ -48,10 +51,11 @@ type joinState struct {
 var ErrJoinPending = errors.New("this device waits for its admission to the party")
 
 // StartJoin makes a new device's keys in o.Dir and returns the signed join
-// request, also written to the folder's join-request file.
+// request, also written to the folder's join-request file. It refuses a
+// passphrase or work factor below the floors, as Init does.
 func StartJoin(o JoinOptions) (*identity.JoinRequest, error) {
-	if o.Passphrase == "" {
-		return nil, errors.New("a passphrase is required to seal the keystore")
+	if err := checkSealing(o.Passphrase, o.WorkFactor, o.AllowWeakWorkFactor); err != nil {
+		return nil, err
 	}
 	if err := checkDescriptor(o.Relay); err != nil {
 		return nil, err

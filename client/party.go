@@ -71,15 +71,22 @@ type InitOptions struct {
 	WorkFactor         int           // scrypt log2 N for the keystore; 0 means identity.DefaultWorkFactor
 	EpochLifetime      time.Duration // 0 means DefaultEpochLifetime
 	Relay              api.Descriptor
+
+	// AllowWeakWorkFactor lets work factors 10 to 13 through, below
+	// identity.MinWorkFactor: for tests only, where each scrypt must take
+	// milliseconds. A keystore sealed so is cheap to guess the passphrase
+	// of; never set it for a real device.
+	AllowWeakWorkFactor bool
 }
 
 // Init creates a party folder: a root key and a first device in a sealed
 // keystore, the first roster, and the first epoch key sealed to the device.
-// It refuses a folder that already holds a party.
+// It refuses a folder that already holds a party, and a passphrase or work
+// factor below the floors (identity.CheckPassphrase, identity.CheckWorkFactor).
 func Init(o InitOptions, opts Options) (*Party, error) {
 	opts = opts.fill()
-	if o.Passphrase == "" {
-		return nil, errors.New("a passphrase is required to seal the keystore")
+	if err := checkSealing(o.Passphrase, o.WorkFactor, o.AllowWeakWorkFactor); err != nil {
+		return nil, err
 	}
 	if err := checkDescriptor(o.Relay); err != nil {
 		return nil, err
@@ -241,6 +248,10 @@ func (p *Party) Name() string { return p.keys.Party }
 
 // Device returns this device's name.
 func (p *Party) Device() string { return p.keys.Device }
+
+// KeystoreWorkFactor returns the scrypt work factor keys.age was sealed
+// with when this Party opened it.
+func (p *Party) KeystoreWorkFactor() int { return p.keys.WorkFactor }
 
 // Roster returns the party's current roster.
 func (p *Party) Roster() *identity.Roster { return p.roster }

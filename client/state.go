@@ -17,9 +17,12 @@ import (
 // lock takes the exclusive lock on the party folder's lock file, which
 // every process using the folder shares, and returns its release. It
 // guards the folder's files that are not in records.db (heartbeats.json,
-// testletters.json, log.json, tmp/).
-func (p *Party) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(p.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+// testletters.json, log.json, keys.age, tmp/).
+func (p *Party) lock() (func(), error) { return lockDir(p.dir) }
+
+// lockDir takes the lock of the party folder dir, as Party.lock does.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open lock file: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"filippo.io/age"
 	"golang.org/x/crypto/cryptobyte"
@@ -17,7 +18,8 @@ import (
 const KeystoreVersion = 1
 
 // DefaultWorkFactor is the scrypt work factor (log2 N) used to seal a
-// keystore when none is given: about one second on a laptop.
+// keystore when none is given: about a second and 256 MiB per passphrase
+// tried (docs/BENCHMARKS.md).
 const DefaultWorkFactor = 18
 
 // Keystore is a device's secrets: the party's root key (only on the device
@@ -29,6 +31,10 @@ type Keystore struct {
 	Root   ed25519.PrivateKey // may be nil
 	Sign   ed25519.PrivateKey
 	Age    *age.HybridIdentity
+
+	// WorkFactor is the scrypt work factor of the file OpenKeystore opened
+	// (authenticated by the file's header MAC); 0 for a new keystore.
+	WorkFactor int
 }
 
 // NewKeystore generates a device's keys, and a root key too if withRoot.
@@ -101,6 +107,30 @@ func (ks *Keystore) Seal(passphrase string, workFactor int) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Reseal seals the keystore as Seal does, then opens the result with
+// passphrase and checks that it holds the same keys: a keystore's sealed
+// file is the only copy of its keys, so a replacement is proven before it
+// is written.
+func (ks *Keystore) Reseal(passphrase string, workFactor int) ([]byte, error) {
+	sealed, err := ks.Seal(passphrase, workFactor)
+	if err != nil {
+		return nil, err
+	}
+	back, err := OpenKeystore(sealed, passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("the resealed keystore does not open: %w", err)
+	}
+	if !sameKeys(back, ks) {
+		return nil, errors.New("the resealed keystore holds other keys")
+	}
+	return sealed, nil
+}
+
+func sameKeys(a, b *Keystore) bool {
+	return a.Party == b.Party && a.Device == b.Device && bytes.Equal(a.Root, b.Root) &&
+		bytes.Equal(a.Sign, b.Sign) && a.Age.String() == b.Age.String()
+}
+
 // ErrWrongPassphrase is returned by OpenKeystore when the passphrase does
 // not open the keystore.
 var ErrWrongPassphrase = errors.New("wrong passphrase")
@@ -112,7 +142,8 @@ func OpenKeystore(sealed []byte, passphrase string) (*Keystore, error) {
 		return nil, fmt.Errorf("failed to open keystore: %w", err)
 	}
 	id.SetMaxWorkFactor(22)
-	r, err := age.Decrypt(bytes.NewReader(sealed), id)
+	op := &scryptOpener{id: id}
+	r, err := age.Decrypt(bytes.NewReader(sealed), op)
 	if err != nil {
 		var nomatch *age.NoIdentityMatchError
 		if errors.As(err, &nomatch) {
@@ -124,7 +155,34 @@ func OpenKeystore(sealed []byte, passphrase string) (*Keystore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to open keystore: %w", err)
 	}
-	return decodeKeystore(plain)
+	ks, err := decodeKeystore(plain)
+	if err != nil {
+		return nil, err
+	}
+	ks.WorkFactor = op.workFactor
+	return ks, nil
+}
+
+// scryptOpener opens an age file's scrypt stanza with id and keeps the
+// stanza's work factor. age checks the stanza's form before it derives a
+// key, and checks the header's MAC (which covers the work factor) after:
+// once Decrypt succeeds, workFactor is the one the file was sealed with.
+type scryptOpener struct {
+	id         *age.ScryptIdentity
+	workFactor int
+}
+
+func (o *scryptOpener) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
+	key, err := o.id.Unwrap(stanzas)
+	if err != nil {
+		return nil, err
+	}
+	// ScryptIdentity accepts only one stanza, of type scrypt, with two
+	// arguments, the second in decimal digits.
+	if o.workFactor, err = strconv.Atoi(stanzas[0].Args[1]); err != nil {
+		return nil, fmt.Errorf("failed to read the scrypt work factor: %w", err)
+	}
+	return key, nil
 }
 
 func decodeKeystore(plain []byte) (*Keystore, error) {

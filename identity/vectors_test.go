@@ -541,10 +541,7 @@ func TestKeystoreVectors(t *testing.T) {
 	}
 }
 
-func keystoreEqual(a, b *Keystore) bool {
-	return a.Party == b.Party && a.Device == b.Device && bytes.Equal(a.Root, b.Root) &&
-		bytes.Equal(a.Sign, b.Sign) && a.Age.String() == b.Age.String()
-}
+func keystoreEqual(a, b *Keystore) bool { return sameKeys(a, b) }
 
 // ---- epoch key sealing ----
 

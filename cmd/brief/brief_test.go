@@ -25,6 +25,7 @@ import (
 
 	"brieftraeger/client"
 	"brieftraeger/envelope"
+	"brieftraeger/internal/testrelay"
 	"brieftraeger/letter"
 )
 
@@ -38,7 +39,8 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("BRIEF_PASSPHRASE", "correct horse battery staple")
+			env.Setenv("BRIEF_PASSPHRASE", testrelay.Passphrase)
+			env.Setenv("BRIEF_TEST_WEAK_KEYS", "1") // the scripts seal with --work-factor 10
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -27,7 +27,7 @@ func deviceJoin(_ context.Context, e *env, args []string) error {
 	relayFile := fs.String("relay", "", "the relay descriptor `file` (relay.json)")
 	relayURL := fs.String("relay-url", "", "the relay's `URL`, if not the one in the descriptor")
 	fp := fs.String("root-fingerprint", "", "the party's root key `fingerprint`, as 'brief party show' prints it on a device of the party")
-	wf := fs.Int("work-factor", identity.DefaultWorkFactor, "scrypt work factor (log2 N, 10..22) for the keystore passphrase")
+	wf := fs.Int("work-factor", identity.DefaultWorkFactor, "scrypt work factor (log2 N, 14..22) for the keystore passphrase")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -54,10 +54,11 @@ func deviceJoin(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	jr, err := client.StartJoin(client.JoinOptions{Dir: d, Party: *party, Device: *device, Passphrase: pass,
-		WorkFactor: *wf, Relay: desc, RootFingerprint: *fp})
+		WorkFactor: *wf, AllowWeakWorkFactor: weakKeysForTests(e), Relay: desc, RootFingerprint: *fp})
 	if err != nil {
 		return err
 	}
+	warnSealedWeak(e, *wf)
 	file := filepath.Join(d, "join-request")
 	if *asJSON {
 		return printJSON(e.stdout, map[string]string{"party": jr.Party, "device": jr.Device.Name, "join_request": file,

@@ -16,6 +16,7 @@ import (
 func cmdParty(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "party", args, map[string]func(context.Context, *env, []string) error{
 		"init": partyInit, "show": partyShow, "export-key": partyExportKey, "device": partyDevice, "root": partyRoot,
+		"passphrase": partyPassphrase,
 	})
 }
 
@@ -31,6 +32,7 @@ type partyInfo struct {
 	Epoch           uint32    `json:"epoch"`
 	EpochNotAfter   time.Time `json:"epoch_not_after"`
 	Relay           string    `json:"relay"`
+	WorkFactor      int       `json:"keystore_work_factor"`
 }
 
 func infoOf(p *client.Party) partyInfo {
@@ -38,16 +40,16 @@ func infoOf(p *client.Party) partyInfo {
 	ep := r.Epochs[len(r.Epochs)-1]
 	return partyInfo{Party: p.Name(), Device: p.Device(), Dir: p.Dir(), RootKey: identity.EncodePublicKey(r.Root),
 		RootFingerprint: identity.Fingerprint(r.Root), RosterSerial: r.Serial, RosterFile: filepath.Join(p.Dir(), "roster"),
-		Epoch: ep.Number, EpochNotAfter: ep.NotAfter, Relay: p.RelayURL()}
+		Epoch: ep.Number, EpochNotAfter: ep.NotAfter, Relay: p.RelayURL(), WorkFactor: p.KeystoreWorkFactor()}
 }
 
 func printInfo(e *env, info partyInfo, asJSON bool) error {
 	if asJSON {
 		return printJSON(e.stdout, info)
 	}
-	fmt.Fprintf(e.stdout, "party:    %s (device %s)\nroot key: %s\n          fingerprint %s\nroster:   #%d in %s\nepoch:    %d, until %s\nrelay:    %s\n",
+	fmt.Fprintf(e.stdout, "party:    %s (device %s)\nroot key: %s\n          fingerprint %s\nroster:   #%d in %s\nepoch:    %d, until %s\nrelay:    %s\nkeystore: scrypt work factor %d\n",
 		info.Party, info.Device, info.RootKey, info.RootFingerprint, info.RosterSerial, info.RosterFile,
-		info.Epoch, info.EpochNotAfter.Format(time.DateOnly), info.Relay)
+		info.Epoch, info.EpochNotAfter.Format(time.DateOnly), info.Relay, info.WorkFactor)
 	return nil
 }
 
@@ -58,7 +60,7 @@ func partyInit(_ context.Context, e *env, args []string) error {
 	device := fs.String("device", "", "this device's `name`, e.g. duty-terminal")
 	relayFile := fs.String("relay", "", "the relay descriptor `file` (relay.json) from the operator")
 	relayURL := fs.String("relay-url", "", "the relay's `URL`, if not the one in the descriptor")
-	wf := fs.Int("work-factor", identity.DefaultWorkFactor, "scrypt work factor (log2 N, 10..22) for the keystore passphrase")
+	wf := fs.Int("work-factor", identity.DefaultWorkFactor, "scrypt work factor (log2 N, 14..22) for the keystore passphrase")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -84,7 +86,8 @@ func partyInit(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := client.Init(client.InitOptions{Dir: d, Party: *party, Device: *device, Passphrase: pass, WorkFactor: *wf, Relay: desc}, client.Options{})
+	p, err := client.Init(client.InitOptions{Dir: d, Party: *party, Device: *device, Passphrase: pass, WorkFactor: *wf,
+		AllowWeakWorkFactor: weakKeysForTests(e), Relay: desc}, client.Options{})
 	if err != nil {
 		return err
 	}
@@ -92,6 +95,7 @@ func partyInit(_ context.Context, e *env, args []string) error {
 	if err := printInfo(e, infoOf(p), *asJSON); err != nil {
 		return err
 	}
+	warnSealedWeak(e, p.KeystoreWorkFactor())
 	if !*asJSON {
 		fmt.Fprintf(e.stderr, "brief: hint: give the roster file to the relay operator, and read the fingerprint to the parties you will write to, on a line you trust (they run 'brief contact add %s FINGERPRINT')\n", p.Name())
 	}
@@ -117,5 +121,9 @@ func partyShow(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
-	return printInfo(e, infoOf(p), *fs.asJSON)
+	if err := printInfo(e, infoOf(p), *fs.asJSON); err != nil {
+		return err
+	}
+	warnWorkFactor(e, p.KeystoreWorkFactor())
+	return nil
 }

@@ -53,6 +53,10 @@ func hints(err error) []string {
 		}
 	case errors.Is(err, identity.ErrWrongPassphrase):
 		return []string{"check BRIEF_PASSPHRASE, or unset it to be asked on the terminal"}
+	case errors.Is(err, identity.ErrWeakPassphrase):
+		return []string{"use four or more random words, e.g. picked with dice from a word list"}
+	case errors.Is(err, identity.ErrWeakWorkFactor):
+		return []string{fmt.Sprintf("leave out --work-factor for the default %d, or give at least %d on a slow device", identity.DefaultWorkFactor, identity.WarnWorkFactor)}
 	case errors.As(err, new(*client.ReaderBusyError)):
 		return []string{"it opens letters as they come: see them with 'brief list' and 'brief pending', and acknowledge with 'brief ack ID'"}
 	case errors.Is(err, client.ErrJoinPending):

@@ -264,7 +264,7 @@ func (c *cluster) admin(i int) *client.Admin {
 func (c *cluster) party(name string) *client.Party {
 	c.t.Helper()
 	p, err := client.Init(client.InitOptions{Dir: filepath.Join(c.base, name), Party: name, Device: "dev-" + name,
-		Passphrase: "test", WorkFactor: 10, Relay: c.dir.Descriptor}, client.Options{})
+		Passphrase: "amber tunnel quiet walnut", WorkFactor: 10, AllowWeakWorkFactor: true, Relay: c.dir.Descriptor}, client.Options{})
 	if err != nil {
 		c.t.Fatal(err)
 	}

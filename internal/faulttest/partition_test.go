@@ -139,7 +139,7 @@ func TestPartitionCutsOffTheLeader(t *testing.T) {
 	only := c.dir.Descriptor
 	only.URL, only.URLs = c.urls[victim], nil
 	geneva, err := client.Init(client.InitOptions{Dir: filepath.Join(c.base, "geneva"), Party: "geneva", Device: "dev-geneva",
-		Passphrase: "test", WorkFactor: 10, Relay: only}, client.Options{})
+		Passphrase: "amber tunnel quiet walnut", WorkFactor: 10, AllowWeakWorkFactor: true, Relay: only}, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
