@@ -5,8 +5,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io"
-	"strconv"
 
 	"filippo.io/age"
 	"golang.org/x/crypto/cryptobyte"
@@ -84,27 +82,11 @@ func (ks *Keystore) Seal(passphrase string, workFactor int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to encode keystore: %w", err)
 	}
-	r, err := age.NewScryptRecipient(passphrase)
+	sealed, err := sealScrypt(plain, passphrase, workFactor)
 	if err != nil {
 		return nil, fmt.Errorf("failed to seal keystore: %w", err)
 	}
-	if workFactor == 0 {
-		workFactor = DefaultWorkFactor
-	}
-	if workFactor < 10 || workFactor > 22 {
-		return nil, fmt.Errorf("scrypt work factor %d out of range 10..22", workFactor)
-	}
-	r.SetWorkFactor(workFactor)
-	var buf bytes.Buffer
-	w, err := age.Encrypt(&buf, r)
-	if err != nil {
-		return nil, fmt.Errorf("failed to seal keystore: %w", err)
-	}
-	w.Write(plain)
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("failed to seal keystore: %w", err)
-	}
-	return buf.Bytes(), nil
+	return sealed, nil
 }
 
 // Reseal seals the keystore as Seal does, then opens the result with
@@ -137,52 +119,18 @@ var ErrWrongPassphrase = errors.New("wrong passphrase")
 
 // OpenKeystore opens a keystore sealed by [Keystore.Seal].
 func OpenKeystore(sealed []byte, passphrase string) (*Keystore, error) {
-	id, err := age.NewScryptIdentity(passphrase)
-	if err != nil {
-		return nil, fmt.Errorf("failed to open keystore: %w", err)
-	}
-	id.SetMaxWorkFactor(22)
-	op := &scryptOpener{id: id}
-	r, err := age.Decrypt(bytes.NewReader(sealed), op)
-	if err != nil {
-		var nomatch *age.NoIdentityMatchError
-		if errors.As(err, &nomatch) {
-			return nil, ErrWrongPassphrase
-		}
-		return nil, fmt.Errorf("failed to open keystore: %w", err)
-	}
-	plain, err := io.ReadAll(io.LimitReader(r, 1<<16))
-	if err != nil {
+	plain, workFactor, err := openScrypt(sealed, passphrase, 1<<16)
+	if errors.Is(err, ErrWrongPassphrase) {
+		return nil, err
+	} else if err != nil {
 		return nil, fmt.Errorf("failed to open keystore: %w", err)
 	}
 	ks, err := decodeKeystore(plain)
 	if err != nil {
 		return nil, err
 	}
-	ks.WorkFactor = op.workFactor
+	ks.WorkFactor = workFactor
 	return ks, nil
-}
-
-// scryptOpener opens an age file's scrypt stanza with id and keeps the
-// stanza's work factor. age checks the stanza's form before it derives a
-// key, and checks the header's MAC (which covers the work factor) after:
-// once Decrypt succeeds, workFactor is the one the file was sealed with.
-type scryptOpener struct {
-	id         *age.ScryptIdentity
-	workFactor int
-}
-
-func (o *scryptOpener) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
-	key, err := o.id.Unwrap(stanzas)
-	if err != nil {
-		return nil, err
-	}
-	// ScryptIdentity accepts only one stanza, of type scrypt, with two
-	// arguments, the second in decimal digits.
-	if o.workFactor, err = strconv.Atoi(stanzas[0].Args[1]); err != nil {
-		return nil, fmt.Errorf("failed to read the scrypt work factor: %w", err)
-	}
-	return key, nil
 }
 
 func decodeKeystore(plain []byte) (*Keystore, error) {

@@ -1,13 +1,10 @@
 package identity
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io"
 
-	"filippo.io/age"
 	"golang.org/x/crypto/cryptobyte"
 
 	"brieftraeger/internal/wire"
@@ -40,8 +37,10 @@ func SealRootKey(party string, root ed25519.PrivateKey, passphrase string, workF
 // OpenRootKey opens a root key file sealed by [SealRootKey] and returns the
 // party it is for and the key.
 func OpenRootKey(sealed []byte, passphrase string) (string, ed25519.PrivateKey, error) {
-	plain, err := openScrypt(sealed, passphrase, 1<<10)
-	if err != nil {
+	plain, _, err := openScrypt(sealed, passphrase, 1<<10)
+	if errors.Is(err, ErrWrongPassphrase) {
+		return "", nil, err
+	} else if err != nil {
 		return "", nil, fmt.Errorf("failed to open root key file: %w", err)
 	}
 	return decodeRootFile(plain)
@@ -58,49 +57,4 @@ func decodeRootFile(plain []byte) (string, ed25519.PrivateKey, error) {
 		return "", nil, errors.New("failed to open root key file: malformed contents")
 	}
 	return party, ed25519.NewKeyFromSeed(seed), nil
-}
-
-// sealScrypt seals plain to passphrase with age's scrypt recipient.
-func sealScrypt(plain []byte, passphrase string, workFactor int) ([]byte, error) {
-	r, err := age.NewScryptRecipient(passphrase)
-	if err != nil {
-		return nil, err
-	}
-	if workFactor == 0 {
-		workFactor = DefaultWorkFactor
-	}
-	if workFactor < 10 || workFactor > 22 {
-		return nil, fmt.Errorf("scrypt work factor %d out of range 10..22", workFactor)
-	}
-	r.SetWorkFactor(workFactor)
-	var buf bytes.Buffer
-	w, err := age.Encrypt(&buf, r)
-	if err != nil {
-		return nil, err
-	}
-	w.Write(plain)
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// openScrypt opens a file sealed by sealScrypt, reading at most limit
-// bytes of plaintext. A passphrase that does not open it gives
-// ErrWrongPassphrase.
-func openScrypt(sealed []byte, passphrase string, limit int64) ([]byte, error) {
-	id, err := age.NewScryptIdentity(passphrase)
-	if err != nil {
-		return nil, err
-	}
-	id.SetMaxWorkFactor(22)
-	r, err := age.Decrypt(bytes.NewReader(sealed), id)
-	if err != nil {
-		var nomatch *age.NoIdentityMatchError
-		if errors.As(err, &nomatch) {
-			return nil, ErrWrongPassphrase
-		}
-		return nil, err
-	}
-	return io.ReadAll(io.LimitReader(r, limit))
 }
