@@ -54,11 +54,7 @@ func (p *Party) AddContact(ctx context.Context, party string, root ed25519.Publi
 	case !bytes.Equal(c.Root, root):
 		return nil, fmt.Errorf("%q is already pinned to another root key (%s)", party, identity.Fingerprint(c.Root))
 	}
-	ros, err := p.refreshContact(ctx, party, root)
-	if err == nil && c == nil {
-		err = p.rosterBaseline(party, ros.Serial)
-	}
-	return ros, err
+	return p.refreshContact(ctx, party, root)
 }
 
 // RefreshContact fetches the roster chain of a pinned party from the relay,
@@ -97,46 +93,57 @@ func (p *Party) fetchChain(ctx context.Context, party string) ([][]byte, error) 
 }
 
 // storeChain verifies chain from root, checks that the relay logged it and
-// that it extends the stored one, and stores it.
+// that it extends the stored one, and stores it. For a party pinned now,
+// the version pinned is where its roster changes start (rosterchanges.go).
 func (p *Party) storeChain(ctx context.Context, party string, root ed25519.PublicKey, chain [][]byte) (*identity.Roster, error) {
-	ros, err := identity.VerifyChain(root, chain)
+	ros, fresh, err := p.storeChainLocked(ctx, party, root, chain)
+	if err == nil && fresh {
+		err = p.rosterBaseline(party, ros.Serial)
+	}
+	return ros, err
+}
+
+// storeChainLocked is storeChain under the folder lock; fresh says the
+// party was not pinned before.
+func (p *Party) storeChainLocked(ctx context.Context, party string, root ed25519.PublicKey, chain [][]byte) (ros *identity.Roster, fresh bool, err error) {
+	ros, err = identity.VerifyChain(root, chain)
 	if err != nil {
-		return nil, fmt.Errorf("roster chain of %q: %w", party, err)
+		return nil, false, fmt.Errorf("roster chain of %q: %w", party, err)
 	}
 	if ros.Party != party {
-		return nil, fmt.Errorf("relay answered with the roster of %q for %q", ros.Party, party)
+		return nil, false, fmt.Errorf("relay answered with the roster of %q for %q", ros.Party, party)
 	}
 	if err := p.rostersLogged(ctx, party, chain); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// Reading, checking and rewriting the contact file is one step for
 	// every process using this folder.
 	unlock, err := p.lock()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer unlock()
 	c, err := p.contactFile(party)
 	switch {
 	case errors.Is(err, ErrUnknownContact):
-		c = &contactFile{Root: root}
+		c, fresh = &contactFile{Root: root}, true
 	case err != nil:
-		return nil, err
+		return nil, false, err
 	case !bytes.Equal(c.Root, root):
-		return nil, fmt.Errorf("%q is already pinned to another root key (%s)", party, identity.Fingerprint(c.Root))
+		return nil, false, fmt.Errorf("%q is already pinned to another root key (%s)", party, identity.Fingerprint(c.Root))
 	default:
 		if err := checkExtends(party, c.Chain, chain); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if len(c.Chain) == len(chain) {
-			return ros, nil // nothing new
+			return ros, false, nil // nothing new
 		}
 	}
 	c.Chain = chain
 	if err := writeJSONFile(p.contactPath(party), c); err != nil {
-		return nil, fmt.Errorf("failed to save contact: %w", err)
+		return nil, false, fmt.Errorf("failed to save contact: %w", err)
 	}
-	return ros, nil
+	return ros, fresh, nil
 }
 
 // checkExtends returns a *RosterForkError unless seen is a prefix of shown,

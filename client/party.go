@@ -72,6 +72,13 @@ type InitOptions struct {
 	EpochLifetime      time.Duration // 0 means DefaultEpochLifetime
 	Relay              api.Descriptor
 
+	// RootOut, if set, keeps the root key off the device: it is sealed
+	// to RootPassphrase (same floors, same work factor) in a root key file
+	// written there, meant for a safe, and the keystore holds no root
+	// key. Every roster change then needs that file (UseRootKeyFile). The
+	// file must not exist.
+	RootOut, RootPassphrase string
+
 	// AllowWeakWorkFactor lets work factors 10 to 13 through, below
 	// identity.MinWorkFactor: for tests only, where each scrypt must take
 	// milliseconds. A keystore sealed so is cheap to guess the passphrase
@@ -83,7 +90,7 @@ type InitOptions struct {
 // keystore, the first roster, and the first epoch key sealed to the device.
 // It refuses a folder that already holds a party, and a passphrase or work
 // factor below the floors (identity.CheckPassphrase, identity.CheckWorkFactor).
-func Init(o InitOptions, opts Options) (*Party, error) {
+func Init(o InitOptions, opts Options) (p *Party, err error) {
 	opts = opts.fill()
 	if err := checkSealing(o.Passphrase, o.WorkFactor, o.AllowWeakWorkFactor); err != nil {
 		return nil, err
@@ -93,6 +100,14 @@ func Init(o InitOptions, opts Options) (*Party, error) {
 	}
 	if _, err := os.Stat(filepath.Join(o.Dir, "keys.age")); err == nil {
 		return nil, fmt.Errorf("a party already exists in %s", o.Dir)
+	}
+	if o.RootOut != "" {
+		if err := checkSealing(o.RootPassphrase, o.WorkFactor, o.AllowWeakWorkFactor); err != nil {
+			return nil, fmt.Errorf("root key passphrase: %w", err)
+		}
+		if _, err := os.Stat(o.RootOut); err == nil {
+			return nil, fmt.Errorf("%s already exists: give a new file for the root key", o.RootOut)
+		}
 	}
 	ks, err := identity.NewKeystore(o.Party, o.Device, true)
 	if err != nil {
@@ -112,6 +127,17 @@ func Init(o InitOptions, opts Options) (*Party, error) {
 	}
 	if err := ros.Sign(ks.Root); err != nil {
 		return nil, err
+	}
+	if o.RootOut != "" {
+		if err := writeRootFile(o.RootOut, o.Party, ks.Root, o.RootPassphrase, o.WorkFactor); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil { // a root key file for a party that was not made
+				os.Remove(o.RootOut)
+			}
+		}()
+		ks.Root = nil
 	}
 	sealedKeys, err := ks.Seal(o.Passphrase, o.WorkFactor)
 	if err != nil {
@@ -138,8 +164,7 @@ func Init(o InitOptions, opts Options) (*Party, error) {
 			return nil, fmt.Errorf("failed to write %s: %w", f.name, err)
 		}
 	}
-	p, err := Load(o.Dir, o.Passphrase, opts)
-	if err != nil {
+	if p, err = Load(o.Dir, o.Passphrase, opts); err != nil {
 		return nil, err
 	}
 	if err := p.rosterBaseline(o.Party, ros.Serial); err != nil {

@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"brieftraeger/identity"
 )
@@ -67,4 +69,43 @@ func (p *Party) RotateRootToFile(ctx context.Context, keep func(ed25519.PrivateK
 	}
 	p.keys.Root = next
 	return r, nil
+}
+
+// WriteRootKeyFile seals a party's root key to passphrase in a new root
+// key file name, which must not exist, and syncs it. The passphrase and
+// work factor meet the keystore's floors (allowWeak: for tests only, as
+// InitOptions.AllowWeakWorkFactor).
+func WriteRootKeyFile(name, party string, root ed25519.PrivateKey, passphrase string, workFactor int, allowWeak bool) error {
+	if err := checkSealing(passphrase, workFactor, allowWeak); err != nil {
+		return fmt.Errorf("root key passphrase: %w", err)
+	}
+	return writeRootFile(name, party, root, passphrase, workFactor)
+}
+
+// writeRootFile seals a party's root key in a new root key file name,
+// which must not exist, and syncs it.
+func writeRootFile(name, party string, root ed25519.PrivateKey, passphrase string, workFactor int) error {
+	sealed, err := identity.SealRootKey(party, root, passphrase, workFactor)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		return fmt.Errorf("failed to write the root key file: %w", err)
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("failed to write the root key file: %w", err)
+	}
+	_, err = f.Write(sealed)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("failed to write the root key file: %w", err)
+	}
+	return syncDir(filepath.Dir(name))
 }

@@ -146,6 +146,13 @@ func (p *Party) safetyNumber(party string, root []byte) (string, error) {
 	return identity.SafetyNumber(p.Name(), own, party, root)
 }
 
+// PinnedRoot is this party's root key as others pin it (pinnedRoot).
+func (p *Party) PinnedRoot() (ed25519.PublicKey, error) { return p.pinnedRoot() }
+
+// RootOnDevice reports whether this device keeps the party's root key in
+// its keystore.
+func (p *Party) RootOnDevice() bool { return p.rootInKeystore() }
+
 // pinnedRoot is this party's root key as others pin it: the root of its
 // first roster version, rosters/1 (roster in a folder from before
 // rosters/), whose chain Load verified. A later root rotation does not

@@ -36,10 +36,16 @@ func contactAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *fs.asJSON {
-		return printJSON(e.stdout, map[string]any{"party": ros.Party, "root_fingerprint": identity.Fingerprint(ros.Root), "roster_serial": ros.Serial, "devices": len(ros.Devices)})
+	// The root pinned is the first roster's; ros.Root is the one that
+	// signs the next version, another after a rotation.
+	info, err := p.ContactInfo(ros.Party)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(e.stdout, "pinned %q: root %s, roster #%d with %d device(s)\n", ros.Party, identity.Fingerprint(ros.Root), ros.Serial, len(ros.Devices))
+	if *fs.asJSON {
+		return printJSON(e.stdout, map[string]any{"party": ros.Party, "root_fingerprint": info.RootFingerprint, "roster_serial": ros.Serial, "devices": len(ros.Devices)})
+	}
+	fmt.Fprintf(e.stdout, "pinned %q: root %s, roster #%d with %d device(s)\n", ros.Party, info.RootFingerprint, ros.Serial, len(ros.Devices))
 	fmt.Fprintf(e.stderr, "brief: hint: compare the safety number with %s aloud: 'brief contact verify %s'\n", ros.Party, ros.Party)
 	return nil
 }

@@ -142,7 +142,7 @@ func deviceFinish(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
-	return printInfo(e, infoOf(p), *asJSON)
+	return printParty(e, p, *asJSON)
 }
 
 func deviceRemove(ctx context.Context, e *env, args []string) error {

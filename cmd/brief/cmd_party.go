@@ -33,34 +33,60 @@ type partyInfo struct {
 	EpochNotAfter   time.Time `json:"epoch_not_after"`
 	Relay           string    `json:"relay"`
 	WorkFactor      int       `json:"keystore_work_factor"`
+	// CurrentRoot is the root key that signs the next roster version, if
+	// a rotation made it another than RootKey (which others pin).
+	CurrentRoot  string `json:"current_root_fingerprint,omitempty"`
+	RootOnDevice bool   `json:"root_key_on_device"`
 }
 
-func infoOf(p *client.Party) partyInfo {
+func infoOf(p *client.Party) (partyInfo, error) {
 	r := p.Roster()
 	ep := r.Epochs[len(r.Epochs)-1]
-	return partyInfo{Party: p.Name(), Device: p.Device(), Dir: p.Dir(), RootKey: identity.EncodePublicKey(r.Root),
-		RootFingerprint: identity.Fingerprint(r.Root), RosterSerial: r.Serial, RosterFile: filepath.Join(p.Dir(), "roster"),
-		Epoch: ep.Number, EpochNotAfter: ep.NotAfter, Relay: p.RelayURL(), WorkFactor: p.KeystoreWorkFactor()}
+	pinned, err := p.PinnedRoot()
+	if err != nil {
+		return partyInfo{}, err
+	}
+	info := partyInfo{Party: p.Name(), Device: p.Device(), Dir: p.Dir(), RootKey: identity.EncodePublicKey(pinned),
+		RootFingerprint: identity.Fingerprint(pinned), RosterSerial: r.Serial, RosterFile: filepath.Join(p.Dir(), "roster"),
+		Epoch: ep.Number, EpochNotAfter: ep.NotAfter, Relay: p.RelayURL(), WorkFactor: p.KeystoreWorkFactor(), RootOnDevice: p.RootOnDevice()}
+	if !r.Root.Equal(pinned) {
+		info.CurrentRoot = identity.Fingerprint(r.Root)
+	}
+	return info, nil
 }
 
-func printInfo(e *env, info partyInfo, asJSON bool) error {
+// printParty prints what 'party init' and 'party show' say of p.
+func printParty(e *env, p *client.Party, asJSON bool) error {
+	info, err := infoOf(p)
+	if err != nil {
+		return err
+	}
 	if asJSON {
 		return printJSON(e.stdout, info)
 	}
-	fmt.Fprintf(e.stdout, "party:    %s (device %s)\nroot key: %s\n          fingerprint %s\nroster:   #%d in %s\nepoch:    %d, until %s\nrelay:    %s\nkeystore: scrypt work factor %d\n",
-		info.Party, info.Device, info.RootKey, info.RootFingerprint, info.RosterSerial, info.RosterFile,
-		info.Epoch, info.EpochNotAfter.Format(time.DateOnly), info.Relay, info.WorkFactor)
+	where := "not on this device"
+	if info.RootOnDevice {
+		where = "on this device"
+	}
+	fmt.Fprintf(e.stdout, "party:    %s (device %s)\nroot key: %s\n          fingerprint %s (%s)\n",
+		info.Party, info.Device, info.RootKey, info.RootFingerprint, where)
+	if info.CurrentRoot != "" {
+		fmt.Fprintf(e.stdout, "          rotated: the next roster is signed by %s\n", info.CurrentRoot)
+	}
+	fmt.Fprintf(e.stdout, "roster:   #%d in %s\nepoch:    %d, until %s\nrelay:    %s\nkeystore: scrypt work factor %d\n",
+		info.RosterSerial, info.RosterFile, info.Epoch, info.EpochNotAfter.Format(time.DateOnly), info.Relay, info.WorkFactor)
 	return nil
 }
 
 func partyInit(_ context.Context, e *env, args []string) error {
-	fs := flags(e, "party init", "party init --dir DIR --party NAME --device NAME --relay RELAY.json [--relay-url URL] [--work-factor N] [--json]")
+	fs := flags(e, "party init", "party init --dir DIR --party NAME --device NAME --relay RELAY.json [--relay-url URL] [--root-out FILE] [--work-factor N] [--json]")
 	dir := fs.String("dir", "", "the party's `folder` (created); default BRIEF_DIR")
 	party := fs.String("party", "", "the party's `name`, e.g. washington")
 	device := fs.String("device", "", "this device's `name`, e.g. duty-terminal")
 	relayFile := fs.String("relay", "", "the relay descriptor `file` (relay.json) from the operator")
 	relayURL := fs.String("relay-url", "", "the relay's `URL`, if not the one in the descriptor")
 	wf := fs.Int("work-factor", identity.DefaultWorkFactor, "scrypt work factor (log2 N, 14..22) for the keystore passphrase")
+	rootOut := fs.String("root-out", "", "keep the root key off this device: write it to this `file` (created), sealed to its own passphrase (BRIEF_ROOT_PASSPHRASE), for a safe")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -86,16 +112,25 @@ func partyInit(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var rootPass string
+	if *rootOut != "" {
+		if rootPass, err = askSecret(e, "BRIEF_ROOT_PASSPHRASE", "Root key passphrase", true); err != nil {
+			return err
+		}
+	}
 	p, err := client.Init(client.InitOptions{Dir: d, Party: *party, Device: *device, Passphrase: pass, WorkFactor: *wf,
-		AllowWeakWorkFactor: weakKeysForTests(e), Relay: desc}, client.Options{})
+		AllowWeakWorkFactor: weakKeysForTests(e), Relay: desc, RootOut: *rootOut, RootPassphrase: rootPass}, client.Options{})
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	if err := printInfo(e, infoOf(p), *asJSON); err != nil {
+	if err := printParty(e, p, *asJSON); err != nil {
 		return err
 	}
 	warnSealedWeak(e, p.KeystoreWorkFactor())
+	if *rootOut != "" && !*asJSON {
+		fmt.Fprintf(e.stderr, "brief: hint: the root key is in %s only: put it in a safe; every roster change ('brief party device add --root %s') needs it\n", *rootOut, *rootOut)
+	}
 	if !*asJSON {
 		fmt.Fprintf(e.stderr, "brief: hint: give the roster file to the relay operator, and read the fingerprint to the parties you will write to, on a line you trust (they run 'brief contact add %s FINGERPRINT')\n", p.Name())
 	}
@@ -121,7 +156,7 @@ func partyShow(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
-	if err := printInfo(e, infoOf(p), *fs.asJSON); err != nil {
+	if err := printParty(e, p, *fs.asJSON); err != nil {
 		return err
 	}
 	warnWorkFactor(e, p.KeystoreWorkFactor())

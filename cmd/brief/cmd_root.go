@@ -65,11 +65,7 @@ func rootRotate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	r, err := p.RotateRootToFile(ctx, func(k ed25519.PrivateKey) error {
-		sealed, err := identity.SealRootKey(p.Name(), k, pass, *wf)
-		if err != nil {
-			return err
-		}
-		return writeNewFile(*out, sealed)
+		return client.WriteRootKeyFile(*out, p.Name(), k, pass, *wf, weakKeysForTests(e))
 	})
 	if err != nil {
 		return err
@@ -80,21 +76,4 @@ func rootRotate(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "rotated the root key of %s: roster #%d, root %s in %s\n", r.Party, r.Serial, identity.Fingerprint(r.Root), *out)
 	fmt.Fprintf(e.stderr, "brief: hint: put %s in the safe and destroy %s: it no longer signs anything the relay or the other parties take\n", *out, *root)
 	return nil
-}
-
-// writeNewFile writes data to a file that must not exist, and syncs it.
-func writeNewFile(name string, data []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
