@@ -67,8 +67,8 @@ func (p *Party) CreateInvitation(ctx context.Context, party string, valid time.D
 	if valid == 0 {
 		valid = DefaultInviteValidity
 	}
-	if valid < time.Minute {
-		return nil, errors.New("an invitation must be valid for at least a minute")
+	if valid < time.Second {
+		return nil, errors.New("an invitation must be valid for at least a second")
 	}
 	root, err := p.pinnedRoot()
 	if err != nil {
