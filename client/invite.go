@@ -184,6 +184,9 @@ func (p *Party) AcceptInvitation(ctx context.Context, code identity.InviteCode) 
 	if _, err := identity.VerifyChain(inv.Root, chain); err != nil {
 		return nil, fmt.Errorf("the relay shows a roster chain of %q that does not follow from the root key in the invitation: %w", inv.From, err)
 	}
+	if err := p.rostersLogged(ctx, inv.From, chain); err != nil {
+		return nil, err
+	}
 	own, err := p.pinnedRoot()
 	if err != nil {
 		return nil, err

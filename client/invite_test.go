@@ -281,3 +281,41 @@ func TestInviteQR(t *testing.T) {
 		t.Fatalf("QR reads %q, %v; want %q", got, err, code.String())
 	}
 }
+
+// TestRelayRefusesBadInvitations: an invitation in another party's name,
+// one that expires too late or has expired, and one to the inviting party
+// itself are refused, and nothing is stored.
+func TestRelayRefusesBadInvitations(t *testing.T) {
+	w := testrelay.Start(t, testrelay.Options{})
+	wash, _ := w.Party("washington"), w.Party("tehran")
+	code, _ := identity.NewInviteCode()
+	now := time.Now()
+	for _, tc := range []struct {
+		name       string
+		from, to   string
+		expires    time.Time
+		wantStatus int
+	}{
+		{"another party's name", "tehran", "washington", now.Add(time.Hour), http.StatusForbidden},
+		{"too late", "washington", "tehran", now.Add(31 * 24 * time.Hour), http.StatusBadRequest},
+		{"expired", "washington", "tehran", now.Add(-time.Minute), http.StatusBadRequest},
+		{"unknown party", "washington", "paris", now.Add(time.Hour), http.StatusNotFound},
+	} {
+		inv, err := identity.NewInvitation(code, tc.from, tc.to, wash.Roster().Root, tc.expires)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, e := deviceDo(t, w, wash, "POST", api.PathInvitations, inv.Raw); status != tc.wantStatus {
+			t.Errorf("%s: %d %+v", tc.name, status, e)
+		}
+	}
+	if status, e := deviceDo(t, w, wash, "POST", api.PathInvitations, []byte("not an invitation")); status != http.StatusBadRequest {
+		t.Errorf("garbage: %d %+v", status, e)
+	}
+	if list, err := w.Store.Invitations(context.Background()); err != nil || len(list) != 0 {
+		t.Fatalf("stored: %+v, %v", list, err)
+	}
+	if _, err := wash.CreateInvitation(context.Background(), "washington", 0); err == nil {
+		t.Fatal("invited itself")
+	}
+}
