@@ -15,6 +15,9 @@
 //	relay.json             the relay's descriptor and address
 //	contacts/P.json        another party's pinned root key and verified roster chain, oldest first, and the safety
 //	                       number the user confirmed (verify.go)
+//	invitations/L.json     an invitation this device made, by its lookup L: the code (needed to check the answer),
+//	                       the invited party and the expiry; removed when done, expired or burnt (invite.go)
+//	invitation-P.png       the QR image of the latest invitation to P, unless 'brief invite create --qr' wrote it elsewhere
 //	records.db             the device's records (SQLite, records.go): sequence numbers (taken per party written to,
 //	                       received per party and device, gaps.go), the outbox,
 //	                       every letter sent and opened with its receipts, receipts set aside, the search index

@@ -9,6 +9,17 @@ const (
 	ContextFingerprint  = "brieftraeger/v1 key-fingerprint"
 	ContextJoinRequest  = "brieftraeger/v1 join-request"
 	ContextSafetyNumber = "brieftraeger/v1 safety-number"
+
+	// Invitations (invite.go): HKDF infos of the keys derived from the
+	// code, the lookup hash, the two MACs, the invitation hash and the
+	// channel consent signature.
+	ContextInviteID       = "brieftraeger/v1 invitation-id"
+	ContextInviteLookup   = "brieftraeger/v1 invitation-lookup"
+	ContextInviteMAC      = "brieftraeger/v1 invitation-mac-key"
+	ContextInvitation     = "brieftraeger/v1 invitation"
+	ContextInviteHash     = "brieftraeger/v1 invitation-hash"
+	ContextInviteAnswer   = "brieftraeger/v1 invitation-answer"
+	ContextChannelConsent = "brieftraeger/v1 channel-consent"
 )
 
 // Sign signs context || "\n" || msg with key.

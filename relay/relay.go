@@ -46,6 +46,10 @@ type Config struct {
 	// DefaultMinFreePercent of the disk; negative: no reserve and no check
 	// (JetStream's own limits still refuse what does not fit).
 	MinFreeBytes int64
+
+	// Invitations is who may open a channel by invitation (invite.go):
+	// InvitationsAny (also ""), InvitationsApprove or InvitationsOff.
+	Invitations string
 }
 
 // Relay serves the relay HTTP API over a store. It holds no state of its
@@ -85,6 +89,9 @@ func New(cfg Config) (*Relay, error) {
 	if len(cfg.ReceiptKey) != ed25519.PrivateKeySize || len(cfg.AdminKey) != ed25519.PublicKeySize ||
 		len(cfg.LogKey) != ed25519.PrivateKeySize || cfg.Store == nil {
 		return nil, errors.New("relay: config needs a receipt key, an admin key, a log key and a store")
+	}
+	if err := CheckInvitationPolicy(cfg.Invitations); err != nil {
+		return nil, err
 	}
 	if cfg.LogInterval == 0 {
 		cfg.LogInterval = DefaultLogInterval
@@ -159,6 +166,7 @@ func (r *Relay) routes() {
 	r.mux.HandleFunc("POST "+api.PathChannels, r.admin(r.openChannel))
 	r.mux.HandleFunc("GET "+api.PathChannels, r.admin(r.listChannels))
 	r.mux.HandleFunc("GET "+api.PathOverdue, r.admin(r.listOverdue))
+	r.inviteRoutes()
 }
 
 func (r *Relay) info(w http.ResponseWriter, _ *http.Request) {

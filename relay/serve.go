@@ -51,6 +51,9 @@ type Options struct {
 	// Deadlines is Config.Deadlines: the delivery deadlines by which the
 	// operator is shown overdue letters.
 	Deadlines deadline.Deadlines
+	// Invitations is Config.Invitations: who may open a channel by
+	// invitation.
+	Invitations string
 }
 
 // Serve runs the relay of the data folder d until ctx is done, then shuts
@@ -80,7 +83,8 @@ func Serve(ctx context.Context, d *Dir, opts Options) error {
 	rl, err := New(Config{
 		Name: d.Descriptor.Name, ReceiptKey: d.ReceiptKey, AdminKey: d.AdminKey.Public().(ed25519.PublicKey), LogKey: d.LogKey,
 		Store: st, MaxEnvelopeBytes: opts.MaxEnvelopeBytes, Now: opts.Now, Logger: opts.Logger, MinFreeBytes: opts.MinFreeBytes,
-		Deadlines: opts.Deadlines,
+		Deadlines:   opts.Deadlines,
+		Invitations: opts.Invitations,
 	})
 	if err != nil {
 		return err

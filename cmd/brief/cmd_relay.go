@@ -24,6 +24,7 @@ func cmdRelay(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "relay", args, map[string]func(context.Context, *env, []string) error{
 		"init": relayInit, "run": relayRun, "admit": relayAdmit, "channel": relayChannel, "channels": relayChannels,
 		"metrics": relayMetrics, "admin-cert": relayAdminCert, "overdue": relayOverdue,
+		"invitations": relayInvitations,
 	})
 }
 
@@ -77,6 +78,7 @@ func urlHost(u string) (string, error) {
 
 func relayRun(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "relay run", "relay run --dir DIR [--listen ADDR] [--max-envelope BYTES] [--log-json] [--addr-file FILE] [--min-free BYTES] [--deadlines LIST]\n"+
+		"          [--invitations any|approve|off]\n"+
 		"          [--data DIR] [--nats URL [--node NAME] [--replicas N] | --node NAME --cluster ADDR --routes ADDR,... [--replicas N]]")
 	dir := fs.String("dir", "", "the relay's data `folder`, made by 'brief relay init'")
 	listen := fs.String("listen", "127.0.0.1:8443", "`address` to listen on; port 0 picks a free one")
@@ -90,6 +92,7 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 	cluster := fs.String("cluster", "", "with --node: the `address` (host:port) to accept the other nodes' routes on")
 	routes := fs.String("routes", "", "with --node: the route `addresses` of the cluster's nodes, comma-separated")
 	minFree := fs.Int64("min-free", 0, "free disk `bytes` kept for delivering stored letters; new letters are refused below it (0: the smaller of 1 GiB and 5% of the disk; -1: none)")
+	invitations := invitationPolicyFlag(fs.FlagSet)
 	dl := fs.String("deadlines", "", "delivery deadlines by which letters waiting in a mailbox show as overdue to the operator, as `PRECEDENCE=DURATION,...` (default FLASH=10m,IMMEDIATE=30m,PRIORITY=3h,ROUTINE=6h)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -97,6 +100,9 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 	deadlines, err := deadline.Parse(*dl)
 	if err != nil {
 		return err
+	}
+	if err := relay.CheckInvitationPolicy(*invitations); err != nil {
+		return usagef("", "--invitations: %v", err)
 	}
 	if *dir == "" || fs.NArg() > 0 {
 		return usagef("brief relay run --dir DIR", "relay run needs --dir and no arguments")
@@ -132,7 +138,8 @@ func relayRun(ctx context.Context, e *env, args []string) error {
 	}
 	return relay.Serve(ctx, d, relay.Options{Listen: *listen, MaxEnvelopeBytes: *maxEnv, Logger: slog.New(h),
 		NATSURL: *natsURL, NATSName: natsName, Replicas: *replicas, StoreDir: *data, Cluster: cc, MinFreeBytes: *minFree,
-		Deadlines: deadlines,
+		Deadlines:   deadlines,
+		Invitations: *invitations,
 		Ready: func(addr string) {
 			if *addrFile != "" {
 				os.WriteFile(*addrFile, []byte(addr+"\n"), 0o644)

@@ -43,6 +43,15 @@ const (
 	PathParties   = "/v1/admin/parties"  // PUT /v1/admin/parties/{party} (admin): admit or update a roster
 	PathChannels  = "/v1/admin/channels" // POST (admin): open a channel; GET: list
 	PathOverdue   = "/v1/admin/overdue"  // GET (admin): letters waiting past their delivery deadline
+
+	// PathInvitations: POST (a device of the inviting party) an
+	// invitation; GET /v1/invitations/{id} (a device of either party);
+	// POST /v1/invitations/{id}/answer (the invited party);
+	// POST /v1/invitations/{id}/consent (the inviting party).
+	PathInvitations = "/v1/invitations"
+	// PathAdminInvitations: GET (admin) the invitations;
+	// POST /v1/admin/invitations/{id}/approve.
+	PathAdminInvitations = "/v1/admin/invitations"
 )
 
 // PathRosterChain follows PathRosters and a party name:
@@ -132,6 +141,9 @@ const (
 	CodeUnavailable  = "unavailable"
 	CodeConflict     = "conflict"
 	CodeStorageFull  = "storage_full" // 507: the relay is out of space for new letters
+	CodeExpired      = "expired"      // 410: the invitation expired, or was burnt by wrong codes
+	CodeUsed         = "used"         // 409: the invitation was answered already
+	CodeAwaiting     = "awaiting_approval"
 )
 
 // Paths of the log, for devices.
@@ -159,4 +171,44 @@ type LogProof struct {
 	Checkpoint []byte `json:"checkpoint,omitempty"` // the signed note the proof is against
 	Index      uint64 `json:"index"`
 	Proof      []byte `json:"proof"`
+}
+
+// MaxInviteMisses is the number of wrong codes from an invited party's
+// devices after which the relay burns every invitation waiting for it.
+const MaxInviteMisses = 5
+
+// Invitation is an invitation as the relay shows it to a device of one
+// of its parties (GET /v1/invitations/{id}): the invitation's bytes and,
+// for the inviting party, the answer and the invited party's channel
+// consent once they came. State is one of "awaiting-approval", "open",
+// "answered", "done", "burnt" and "expired".
+type Invitation struct {
+	Lookup     string    `json:"lookup"`
+	From       string    `json:"from"`
+	For        string    `json:"for"`
+	State      string    `json:"state"`
+	Expires    time.Time `json:"expires"`
+	Invitation []byte    `json:"invitation"`
+	Answer     []byte    `json:"answer,omitempty"`
+	Consent    []byte    `json:"consent,omitempty"`
+}
+
+// InvitationAnswer is the body of POST /v1/invitations/{id}/answer: the
+// invited party's answer and its signed channel consent.
+type InvitationAnswer struct {
+	Answer  []byte `json:"answer"`
+	Consent []byte `json:"consent"`
+}
+
+// AdminInvitation is one invitation in GET /v1/admin/invitations: who
+// invited whom, its state, and the wrong codes the invited party tried.
+// ID is its lookup, in hex.
+type AdminInvitation struct {
+	ID      string    `json:"id"`
+	From    string    `json:"from"`
+	For     string    `json:"for"`
+	State   string    `json:"state"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+	Misses  int       `json:"misses"`
 }
