@@ -29,7 +29,8 @@ the other side's device acknowledges as soon as it opens it; a test letter
 not acknowledged within twice --test-every is missing. Test letters from
 contacts are acknowledged likewise. The heartbeats and test letters it
 reads are printed only with --all. It posts what waits in the outbox, each
-channel in order, trying again with backoff.
+channel in order, trying again with backoff, and picks up the answers to
+this device's invitations (see 'brief invite status').
 
 Alarms (see docs/OPERATIONS.md for each): light, a change of light
 (including the first light seen, unless it is green; the first is judged
@@ -193,6 +194,7 @@ func (w *watcher) tick(ctx context.Context) {
 	w.send(tctx)
 	w.owed(ctx)
 	w.rosters(tctx)
+	w.invitations(tctx)
 	sctx, scancel := context.WithTimeout(ctx, w.interval)
 	defer scancel()
 	st, err := w.p.Status(sctx, w.interval)
@@ -280,6 +282,26 @@ func (w *watcher) rosters(ctx context.Context) {
 		ev := alarm.Event{Kind: alarm.KindRosterChanged, Channel: c.Party, Reason: c.String()}
 		w.print(ev, nil)
 		w.hooks.Raise(ctx, ev)
+	}
+}
+
+// invitations picks up the answers to this device's invitations: an
+// answer that checks out pins the invited party and opens the channel,
+// which is said once; one that does not is said once until it changes.
+func (w *watcher) invitations(ctx context.Context) {
+	list, err := w.p.InvitationStatus(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	w.warnOnce("invitations", err)
+	for _, st := range list {
+		switch {
+		case st.RootFingerprint != "":
+			fmt.Fprintf(w.e.stdout, "invitation for %s answered: pinned %s (root %s), channel open\n", printable(st.For, false), printable(st.For, false), st.RootFingerprint)
+			fmt.Fprintf(w.e.stderr, "brief: hint: compare the safety number with %s aloud: 'brief contact verify %s'\n", printable(st.For, false), printable(st.For, false))
+		case st.State == "refused":
+			w.warnOnce("invitation for "+st.For, errors.New("its answer was refused: "+st.Error))
+		}
 	}
 }
 
