@@ -220,7 +220,9 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 	if p.roster, err = loadOwnRoster(dir); err != nil {
 		return nil, err
 	}
-	p.dropStaleRoot()
+	if err := p.forgetStaleRoot(passphrase); err != nil {
+		return nil, err
+	}
 	if err := readJSONFile(filepath.Join(dir, "relay.json"), &p.relay); err != nil {
 		return nil, err
 	}

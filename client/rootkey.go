@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,23 +34,18 @@ func (p *Party) UseRootKeyFile(sealed []byte, passphrase string) error {
 // keystore.
 func (p *Party) rootInKeystore() bool { return p.keys.Root != nil && !p.rootFile }
 
-// ErrRootInKeystore is returned by RotateRootToFile on a device that keeps
-// the root key in its keystore.
-var ErrRootInKeystore = errors.New("this device keeps the root key in its keystore")
-
-// RotateRootToFile replaces the party's root key, taken from a root key
-// file (UseRootKeyFile), by a new one: keep must store the new key (sealed
-// in a new root key file) before anything else happens; then the next
-// roster, naming the new key and signed by the old one, goes to the
-// relay. If the relay does not take it, the old key stays the root and the
-// new file is of no use. Contacts follow the change through the chain and
-// are told "rotated its root key".
+// RotateRootToFile replaces the party's root key (from the keystore, or
+// from a root key file: UseRootKeyFile) by a new one: keep must store the
+// new key (sealed in a new root key file) before anything else happens;
+// then the next roster, naming the new key and signed by the old one, goes
+// to the relay. If the relay does not take it, the old key stays the root
+// and the new file is of no use. A keystore that held the old key forgets
+// it when it is next loaded, so the new key is only in the file. Contacts
+// follow the change through the chain and are told "rotated its root
+// key".
 func (p *Party) RotateRootToFile(ctx context.Context, keep func(ed25519.PrivateKey) error) (*identity.Roster, error) {
 	if p.keys.Root == nil {
 		return nil, ErrNoRootKey
-	}
-	if p.rootInKeystore() {
-		return nil, ErrRootInKeystore
 	}
 	_, next, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -67,7 +61,7 @@ func (p *Party) RotateRootToFile(ctx context.Context, keep func(ed25519.PrivateK
 	if err != nil {
 		return nil, err
 	}
-	p.keys.Root = next
+	p.keys.Root, p.rootFile = next, true
 	return r, nil
 }
 
@@ -108,4 +102,41 @@ func writeRootFile(name, party string, root ed25519.PrivateKey, passphrase strin
 		return fmt.Errorf("failed to write the root key file: %w", err)
 	}
 	return syncDir(filepath.Dir(name))
+}
+
+// forgetStaleRoot handles a keystore holding a root key that the party's
+// roster no longer names (it was rotated, perhaps by this device): the
+// keystore is sealed again without it, under the same passphrase and work
+// factor, so that no copy of a retired key lingers.
+func (p *Party) forgetStaleRoot(passphrase string) error {
+	if p.keys.Root == nil || p.roster.Root.Equal(p.keys.Root.Public()) {
+		return nil
+	}
+	unlock, err := p.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	name := filepath.Join(p.dir, "keys.age")
+	sealed, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("failed to read keystore: %w", err)
+	}
+	ks, err := identity.OpenKeystore(sealed, passphrase)
+	if err != nil {
+		return err
+	}
+	if ks.Root != nil && !p.roster.Root.Equal(ks.Root.Public()) {
+		ks.Root = nil
+		resealed, err := ks.Reseal(passphrase, ks.WorkFactor)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(name, resealed, 0o600); err != nil {
+			return fmt.Errorf("failed to write keys.age: %w", err)
+		}
+		p.log.Info("the keystore forgot a root key the roster no longer names", "roster", p.roster.Serial)
+	}
+	p.keys.Root = nil
+	return nil
 }

@@ -89,3 +89,35 @@ func TestRootKeyFileAndRotation(t *testing.T) {
 		t.Fatalf("tehran was told %q", told)
 	}
 }
+
+// Rotating a root key kept on the device moves it off: the new key is in
+// the file only, and the keystore forgets the old one when next loaded.
+func TestRotateRootOffTheDevice(t *testing.T) {
+	w, wash, _ := pair(t)
+	ctx := context.Background()
+	if !wash.RootOnDevice() {
+		t.Fatal("the first device does not hold the root key")
+	}
+	var kept ed25519.PrivateKey
+	if _, err := wash.RotateRootToFile(ctx, func(k ed25519.PrivateKey) error { kept = k; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	again, err := client.Load(wash.Dir(), testrelay.Passphrase, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if again.RootOnDevice() {
+		t.Fatal("the keystore still holds a root key")
+	}
+	if ks := w.Keys(wash); ks.Root != nil {
+		t.Fatalf("keys.age still holds the retired root key %s", identity.Fingerprint(ks.Root.Public().(ed25519.PublicKey)))
+	}
+	sealed, err := identity.SealRootKey("washington", kept, "a long root passphrase", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.UseRootKeyFile(sealed, "a long root passphrase"); err != nil {
+		t.Fatal(err)
+	}
+}

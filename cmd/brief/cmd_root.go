@@ -39,10 +39,11 @@ func partyRoot(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-// rootRotate replaces the party's root key kept in a root key file by a
-// new one, written to a new file first.
+// rootRotate replaces the party's root key, kept on this device or in a
+// root key file, by a new one, written to a new file first: afterwards the
+// root key is off every device.
 func rootRotate(ctx context.Context, e *env, args []string) error {
-	fs := newPartyFlags(e, "party root rotate", "party root rotate [--dir DIR] --root FILE --root-out NEWFILE [--work-factor N] [--json]")
+	fs := newPartyFlags(e, "party root rotate", "party root rotate [--dir DIR] [--root FILE] --root-out NEWFILE [--work-factor N] [--json]")
 	root := rootFlag(fs.flagSet)
 	out := fs.String("root-out", "", "write the new root key to this `file` (created), sealed to a new passphrase (BRIEF_NEW_ROOT_PASSPHRASE)")
 	wf := fs.Int("work-factor", identity.DefaultWorkFactor, "scrypt work factor (log2 N, 10..22) for the new file's passphrase")
@@ -51,8 +52,8 @@ func rootRotate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
-	if *root == "" || *out == "" || fs.NArg() > 0 {
-		return usagef("brief party root rotate --root OLD.age --root-out NEW.age", "party root rotate needs --root and --root-out")
+	if *out == "" || fs.NArg() > 0 {
+		return usagef("brief party root rotate [--root OLD.age] --root-out NEW.age", "party root rotate needs --root-out")
 	}
 	if _, err := os.Stat(*out); err == nil {
 		return fmt.Errorf("%s already exists: give a new file for the new root key", *out)
@@ -74,6 +75,10 @@ func rootRotate(ctx context.Context, e *env, args []string) error {
 		return printJSON(e.stdout, map[string]any{"party": r.Party, "roster_serial": r.Serial, "root_fingerprint": identity.Fingerprint(r.Root), "root_file": *out})
 	}
 	fmt.Fprintf(e.stdout, "rotated the root key of %s: roster #%d, root %s in %s\n", r.Party, r.Serial, identity.Fingerprint(r.Root), *out)
-	fmt.Fprintf(e.stderr, "brief: hint: put %s in the safe and destroy %s: it no longer signs anything the relay or the other parties take\n", *out, *root)
+	if *root != "" {
+		fmt.Fprintf(e.stderr, "brief: hint: put %s in the safe and destroy %s: it no longer signs anything the relay or the other parties take\n", *out, *root)
+	} else {
+		fmt.Fprintf(e.stderr, "brief: hint: the root key is now only in %s, off this device: put it in a safe\n", *out)
+	}
 	return nil
 }
