@@ -233,7 +233,11 @@ func (w *watcher) send(ctx context.Context) {
 	for _, r := range refused {
 		// A receipt that does not verify against its letter and the
 		// recipient's roster is evidence; the relay served it.
-		w.hooks.Raise(ctx, alarm.Event{Kind: alarm.KindReceiptRefused, Letter: r.ID, Reason: fmt.Sprintf("receipt %d (%s) set aside: %s", r.Seq, r.Kind, r.Reason)})
+		ev := alarm.Event{Kind: alarm.KindReceiptRefused, Letter: r.ID, Reason: fmt.Sprintf("receipt %d (%s) set aside: %s", r.Seq, r.Kind, r.Reason)}
+		if s, err := w.p.Sent(r.ID); err == nil {
+			ev.Channel = s.To // empty for a letter this device has no record of
+		}
+		w.hooks.Raise(ctx, ev)
 	}
 	contacts, err := w.p.Contacts()
 	warn("contacts", err)
