@@ -28,10 +28,9 @@ const contextHybrid = "brieftraeger/v1 hybrid-signature"
 // HybridPrivateKey is an Ed25519 and an ML-DSA-65 key, both derived from
 // one 32-byte seed.
 type HybridPrivateKey struct {
-	seed [HybridSeedSize]byte
-	ed   ed25519.PrivateKey
-	ml   *mldsa65.PrivateKey
-	pub  HybridPublicKey
+	ed  ed25519.PrivateKey
+	ml  *mldsa65.PrivateKey
+	pub HybridPublicKey
 }
 
 // HybridPublicKey is the Ed25519 public key followed by the ML-DSA-65
@@ -49,15 +48,12 @@ func NewHybridKey(seed [HybridSeedSize]byte) (*HybridPrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &HybridPrivateKey{seed: seed, ed: ed25519.NewKeyFromSeed(edSeed)}
+	k := &HybridPrivateKey{ed: ed25519.NewKeyFromSeed(edSeed)}
 	mlPub, mlPriv := mldsa65.NewKeyFromSeed((*[mldsa65.SeedSize]byte)(mlSeed))
 	k.ml = mlPriv
 	k.pub = append(append(HybridPublicKey{}, k.ed.Public().(ed25519.PublicKey)...), mlPub.Bytes()...)
 	return k, nil
 }
-
-// Seed returns the seed the key was derived from.
-func (k *HybridPrivateKey) Seed() [HybridSeedSize]byte { return k.seed }
 
 // Public returns the key's public half.
 func (k *HybridPrivateKey) Public() HybridPublicKey { return k.pub }
