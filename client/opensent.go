@@ -67,6 +67,9 @@ func (p *Party) OpenSent(id string) (*OpenedSent, error) {
 	defer lk.Close()
 	rec, err := openInto(stage, f, eh, p.keys.Sign.Public().(ed25519.PublicKey), p.epochIdentities(), false)
 	if err != nil {
+		if derr := p.destroyedSince(s.SealedAt); derr != nil && errors.As(err, new(*age.NoIdentityMatchError)) {
+			return nil, fmt.Errorf("letter %s: %w", id, derr)
+		}
 		return nil, fmt.Errorf("the sealed copy of letter %s does not open: %w", id, err)
 	}
 	rec.OpenedAt = p.now()

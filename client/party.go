@@ -267,7 +267,7 @@ func (p *Party) openEpochs() error {
 		}
 		p.epochs[e.Number] = id
 	}
-	return nil
+	return p.forgetEpochs()
 }
 
 // Name returns the party's name.

@@ -198,6 +198,9 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Re
 	}
 	epoch := p.epochs[eh.Epoch]
 	if epoch == nil {
+		if derr := p.destroyedEpoch(eh.Epoch); derr != nil {
+			return nil, refusedLetter(id, fmt.Errorf("letter %s is %w", id, derr))
+		}
 		return nil, refusedLetter(id, fmt.Errorf("letter %s is sealed to epoch key %d, which this device does not hold", id, eh.Epoch))
 	}
 	lk, err := p.createTemp("open-*", true)
