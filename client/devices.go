@@ -39,7 +39,7 @@ func (p *Party) AddDevice(ctx context.Context, raw []byte) (*Admission, error) {
 		return nil, fmt.Errorf("the join request is for party %q, not %q", jr.Party, p.Name())
 	}
 	ad := &Admission{Party: p.Name(), Device: jr.Device.Name, Epochs: map[string][]byte{}}
-	for n, id := range p.epochs {
+	for n, id := range p.epochKeys() {
 		sealed, err := identity.SealEpoch(id, []identity.Device{jr.Device})
 		if err != nil {
 			return nil, err

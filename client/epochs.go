@@ -125,7 +125,7 @@ func (p *Party) keepNewEpoch(ne *newEpoch) error {
 	if err := writeFile(p.epochFile(ne.number), ne.bundle, 0o600); err != nil {
 		return fmt.Errorf("failed to keep epoch key %d: %w", ne.number, err)
 	}
-	p.epochs[ne.number] = ne.key
+	p.changeEpochKeys(func(m map[uint32]*age.HybridIdentity) { m[ne.number] = ne.key })
 	return nil
 }
 
@@ -253,7 +253,7 @@ func (p *Party) finishEpochChange(ctx context.Context, ne *newEpoch, dropped []u
 func (p *Party) syncEpochs(ctx context.Context) error {
 	errs := []error{p.forgetEpochs()}
 	for _, e := range p.roster.Epochs {
-		if p.epochs[e.Number] != nil {
+		if p.epochKeys()[e.Number] != nil {
 			continue
 		}
 		if err := p.fetchEpoch(ctx, &e); err != nil {
@@ -283,7 +283,7 @@ func (p *Party) fetchEpoch(ctx context.Context, e *identity.Epoch) error {
 	if err := writeFile(p.epochFile(e.Number), bundle, 0o600); err != nil {
 		return fmt.Errorf("failed to keep epoch key %d: %w", e.Number, err)
 	}
-	p.epochs[e.Number] = key
+	p.changeEpochKeys(func(m map[uint32]*age.HybridIdentity) { m[e.Number] = key })
 	return nil
 }
 
@@ -317,11 +317,14 @@ func (p *Party) forgetEpochs() error {
 	} else if err != nil {
 		return fmt.Errorf("failed to list epoch keys: %w", err)
 	}
+	newest := p.roster.Epochs[len(p.roster.Epochs)-1].Number
 	gone := map[uint32]time.Time{} // when this device got each, as its file says
 	for _, d := range names {
 		s, ok := strings.CutSuffix(d.Name(), ".age")
 		n, err := strconv.ParseUint(s, 10, 32)
-		if !ok || err != nil || p.roster.Epoch(uint32(n)) != nil {
+		// An epoch above the newest this roster names is not dropped: another
+		// process, following a newer roster, fetched it.
+		if !ok || err != nil || p.roster.Epoch(uint32(n)) != nil || uint32(n) > newest {
 			continue
 		}
 		var since time.Time
@@ -333,11 +336,13 @@ func (p *Party) forgetEpochs() error {
 		}
 		gone[uint32(n)] = since
 	}
-	for n := range p.epochs {
-		if p.roster.Epoch(n) == nil {
-			delete(p.epochs, n)
+	p.changeEpochKeys(func(m map[uint32]*age.HybridIdentity) {
+		for n := range m {
+			if p.roster.Epoch(n) == nil && n <= newest {
+				delete(m, n)
+			}
 		}
-	}
+	})
 	if len(gone) == 0 {
 		return nil
 	}
@@ -449,6 +454,25 @@ func (p *Party) destroyedSince(t time.Time) error {
 	return &EpochDestroyedError{Number: hit.Number, At: hit.DestroyedAt}
 }
 
+// epochKeys returns the epoch secrets this device holds, by number. The
+// map is never changed once returned: changeEpochKeys replaces it, so a
+// letter being opened is not disturbed by a roster being followed.
+func (p *Party) epochKeys() map[uint32]*age.HybridIdentity {
+	p.epochMu.RLock()
+	defer p.epochMu.RUnlock()
+	return p.epochs
+}
+
+// changeEpochKeys applies change to a copy of the epoch secrets and puts
+// the copy in their place.
+func (p *Party) changeEpochKeys(change func(map[uint32]*age.HybridIdentity)) {
+	p.epochMu.Lock()
+	defer p.epochMu.Unlock()
+	m := maps.Clone(p.epochs)
+	change(m)
+	p.epochs = m
+}
+
 // EpochState is one epoch of the party's roster as this device sees it.
 type EpochState struct {
 	Number    uint32    `json:"number"`
@@ -464,9 +488,10 @@ func (p *Party) Epochs() []EpochState {
 	now := p.now()
 	cur, _ := p.roster.CurrentEpoch(now)
 	out := make([]EpochState, 0, len(p.roster.Epochs))
+	held := p.epochKeys()
 	for _, e := range p.roster.Epochs {
 		out = append(out, EpochState{Number: e.Number, Recipient: e.Recipient, NotAfter: e.NotAfter.UTC(),
-			Current: cur != nil && cur.Number == e.Number, Expired: !now.Before(e.NotAfter), Held: p.epochs[e.Number] != nil})
+			Current: cur != nil && cur.Number == e.Number, Expired: !now.Before(e.NotAfter), Held: held[e.Number] != nil})
 	}
 	return out
 }

@@ -233,7 +233,7 @@ func (p *Party) copySealed(in io.Reader, dst string, eh *envelope.Header) (uint3
 // epochOpening returns the number of the epoch key this device holds that
 // opens the age file at path (only its header is read), or 0.
 func (p *Party) epochOpening(path string) uint32 {
-	for n, id := range p.epochs {
+	for n, id := range p.epochKeys() {
 		f, err := os.Open(path)
 		if err != nil {
 			return 0
@@ -348,7 +348,7 @@ func summary(ex *Exported, src *exportSource, now time.Time) string {
 // identity file in plain text. out gets mode 0600 and is never
 // overwritten: it appears complete or not at all.
 func (p *Party) ExportEpochKey(n uint32, out, passphrase string) error {
-	id := p.epochs[n]
+	id := p.epochKeys()[n]
 	if id == nil {
 		return fmt.Errorf("this device holds no epoch key %d (held: %s)", n, p.heldEpochs())
 	}
@@ -383,7 +383,7 @@ func (p *Party) ExportEpochKey(n uint32, out, passphrase string) error {
 func (p *Party) heldEpochs() string {
 	var s []string
 	for _, e := range p.roster.Epochs {
-		if p.epochs[e.Number] != nil {
+		if p.epochKeys()[e.Number] != nil {
 			s = append(s, fmt.Sprint(e.Number))
 		}
 	}

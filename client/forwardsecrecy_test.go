@@ -127,9 +127,16 @@ func TestForwardSecrecy(t *testing.T) {
 	if !bytes.Contains(summary, []byte("letter.age is sealed to epoch 2, destroyed on ")) {
 		t.Fatalf("summary.txt:\n%s", summary)
 	}
-	// Reopened, the device holds only epoch 3.
-	if got := heldEpochs(wash); len(got) != 1 || got[0] != 3 {
-		t.Fatalf("held after destruction: %v", got)
+	// It holds only epoch 3, and so does the folder opened again.
+	again, err := client.Load(wash.Dir(), testrelay.Passphrase, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	for _, p := range []*client.Party{wash, again} {
+		if got := heldEpochs(p); len(got) != 1 || got[0] != 3 {
+			t.Fatalf("held after destruction: %v", got)
+		}
 	}
 }
 

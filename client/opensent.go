@@ -102,8 +102,8 @@ func (p *Party) openedSent(dir string) (*OpenedSent, error) {
 
 // epochIdentities returns the epoch identities this device holds.
 func (p *Party) epochIdentities() []age.Identity {
-	ids := make([]age.Identity, 0, len(p.epochs))
-	for _, id := range p.epochs {
+	ids := make([]age.Identity, 0, len(p.epochKeys()))
+	for _, id := range p.epochKeys() {
 		ids = append(ids, id)
 	}
 	return ids
