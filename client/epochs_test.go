@@ -209,3 +209,38 @@ func TestRemovedDeviceGetsNoLaterEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLetterToDestroyedEpoch: a letter sealed to epoch 1 and still in the
+// mailbox when epoch 1 is destroyed no longer opens; the device says so in
+// those words and archives nothing.
+func TestLetterToDestroyedEpoch(t *testing.T) {
+	_, wash, teh := pair(t)
+	ctx := context.Background()
+	id := sendTo(t, teh, "washington", "in flight")
+	if _, err := wash.RotateEpoch(ctx, client.EpochOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wash.DestroyEpochs(ctx, []uint32{1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := wash.Receive(ctx, id)
+	if err == nil || !strings.Contains(err.Error(), "letter "+id+" is sealed to epoch 1, destroyed on ") {
+		t.Fatalf("letter to a destroyed epoch: %v", err)
+	}
+	if _, err := wash.Letter(id); err == nil {
+		t.Fatal("archived")
+	}
+	// Tehran, following the roster, seals to epoch 2; the relay refuses a
+	// letter to epoch 1 from a sender that did not.
+	if _, _, err := teh.Send(ctx, client.Outgoing{To: "washington", Subject: "s", Precedence: envelope.Routine, Body: []byte("b")}); err == nil {
+		t.Fatal("the relay took a letter sealed to a destroyed epoch")
+	}
+	refresh(t, teh, "washington")
+	rec, err := wash.Receive(ctx, sendTo(t, teh, "washington", "to epoch 2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eh, _ := envelope.Parse(rec.Envelope); eh.Epoch != 2 {
+		t.Fatalf("sealed to epoch %d", eh.Epoch)
+	}
+}
