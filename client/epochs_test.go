@@ -5,14 +5,17 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 
 	"brieftraeger/client"
 	"brieftraeger/envelope"
 	"brieftraeger/identity"
+	"brieftraeger/internal/testrelay"
 )
 
 // heldEpochs returns the numbers of the epochs p holds.
@@ -242,5 +245,62 @@ func TestLetterToDestroyedEpoch(t *testing.T) {
 	}
 	if eh, _ := envelope.Parse(rec.Envelope); eh.Epoch != 2 {
 		t.Fatalf("sealed to epoch %d", eh.Epoch)
+	}
+}
+
+// TestEpochRetention: with a clock past every epoch's expiry, a rotation
+// keeps the newest Keep epochs and destroys the older ones; a destruction
+// by retention then drops what is past it; a rotation is due and an
+// expiring epoch is reported.
+func TestEpochRetention(t *testing.T) {
+	_, wash, _ := pair(t)
+	ctx := context.Background()
+	for range 2 {
+		if _, err := wash.RotateEpoch(ctx, client.EpochOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if wash.EpochRotationDue(client.DefaultEpochEvery, 0) || wash.EpochExpiring(client.EpochWarnBefore) != nil {
+		t.Fatal("a new epoch is due for rotation or expiring")
+	}
+	// Nothing expired: retention destroys nothing.
+	if ch, err := wash.DestroyEpochs(ctx, nil, 1); err != nil || len(ch.Destroyed) != 0 {
+		t.Fatalf("retention of unexpired epochs: %+v %v", ch, err)
+	}
+	now := time.Now()
+	later, err := client.Load(wash.Dir(), testrelay.Passphrase, client.Options{Now: func() time.Time { return now.Add(client.DefaultEpochLifetime + time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer later.Close()
+	if !later.EpochRotationDue(client.DefaultEpochEvery, 0) {
+		t.Fatal("no rotation due when every epoch expired")
+	}
+	if e := later.EpochExpiring(client.EpochWarnBefore); e == nil || e.Number != 3 {
+		t.Fatalf("expiring: %+v", e)
+	}
+	ch, err := later.RotateEpoch(ctx, client.EpochOptions{Keep: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Added != 4 || !slices.Equal(ch.Destroyed, []uint32{1, 2}) {
+		t.Fatalf("rotation keeping 2: added %d, destroyed %v", ch.Added, ch.Destroyed)
+	}
+	if ch, err = later.DestroyEpochs(ctx, nil, 1); err != nil || !slices.Equal(ch.Destroyed, []uint32{3}) {
+		t.Fatalf("retention of 1: %+v %v", ch, err)
+	}
+	if got := heldEpochs(later); !slices.Equal(got, []uint32{4}) {
+		t.Fatalf("held: %v", got)
+	}
+	list, err := later.DestroyedEpochs()
+	if err != nil || len(list) != 3 || list[0].Number != 1 || list[2].Number != 3 || list[0].NotAfter.IsZero() || list[0].HeldSince.IsZero() {
+		t.Fatalf("destroyed.json: %+v %v", list, err)
+	}
+	// The first device object follows: its files were removed under it.
+	if _, err := wash.RefreshRoster(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := heldEpochs(wash); !slices.Equal(got, []uint32{4}) {
+		t.Fatalf("held by the first view: %v", got)
 	}
 }

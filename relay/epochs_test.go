@@ -10,6 +10,7 @@ import (
 	"brieftraeger/client"
 	"brieftraeger/identity"
 	"brieftraeger/internal/api"
+	"brieftraeger/store"
 )
 
 // A party's epoch bundles: only its own devices give, read and erase
@@ -95,5 +96,26 @@ func TestEpochBundles(t *testing.T) {
 	}
 	if status, body := w.call(http.MethodDelete, wk.Sign, "washington", wk.Device, path("2"), nil); status != http.StatusOK || !strings.Contains(string(body), `"epoch":2`) {
 		t.Fatalf("erasing a bundle already erased: %d %s", status, body)
+	}
+}
+
+// TestEpochBundleLimit: the bundle of an epoch sealed to as many devices
+// as a roster can name fits the relay's limit.
+func TestEpochBundleLimit(t *testing.T) {
+	var devs []identity.Device
+	for range identity.MaxDevices {
+		ks, err := identity.NewKeystore("washington", "d", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs = append(devs, ks.DeviceEntry())
+	}
+	key, _ := identity.NewEpochKey()
+	b, err := identity.SealEpoch(key, devs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > api.MaxEpochBundle || len(b) > store.MaxEpochBundleBytes {
+		t.Fatalf("a bundle for %d devices is %d bytes, above the limit %d", identity.MaxDevices, len(b), api.MaxEpochBundle)
 	}
 }

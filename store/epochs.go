@@ -12,8 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// MaxEpochBundleBytes bounds one epoch bundle.
-const MaxEpochBundleBytes = 64 << 10
+// MaxEpochBundleBytes bounds one epoch bundle: room for a stanza to each
+// of a roster's 256 devices.
+const MaxEpochBundleBytes = 512 << 10
 
 // A party's epoch bundles (its epoch secrets sealed to its devices; the
 // store cannot read them) are kept in stream EPOCHS, subject

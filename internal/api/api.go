@@ -68,8 +68,8 @@ const PathRosterChain = "/chain"
 const PathEpochs = "/epochs/"
 
 // MaxEpochBundle bounds an epoch bundle: an age file with one hybrid
-// stanza (about 1.6 KiB) per device.
-const MaxEpochBundle = 64 << 10
+// stanza (about 1,560 bytes) per device, room for a roster's 256.
+const MaxEpochBundle = 512 << 10
 
 // MailboxEntry is one pending envelope in GET /v1/mailbox, and the data of
 // an "envelope" server-sent event.
