@@ -178,7 +178,7 @@ func retire(r *identity.Roster, now time.Time, keep int) []uint32 {
 }
 
 // errNoEpochChange stops a roster change that would change nothing.
-var errNoEpochChange = errors.New("no epoch to destroy")
+var errNoEpochChange = errors.New("no change to the epochs")
 
 // DestroyEpochs destroys the epochs numbered, or with none given the
 // expired epochs older than the newest keep (0: DefaultKeepEpochs), in one
@@ -189,6 +189,7 @@ func (p *Party) DestroyEpochs(ctx context.Context, numbers []uint32, keep int) (
 	if keep <= 0 {
 		keep = DefaultKeepEpochs
 	}
+	numbers = slices.Compact(slices.Sorted(slices.Values(numbers)))
 	var dropped []uint32
 	r, err := p.changeRoster(ctx, func(r *identity.Roster) error {
 		if len(numbers) == 0 {
