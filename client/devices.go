@@ -39,7 +39,7 @@ func (p *Party) AddDevice(ctx context.Context, raw []byte) (*Admission, error) {
 		return nil, fmt.Errorf("the join request is for party %q, not %q", jr.Party, p.Name())
 	}
 	ad := &Admission{Party: p.Name(), Device: jr.Device.Name, Epochs: map[string][]byte{}}
-	for n, id := range p.epochs {
+	for n, id := range p.epochKeys() {
 		sealed, err := identity.SealEpoch(id, []identity.Device{jr.Device})
 		if err != nil {
 			return nil, err
@@ -86,7 +86,9 @@ func (p *Party) checkNewDeviceName(name string) error {
 }
 
 // RemoveDevice takes the named device off the party's roster and gives the
-// new roster to the relay, which refuses the device from then on. This
+// new roster to the relay, which refuses the device from then on. The same
+// roster names a new epoch, sealed only to the devices that remain, so the
+// removed device gets no later epoch. This
 // device, and the last device, cannot be removed.
 func (p *Party) RemoveDevice(ctx context.Context, name string) (*identity.Roster, error) {
 	if name == p.Device() {
@@ -95,10 +97,17 @@ func (p *Party) RemoveDevice(ctx context.Context, name string) (*identity.Roster
 	if p.roster.Device(name) == nil {
 		return nil, fmt.Errorf("the roster of %q names no device %q", p.Name(), name)
 	}
-	return p.changeRoster(ctx, func(r *identity.Roster) error {
+	var ne *newEpoch
+	r, err := p.changeRoster(ctx, func(r *identity.Roster) error {
 		r.Devices = slices.DeleteFunc(r.Devices, func(d identity.Device) bool { return d.Name == name })
-		return nil
+		var err error
+		ne, err = p.addEpoch(ctx, r, 0, 0) // sealed to the devices that remain
+		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return r, p.keepNewEpoch(ne)
 }
 
 // changeRoster makes the next version of the party's roster with change,
@@ -139,8 +148,10 @@ func (p *Party) changeRoster(ctx context.Context, change func(*identity.Roster) 
 }
 
 // RefreshRoster fetches the party's own roster chain from the relay and
-// keeps its newest version if it follows the one this device holds. It
-// returns the roster this device holds afterwards. A device that the new
+// keeps its newest version if it follows the one this device holds, then
+// fetches the epoch keys it names that this device lacks and destroys
+// those it no longer names (syncEpochs). It returns the roster this device
+// holds afterwards, with any error of syncEpochs. A device that the new
 // roster no longer names gets ErrDeviceRemoved, and keeps its old roster.
 func (p *Party) RefreshRoster(ctx context.Context) (*identity.Roster, error) {
 	var chain [][]byte
@@ -151,16 +162,15 @@ func (p *Party) RefreshRoster(ctx context.Context) (*identity.Roster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if newest == p.roster {
-		return p.roster, nil
+	if newest != p.roster {
+		if newest.Device(p.Device()) == nil {
+			return nil, fmt.Errorf("%w: roster %d of %q no longer names %q", ErrDeviceRemoved, newest.Serial, p.Name(), p.Device())
+		}
+		if err := p.keepRoster(newest); err != nil {
+			return nil, err
+		}
 	}
-	if newest.Device(p.Device()) == nil {
-		return nil, fmt.Errorf("%w: roster %d of %q no longer names %q", ErrDeviceRemoved, newest.Serial, p.Name(), p.Device())
-	}
-	if err := p.keepRoster(newest); err != nil {
-		return nil, err
-	}
-	return newest, nil
+	return newest, p.syncEpochs(ctx)
 }
 
 // ErrDeviceRemoved is returned when the party's roster no longer names this

@@ -11,7 +11,8 @@
 //	rosters/N              every version of it this device has followed (ownroster.go)
 //	rosterchanges.json     per party: the roster changes seen and told (rosterchanges.go)
 //	join.age, join-request a device waiting to join its party: its keystore and join request (join.go)
-//	epochs/N.age           epoch secrets, sealed to the roster's devices
+//	epochs/N.age           epoch secrets, sealed to the roster's devices; removed once the roster drops the epoch
+//	epochs/destroyed.json  the epochs this device destroyed, and when (epochs.go)
 //	relay.json             the relay's descriptor and address
 //	contacts/P.json        another party's pinned root key and verified roster chain, oldest first, and the safety
 //	                       number the user confirmed (verify.go)

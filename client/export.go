@@ -55,18 +55,21 @@ func (nopCloser) Close() error { return nil }
 
 // Exported describes a letter written out by Export.
 type Exported struct {
-	ID         string           `json:"id"`
-	Dir        string           `json:"dir"`
-	Direction  string           `json:"direction"` // "received" or "sent"
-	From       string           `json:"from"`      // party/device
-	To         string           `json:"to"`
-	Subject    string           `json:"subject"`
-	Precedence string           `json:"precedence"`
-	Seq        uint64           `json:"seq"`
-	Epoch      uint32           `json:"epoch"` // this party's epoch key that opens letter.age, 0 if none held
-	Files      []string         `json:"files"` // relative to Dir
-	Receipts   []ExportedRecord `json:"receipts"`
-	Log        []ExportedRecord `json:"log"`
+	ID         string `json:"id"`
+	Dir        string `json:"dir"`
+	Direction  string `json:"direction"` // "received" or "sent"
+	From       string `json:"from"`      // party/device
+	To         string `json:"to"`
+	Subject    string `json:"subject"`
+	Precedence string `json:"precedence"`
+	Seq        uint64 `json:"seq"`
+	Epoch      uint32 `json:"epoch"` // this party's epoch key that opens letter.age, 0 if none held
+	// EpochDestroyed, when Epoch is 0, says which destroyed epoch
+	// letter.age is sealed to, if this device can tell.
+	EpochDestroyed string           `json:"epoch_destroyed,omitempty"`
+	Files          []string         `json:"files"` // relative to Dir
+	Receipts       []ExportedRecord `json:"receipts"`
+	Log            []ExportedRecord `json:"log"`
 }
 
 // ExportedRecord is one receipt or one log record of an exported letter.
@@ -98,6 +101,7 @@ type exportSource struct {
 	subject   string
 	seq       uint64
 	when      string // "created …" or "sealed …"
+	sealedAt  time.Time
 	receipts  [][]byte
 }
 
@@ -129,6 +133,11 @@ func (p *Party) Export(ctx context.Context, id, out string) (*Exported, error) {
 		Subject: src.subject, Precedence: src.eh.Precedence.String(), Seq: src.seq}
 	if ex.Epoch, err = p.copySealed(sealed, filepath.Join(tmp, SealedName), src.eh); err != nil {
 		return nil, err
+	}
+	if ex.Epoch == 0 {
+		if derr := p.sealedToDestroyed(src); derr != nil {
+			ex.EpochDestroyed = derr.Error()
+		}
 	}
 	if err := p.exportRecords(ctx, tmp, src, ex); err != nil {
 		return nil, err
@@ -183,8 +192,19 @@ func (p *Party) exportSource(id string) (*exportSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("letter %s: %w", id, err)
 	}
-	return &exportSource{direction: "sent", eh: eh, subject: s.Subject, seq: s.Seq,
+	return &exportSource{direction: "sent", eh: eh, subject: s.Subject, seq: s.Seq, sealedAt: s.SealedAt,
 		when: "sealed " + s.SealedAt.UTC().Format(time.RFC3339), receipts: s.Receipts}, nil
+}
+
+// sealedToDestroyed returns an *EpochDestroyedError if the letter's
+// sealed copy is sealed to an epoch of this party that this device
+// destroyed: a received letter's epoch is in its envelope; a sent one's is
+// found from when it was sealed.
+func (p *Party) sealedToDestroyed(src *exportSource) error {
+	if src.direction == "received" {
+		return p.destroyedEpoch(src.eh.Epoch)
+	}
+	return p.destroyedSince(src.sealedAt)
 }
 
 // copySealed copies the sealed letter to dst, checking it against the
@@ -213,7 +233,7 @@ func (p *Party) copySealed(in io.Reader, dst string, eh *envelope.Header) (uint3
 // epochOpening returns the number of the epoch key this device holds that
 // opens the age file at path (only its header is read), or 0.
 func (p *Party) epochOpening(path string) uint32 {
-	for n, id := range p.epochs {
+	for n, id := range p.epochKeys() {
 		f, err := os.Open(path)
 		if err != nil {
 			return 0
@@ -311,6 +331,8 @@ func summary(ex *Exported, src *exportSource, now time.Time) string {
 	b.WriteString("\nfiles:\n  letter.age      the sealed letter, exactly as it travelled (an age file)\n  envelope.bin    the signed envelope header\n  receipts/       each signed receipt\n  log/            each record's inclusion proof, with the signed checkpoint it is against\n\n")
 	if ex.Epoch != 0 {
 		fmt.Fprintf(&b, "To open it with the stock age tool, export this party's epoch key %d:\n  brief party export-key --epoch %d --out epoch-%d.key\n  age -d -i epoch-%d.key letter.age > letter.plain\n", ex.Epoch, ex.Epoch, ex.Epoch, ex.Epoch)
+	} else if ex.EpochDestroyed != "" {
+		fmt.Fprintf(&b, "letter.age is %s.\n", ex.EpochDestroyed)
 	} else {
 		b.WriteString("This device holds none of the epoch keys that open letter.age (destroyed, or never held).\n")
 	}
@@ -326,7 +348,7 @@ func summary(ex *Exported, src *exportSource, now time.Time) string {
 // identity file in plain text. out gets mode 0600 and is never
 // overwritten: it appears complete or not at all.
 func (p *Party) ExportEpochKey(n uint32, out, passphrase string) error {
-	id := p.epochs[n]
+	id := p.epochKeys()[n]
 	if id == nil {
 		return fmt.Errorf("this device holds no epoch key %d (held: %s)", n, p.heldEpochs())
 	}
@@ -361,7 +383,7 @@ func (p *Party) ExportEpochKey(n uint32, out, passphrase string) error {
 func (p *Party) heldEpochs() string {
 	var s []string
 	for _, e := range p.roster.Epochs {
-		if p.epochs[e.Number] != nil {
+		if p.epochKeys()[e.Number] != nil {
 			s = append(s, fmt.Sprint(e.Number))
 		}
 	}

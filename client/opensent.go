@@ -67,6 +67,9 @@ func (p *Party) OpenSent(id string) (*OpenedSent, error) {
 	defer lk.Close()
 	rec, err := openInto(stage, f, eh, p.keys.Sign.Public().(ed25519.PublicKey), p.epochIdentities(), false)
 	if err != nil {
+		if derr := p.destroyedSince(s.SealedAt); derr != nil && errors.As(err, new(*age.NoIdentityMatchError)) {
+			return nil, fmt.Errorf("letter %s: %w", id, derr)
+		}
 		return nil, fmt.Errorf("the sealed copy of letter %s does not open: %w", id, err)
 	}
 	rec.OpenedAt = p.now()
@@ -99,8 +102,8 @@ func (p *Party) openedSent(dir string) (*OpenedSent, error) {
 
 // epochIdentities returns the epoch identities this device holds.
 func (p *Party) epochIdentities() []age.Identity {
-	ids := make([]age.Identity, 0, len(p.epochs))
-	for _, id := range p.epochs {
+	ids := make([]age.Identity, 0, len(p.epochKeys()))
+	for _, id := range p.epochKeys() {
 		ids = append(ids, id)
 	}
 	return ids

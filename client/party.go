@@ -32,7 +32,8 @@ type Party struct {
 	roster     *identity.Roster
 	relay      api.Descriptor
 	relayKey   ed25519.PublicKey
-	epochs     map[uint32]*age.HybridIdentity // opened epoch secrets by number
+	epochs     map[uint32]*age.HybridIdentity // opened epoch secrets by number; after Load, replaced whole (epochKeys)
+	epochMu    sync.RWMutex                   // guards epochs
 	rootFile   bool                           // the root key in keys came from a root key file (rootkey.go)
 	db         *sql.DB                        // records.db (records.go)
 	durable    *sql.DB                        // records.db, each commit fsynced
@@ -267,7 +268,7 @@ func (p *Party) openEpochs() error {
 		}
 		p.epochs[e.Number] = id
 	}
-	return nil
+	return p.forgetEpochs()
 }
 
 // Name returns the party's name.

@@ -196,8 +196,11 @@ func (p *Party) fetchAndOpen(ctx context.Context, id string, inline []byte) (*Re
 	if err := eh.Verify(dev.Key); err != nil {
 		return nil, refusedLetter(id, fmt.Errorf("letter %s: %w", id, err))
 	}
-	epoch := p.epochs[eh.Epoch]
+	epoch := p.epochKeys()[eh.Epoch]
 	if epoch == nil {
+		if derr := p.destroyedEpoch(eh.Epoch); derr != nil {
+			return nil, refusedLetter(id, fmt.Errorf("letter %s is %w", id, derr))
+		}
 		return nil, refusedLetter(id, fmt.Errorf("letter %s is sealed to epoch key %d, which this device does not hold", id, eh.Epoch))
 	}
 	lk, err := p.createTemp("open-*", true)

@@ -77,6 +77,7 @@ func (r *Relay) takeRoster(req *http.Request, admit bool) error {
 		return err
 	}
 	r.log.Info("roster admitted", "party", party, "serial", ros.Serial)
+	r.dropEpochBundles(req.Context(), prev, ros)
 	return nil
 }
 

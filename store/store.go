@@ -58,6 +58,7 @@ const (
 	streamBox      = "BOX"
 	streamReceipts = "RCPT"
 	streamLog      = "LOG"
+	streamEpochs   = "EPOCHS"
 	bucketChannels = "channels"
 	bucketMeta     = "meta"
 	bucketBodies   = "bodies"
@@ -163,6 +164,7 @@ type Store struct {
 	box      jetstream.Stream
 	receipts jetstream.Stream
 	leaves   jetstream.Stream // LOG: the log's leaf sequence (log.go)
+	epochs   jetstream.Stream // EPOCHS: parties' epoch bundles (epochs.go)
 	channels jetstream.KeyValue
 	meta     jetstream.KeyValue
 	bodies   jetstream.ObjectStore
@@ -386,6 +388,7 @@ func (s *Store) open(ctx context.Context, create bool) error {
 		{&s.mail, batched(records(streamMail, []string{"mail.*"}, s.cfg.DedupWindow))},
 		{&s.receipts, records(streamReceipts, []string{"rcpt.*.*.*"}, s.cfg.DedupWindow)},
 		{&s.leaves, batched(records(streamLog, []string{subjectLog}, 0))},
+		{&s.epochs, epochsConfig(s.cfg.Replicas)},
 		{&s.box, batched(jetstream.StreamConfig{
 			Name: streamBox, Subjects: []string{"box.*.*.*"}, Storage: jetstream.FileStorage, AllowDirect: true, Replicas: s.cfg.Replicas,
 		})},

@@ -16,7 +16,7 @@ import (
 func cmdParty(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "party", args, map[string]func(context.Context, *env, []string) error{
 		"init": partyInit, "show": partyShow, "export-key": partyExportKey, "device": partyDevice, "root": partyRoot,
-		"passphrase": partyPassphrase,
+		"passphrase": partyPassphrase, "epoch": partyEpoch,
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 const watchUsage = `watch [--dir DIR] [--json] [--all] [--interval DURATION] [--test-every DURATION]
              [--alarm COMMAND] [--alarm-webhook URL] [--alarm-subject]
              [--deadlines LIST] [--ack-deadlines LIST] [--roster-every DURATION]
+             [--epoch-every DURATION]
 
 Keeps the relay's push stream open and reads each letter as it arrives
 (printed as 'brief read --follow' does), and every interval collects
@@ -46,7 +47,10 @@ letter sent from here, delivered and not acknowledged by it;
 roster-changed, this party's or a contact's roster added or removed a
 device or changed its root key (the rosters are followed at the relay
 every --roster-every, and whenever a letter names a device not seen
-before). For each, COMMAND runs with /bin/sh -c and BRIEF_EVENT,
+before). On a device that keeps the party's root key in its keystore, it
+rotates the epoch key every --epoch-every (default 720h; 0: never; see
+'brief party epoch rotate'); on any other device it says once when the
+current epoch expires within 7 days and no one rotated it. For each, COMMAND runs with /bin/sh -c and BRIEF_EVENT,
 BRIEF_CHANNEL, BRIEF_LIGHT, BRIEF_PREVIOUS_LIGHT (empty at first),
 BRIEF_LETTER, BRIEF_PRECEDENCE, BRIEF_REASON and, with --alarm-subject,
 BRIEF_SUBJECT in its environment, and the alarm is POSTed
@@ -66,11 +70,12 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 	dl := fs.String("deadlines", "", "delivery `deadlines` other than the defaults (FLASH=10m,IMMEDIATE=30m,PRIORITY=3h,ROUTINE=6h)")
 	ackDL := fs.String("ack-deadlines", "", "acknowledgement `deadlines` other than the defaults (FLASH=10m,IMMEDIATE=1h,PRIORITY=6h,ROUTINE=24h)")
 	rosterEvery := fs.Duration("roster-every", 10*time.Minute, "follow this party's and the contacts' rosters at the relay every `duration`")
+	epochEvery := fs.Duration("epoch-every", client.DefaultEpochEvery, "on a device keeping the root key, rotate the epoch key every `duration`; 0: never")
 	subject := fs.Bool("alarm-subject", false, "give the hooks letters' subjects (BRIEF_SUBJECT, \"subject\"); off, since a hook may be a paging system")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || *interval <= 0 || *testEvery < 0 || *rosterEvery <= 0 {
+	if fs.NArg() > 0 || *interval <= 0 || *testEvery < 0 || *rosterEvery <= 0 || *epochEvery < 0 {
 		return usagef("brief watch --interval 60s --test-every 1h", "watch takes no arguments, a positive --interval and --roster-every, and a --test-every of 0 or more")
 	}
 	// The follower, the webhook and the watch loop print from several goroutines.
@@ -105,7 +110,7 @@ func cmdWatch(ctx context.Context, e *env, args []string) error {
 	defer unlock()
 	hooks.Party, hooks.Device = p.Name(), p.Device()
 	w := &watcher{e: we, p: p, interval: *interval, testEvery: *testEvery, asJSON: *fs.asJSON, all: *all, deadlines: deadlines, hooks: hooks,
-		ackDeadlines: ackDeadlines, rosterEvery: *rosterEvery, lastWarn: map[string]string{}, refused: map[string]time.Time{}}
+		ackDeadlines: ackDeadlines, rosterEvery: *rosterEvery, epochEvery: *epochEvery, lastWarn: map[string]string{}, refused: map[string]time.Time{}}
 	// A watch that starts after the channel was silent (a new set-up, a
 	// device that was off) would see red before the first heartbeats
 	// had a chance to go: the first light is judged after two intervals.
@@ -151,6 +156,7 @@ type watcher struct {
 	ackDeadlines        client.AckDeadlines
 	rosterEvery         time.Duration
 	rostersFollowed     time.Time // when the rosters were last followed at the relay
+	epochEvery          time.Duration
 }
 
 // follow reads letters from the relay's push stream until ctx ends,
@@ -195,6 +201,7 @@ func (w *watcher) tick(ctx context.Context) {
 	w.owed(ctx)
 	w.rosters(tctx)
 	w.invitations(tctx)
+	w.epochs(tctx)
 	sctx, scancel := context.WithTimeout(ctx, w.interval)
 	defer scancel()
 	st, err := w.p.Status(sctx, w.interval)

@@ -32,7 +32,7 @@ func commands() []command {
 	return []command{
 		{"demo", "run a relay and two parties in one process and send a letter", cmdDemo},
 		{"relay", "operate a relay: init, run, admit, channel, channels, invitations, overdue, metrics, admin-cert", cmdRelay},
-		{"party", "set up this device's party: init, show, passphrase, export-key, device", cmdParty},
+		{"party", "set up this device's party: init, show, passphrase, export-key, device, root, epoch", cmdParty},
 		{"contact", "pin another party's root key and verify it: add, verify, show, list", cmdContact},
 		{"invite", "open a channel by invitation with a one-time code: create, accept, status", cmdInvite},
 		{"send", "seal and post a letter", cmdSend},

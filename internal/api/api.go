@@ -60,6 +60,17 @@ const (
 // client can verify the chain from the root key it pinned.
 const PathRosterChain = "/chain"
 
+// PathEpochs follows PathRosters and a party name:
+// /v1/rosters/{party}/epochs/{n} is the bundle of the party's epoch n (its
+// secret sealed to the party's devices, an age file), for devices of that
+// party only: PUT before the roster that names the epoch, GET, DELETE once
+// the roster no longer names it.
+const PathEpochs = "/epochs/"
+
+// MaxEpochBundle bounds an epoch bundle: an age file with one hybrid
+// stanza (about 1,560 bytes) per device, room for a roster's 256.
+const MaxEpochBundle = 512 << 10
+
 // MailboxEntry is one pending envelope in GET /v1/mailbox, and the data of
 // an "envelope" server-sent event.
 type MailboxEntry struct {
