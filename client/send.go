@@ -97,6 +97,14 @@ func (p *Party) Send(ctx context.Context, o Outgoing) (*SentLetter, *envelope.Re
 		if !errors.As(derr, &re) {
 			re = &RelayError{Code: sent.Refused, Message: sent.PostError}
 		}
+		if re.Code == api.CodeEpoch {
+			// Sealed to an epoch key the recipient no longer has: this
+			// device's copy of its roster is old. Follow it now, so that
+			// the letter sent again is sealed to a key it holds.
+			if _, err := p.RefreshContact(ctx, sent.To); err != nil {
+				p.log.Warn("failed to follow the roster of a party that refused an epoch key", "party", sent.To, "err", err)
+			}
+		}
 		return sent, nil, &RefusedError{ID: sent.ID, Err: re}
 	}
 	var qe *QueuedError

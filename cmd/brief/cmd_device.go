@@ -142,7 +142,13 @@ func deviceFinish(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
-	return printParty(e, p, *asJSON)
+	if err := printParty(e, p, *asJSON); err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintf(e.stderr, "brief: hint: destroy %s now: it holds the party's epoch keys, sealed to this device, and a copy would outlive their destruction\n", fs.Arg(0))
+	}
+	return nil
 }
 
 func deviceRemove(ctx context.Context, e *env, args []string) error {

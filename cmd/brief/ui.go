@@ -83,6 +83,8 @@ func hints(err error) []string {
 			return []string{"the relay operator admits a party with 'brief relay admit ROSTER'"}
 		case api.CodeNotOnRoster:
 			return []string{"the relay's roster of this party does not name this device: it was removed ('brief party device list' on another device shows the roster), or the roster that names it never reached the relay"}
+		case api.CodeEpoch:
+			return []string{"the letter was sealed to an epoch key the recipient no longer has; this device has followed their roster again: send the letter again"}
 		case api.CodeStorageFull:
 			return []string{"the relay is out of disk space: it refuses new letters but still delivers those it holds; try again later, or tell the relay operator"}
 		case api.CodeUnavailable:
