@@ -163,10 +163,11 @@ func (p *Party) RefreshRoster(ctx context.Context) (*identity.Roster, error) {
 		return nil, err
 	}
 	if newest != p.roster {
-		if newest.Device(p.Device()) == nil {
-			return nil, fmt.Errorf("%w: roster %d of %q no longer names %q", ErrDeviceRemoved, newest.Serial, p.Name(), p.Device())
+		d := newest.Device(p.Device())
+		if own := p.keys.DeviceEntry(); d == nil || !d.Key.Equal(own.Key) || d.Recipient != own.Recipient {
+			return nil, fmt.Errorf("%w: roster %d of %q no longer names %q with this device's keys", ErrDeviceRemoved, newest.Serial, p.Name(), p.Device())
 		}
-		if err := p.keepRoster(newest); err != nil {
+		if err := p.keepRosters(chain[p.roster.Serial:newest.Serial], newest); err != nil {
 			return nil, err
 		}
 	}
@@ -199,17 +200,29 @@ func followOwnChain(cur *identity.Roster, chain [][]byte) (*identity.Roster, err
 // keepRoster stores r, which follows the party's roster in this folder,
 // as its newest version.
 func (p *Party) keepRoster(r *identity.Roster) error {
-	if err := writeRosterFiles(p.dir, [][]byte{r.Raw}, r.Serial); err != nil {
+	return p.keepRosters([][]byte{r.Raw}, r)
+}
+
+// keepRosters stores the versions that follow the party's roster in this
+// folder, oldest first, of which newest is the last: every one of them,
+// so that rosters/ holds the chain without a gap.
+func (p *Party) keepRosters(versions [][]byte, newest *identity.Roster) error {
+	if err := writeRosterFiles(p.dir, versions, newest.Serial); err != nil {
 		return err
 	}
-	p.roster = r
+	p.roster = newest
 	p.dropStaleRoot()
 	return nil
 }
 
 // dropStaleRoot forgets a root key the party's roster no longer names:
-// another device rotated it. The device goes on as a device.
+// another device rotated it. The device goes on as a device. A rotation
+// this device is making takes its new key instead (nextRoot).
 func (p *Party) dropStaleRoot() {
+	if p.nextRoot != nil && p.roster.Root.Equal(p.nextRoot.Public()) {
+		p.keys.Root, p.rootFile, p.nextRoot = p.nextRoot, true, nil
+		return
+	}
 	if p.keys.Root != nil && !p.roster.Root.Equal(p.keys.Root.Public()) {
 		p.log.Warn("the root key this device holds is no longer the party's root: it was rotated", "roster", p.roster.Serial)
 		p.keys.Root = nil

@@ -312,3 +312,24 @@ func TestLetterNamesNewerRoster(t *testing.T) {
 		t.Fatalf("after opening a letter that names roster 2: %v %v", ros, err)
 	}
 }
+
+// A device that follows several roster versions at once keeps each, and
+// holds the newest after a reload.
+func TestRosterFollowedWithoutGap(t *testing.T) {
+	w, wash, _ := pair(t)
+	ctx := context.Background()
+	term := w.AddDevice(wash, "terminal") // roster 2
+	w.AddDevice(wash, "desk")             // roster 3
+	w.AddDevice(wash, "laptop-2")         // roster 4
+	if r, err := term.RefreshRoster(ctx); err != nil || r.Serial != 4 {
+		t.Fatalf("refresh: %v %v", r, err)
+	}
+	again, err := client.Load(term.Dir(), testrelay.Passphrase, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if again.Roster().Serial != 4 {
+		t.Fatalf("after a reload the device holds roster %d, not 4", again.Roster().Serial)
+	}
+}

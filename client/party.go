@@ -35,6 +35,7 @@ type Party struct {
 	epochs     map[uint32]*age.HybridIdentity // opened epoch secrets by number; after Load, replaced whole (epochKeys)
 	epochMu    sync.RWMutex                   // guards epochs
 	rootFile   bool                           // the root key in keys came from a root key file (rootkey.go)
+	nextRoot   ed25519.PrivateKey             // the new root key of a rotation this process is making
 	db         *sql.DB                        // records.db (records.go)
 	durable    *sql.DB                        // records.db, each commit fsynced
 	writing    sync.Mutex                     // held by this process's transaction of records.db (commit.go)
@@ -134,7 +135,10 @@ func Init(o InitOptions, opts Options) (p *Party, err error) {
 			return nil, err
 		}
 		defer func() {
-			if err != nil { // a root key file for a party that was not made
+			// A root key file for a party that was not made goes; once
+			// keys.age is written the party exists, and the file is its
+			// only root key.
+			if _, serr := os.Stat(filepath.Join(o.Dir, "keys.age")); err != nil && serr != nil {
 				os.Remove(o.RootOut)
 			}
 		}()

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,9 +13,10 @@ import (
 
 // UseRootKeyFile takes the party's root key from a root key file (see
 // identity.SealRootKey) into this process's memory, for roster changes on
-// a device that does not keep it. The key must be the one the party's
-// current roster names.
-func (p *Party) UseRootKeyFile(sealed []byte, passphrase string) error {
+// a device that does not keep it. It follows the party's roster first, so
+// that the key is checked against the current version: it must be the one
+// that version names.
+func (p *Party) UseRootKeyFile(ctx context.Context, sealed []byte, passphrase string) error {
 	party, root, err := identity.OpenRootKey(sealed, passphrase)
 	if err != nil {
 		return err
@@ -22,12 +24,25 @@ func (p *Party) UseRootKeyFile(sealed []byte, passphrase string) error {
 	if party != p.Name() {
 		return fmt.Errorf("the root key file is for party %q, not %q", party, p.Name())
 	}
-	if !p.roster.Root.Equal(root.Public()) {
-		return fmt.Errorf("the root key file holds %s, but roster %d of %q names the root key %s: it is an old or another party's key",
-			identity.Fingerprint(root.Public().(ed25519.PublicKey)), p.roster.Serial, p.Name(), identity.Fingerprint(p.roster.Root))
+	if _, err := p.RefreshRoster(ctx); err != nil {
+		return err
 	}
-	p.keys.Root, p.rootFile = root, true
-	return nil
+	pub := root.Public().(ed25519.PublicKey)
+	if p.roster.Root.Equal(pub) {
+		p.keys.Root, p.rootFile = root, true
+		return nil
+	}
+	chain, err := readOwnChain(p.dir)
+	if err != nil {
+		return err
+	}
+	for _, raw := range chain {
+		if r, err := identity.DecodeRoster(raw); err == nil && r.Root.Equal(pub) {
+			return fmt.Errorf("the root key file holds %s, the root key that roster %d of %q named, since replaced by %s (roster %d): it is a retired key, and signs nothing any more",
+				identity.Fingerprint(pub), r.Serial, p.Name(), identity.Fingerprint(p.roster.Root), p.roster.Serial)
+		}
+	}
+	return fmt.Errorf("the root key file holds %s, which no version of the roster of %q names: it is not this party's root key", identity.Fingerprint(pub), p.Name())
 }
 
 // rootInKeystore reports whether this device keeps the root key in its
@@ -47,6 +62,15 @@ func (p *Party) RotateRootToFile(ctx context.Context, keep func(ed25519.PrivateK
 	if p.keys.Root == nil {
 		return nil, ErrNoRootKey
 	}
+	// Follow the roster first: the key must still be the root, or the new
+	// file would hold a key that never becomes one.
+	if _, err := p.RefreshRoster(ctx); err != nil {
+		return nil, err
+	}
+	if p.keys.Root == nil {
+		return nil, ErrNoRootKey
+	}
+	from := p.roster.Serial
 	_, next, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		return nil, fmt.Errorf("failed to generate root key: %w", err)
@@ -54,16 +78,36 @@ func (p *Party) RotateRootToFile(ctx context.Context, keep func(ed25519.PrivateK
 	if err := keep(next); err != nil {
 		return nil, fmt.Errorf("failed to keep the new root key: %w", err)
 	}
+	p.nextRoot = next
+	defer func() { p.nextRoot = nil }()
 	r, err := p.changeRoster(ctx, func(r *identity.Roster) error {
 		r.Root = next.Public().(ed25519.PublicKey)
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		var re *RelayError
+		if errors.As(err, &re) && re.Status/100 == 4 {
+			return nil, fmt.Errorf("%w; the root key is unchanged, and the new root key file is of no use", err)
+		}
+		return nil, &RotationUnknownError{From: from, Err: err}
 	}
-	p.keys.Root, p.rootFile = next, true
 	return r, nil
 }
+
+// RotationUnknownError is a root rotation whose outcome is not known: the
+// relay may have taken the new roster without its answer arriving. Until
+// the party's roster shows which key is the root ('brief party device
+// list'), both the old and the new root key must be kept.
+type RotationUnknownError struct {
+	From uint64 // the roster version the rotation followed
+	Err  error
+}
+
+func (e *RotationUnknownError) Error() string {
+	return fmt.Sprintf("the rotation may or may not have reached the relay (%v): keep both root key files until the roster shows which key is the root; roster %d means the old one, %d the new", e.Err, e.From, e.From+1)
+}
+
+func (e *RotationUnknownError) Unwrap() error { return e.Err }
 
 // WriteRootKeyFile seals a party's root key to passphrase in a new root
 // key file name, which must not exist, and syncs it. The passphrase and

@@ -80,7 +80,7 @@ func deviceAdd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
-	if err := useRoot(e, p, *root); err != nil {
+	if err := useRoot(ctx, e, p, *root); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -159,7 +159,7 @@ func deviceRemove(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
-	if err := useRoot(e, p, *root); err != nil {
+	if err := useRoot(ctx, e, p, *root); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

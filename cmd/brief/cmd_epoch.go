@@ -84,7 +84,7 @@ func epochRotate(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 || *older < 0 || *lifetime <= 0 || *keep < 1 {
 		return usagef("brief party epoch rotate --if-older-than 720h", "party epoch rotate takes no arguments, a positive --lifetime and a --keep-epochs of 1 or more")
 	}
-	if err := useRoot(e, p, *root); err != nil {
+	if err := useRoot(ctx, e, p, *root); err != nil {
 		return err
 	}
 	ch, err := p.RotateEpoch(ctx, client.EpochOptions{Lifetime: *lifetime, Keep: *keep, IfOlderThan: *older})
@@ -115,7 +115,7 @@ func epochDestroy(ctx context.Context, e *env, args []string) error {
 	if *keep < 1 {
 		return usagef("brief party epoch destroy --keep-epochs 3", "--keep-epochs must be 1 or more")
 	}
-	if err := useRoot(e, p, *root); err != nil {
+	if err := useRoot(ctx, e, p, *root); err != nil {
 		return err
 	}
 	ch, err := p.DestroyEpochs(ctx, numbers, *keep)

@@ -18,7 +18,7 @@ func rootFlag(fs *flagSet) *string {
 
 // useRoot takes the root key from file, if given, asking for its
 // passphrase (BRIEF_ROOT_PASSPHRASE).
-func useRoot(e *env, p *client.Party, file string) error {
+func useRoot(ctx context.Context, e *env, p *client.Party, file string) error {
 	if file == "" {
 		return nil
 	}
@@ -30,7 +30,7 @@ func useRoot(e *env, p *client.Party, file string) error {
 	if err != nil {
 		return err
 	}
-	return p.UseRootKeyFile(sealed, pass)
+	return p.UseRootKeyFile(ctx, sealed, pass)
 }
 
 func partyRoot(ctx context.Context, e *env, args []string) error {
@@ -58,7 +58,7 @@ func rootRotate(ctx context.Context, e *env, args []string) error {
 	if _, err := os.Stat(*out); err == nil {
 		return fmt.Errorf("%s already exists: give a new file for the new root key", *out)
 	}
-	if err := useRoot(e, p, *root); err != nil {
+	if err := useRoot(ctx, e, p, *root); err != nil {
 		return err
 	}
 	pass, err := askSecret(e, "BRIEF_NEW_ROOT_PASSPHRASE", "New root key passphrase", true)
