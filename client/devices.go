@@ -20,6 +20,10 @@ type Admission struct {
 	Device string            `json:"device"`
 	Roster []byte            `json:"roster"`
 	Epochs map[string][]byte `json:"epochs"` // epoch number -> age file sealed to the device
+
+	// Again is set when the roster named the device already and the
+	// admission was made again, with no roster change.
+	Again bool `json:"-"`
 }
 
 // ErrNoRootKey is returned for a roster change on a device that does not
@@ -38,16 +42,17 @@ func (p *Party) AddDevice(ctx context.Context, raw []byte) (*Admission, error) {
 	if jr.Party != p.Name() {
 		return nil, fmt.Errorf("the join request is for party %q, not %q", jr.Party, p.Name())
 	}
-	ad := &Admission{Party: p.Name(), Device: jr.Device.Name, Epochs: map[string][]byte{}}
-	for n, id := range p.epochKeys() {
-		sealed, err := identity.SealEpoch(id, []identity.Device{jr.Device})
-		if err != nil {
-			return nil, err
-		}
-		ad.Epochs[strconv.FormatUint(uint64(n), 10)] = sealed
+	if ad, err := p.admissionAgain(jr); ad != nil || err != nil {
+		return ad, err
 	}
+	ad := &Admission{Party: p.Name(), Device: jr.Device.Name}
 	next, err := p.changeRoster(ctx, func(r *identity.Roster) error {
 		if err := p.checkNewDeviceName(jr.Device.Name); err != nil {
+			return err
+		}
+		// Sealed after changeRoster followed the roster and fetched its
+		// epoch keys: the admission holds every one the roster names.
+		if ad.Epochs, err = p.sealEpochsTo(r, jr.Device); err != nil {
 			return err
 		}
 		r.Devices = append(r.Devices, jr.Device)
@@ -58,6 +63,50 @@ func (p *Party) AddDevice(ctx context.Context, raw []byte) (*Admission, error) {
 	}
 	ad.Roster = next.Raw
 	return ad, nil
+}
+
+// admissionAgain makes the admission of a device the roster names already
+// with the join request's keys: an admission lost or damaged on its way is
+// made again, with no roster change. It returns nil for a device the
+// roster does not name so.
+func (p *Party) admissionAgain(jr *identity.JoinRequest) (*Admission, error) {
+	d := p.roster.Device(jr.Device.Name)
+	if d == nil || !d.Key.Equal(jr.Device.Key) || d.Recipient != jr.Device.Recipient {
+		return nil, nil
+	}
+	if p.keys.Root == nil {
+		return nil, ErrNoRootKey
+	}
+	epochs, err := p.sealEpochsTo(p.roster, jr.Device)
+	if err != nil {
+		return nil, err
+	}
+	return &Admission{Party: p.Name(), Device: jr.Device.Name, Roster: p.roster.Raw, Epochs: epochs, Again: true}, nil
+}
+
+// sealEpochsTo seals every epoch secret that r names to device d alone. It
+// refuses if this device lacks the current one: the new device could not
+// open the letters sent to the party.
+func (p *Party) sealEpochsTo(r *identity.Roster, d identity.Device) (map[string][]byte, error) {
+	keys := p.epochKeys()
+	if cur, err := r.CurrentEpoch(p.now()); err != nil {
+		return nil, err
+	} else if keys[cur.Number] == nil {
+		return nil, fmt.Errorf("this device does not hold epoch key %d, the party's current one: follow the roster ('brief party device list') and try again", cur.Number)
+	}
+	out := map[string][]byte{}
+	for _, e := range r.Epochs {
+		id := keys[e.Number]
+		if id == nil {
+			continue // expired and never held here
+		}
+		sealed, err := identity.SealEpoch(id, []identity.Device{d})
+		if err != nil {
+			return nil, err
+		}
+		out[strconv.FormatUint(uint64(e.Number), 10)] = sealed
+	}
+	return out, nil
 }
 
 // checkNewDeviceName refuses a device name that any version of the party's

@@ -15,8 +15,10 @@ import (
 	"brieftraeger/internal/testrelay"
 )
 
-// joinDevice makes a device of washington through a join request, and returns its folder and the admission the root holder made.
-func joinDevice(t *testing.T, w *testrelay.World, wash *client.Party, name, fingerprint string) (string, []byte) {
+// joinDevice makes a device of washington through a join request, and
+// returns its folder and the admission that root, a device of washington
+// that can sign roster changes, made.
+func joinDevice(t *testing.T, w *testrelay.World, root *client.Party, name, fingerprint string) (string, []byte) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	jr, err := client.StartJoin(client.JoinOptions{Dir: dir, Party: "washington", Device: name,
@@ -27,7 +29,13 @@ func joinDevice(t *testing.T, w *testrelay.World, wash *client.Party, name, fing
 	if _, err := client.Load(dir, testrelay.Passphrase, client.Options{}); !errors.Is(err, client.ErrJoinPending) {
 		t.Fatalf("Load of a folder waiting to join: %v", err)
 	}
-	ad, err := wash.AddDevice(context.Background(), jr.Raw)
+	return dir, admit(t, root, jr)
+}
+
+// admit admits the join request jr on root and returns the admission.
+func admit(t *testing.T, root *client.Party, jr *identity.JoinRequest) []byte {
+	t.Helper()
+	ad, err := root.AddDevice(context.Background(), jr.Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +43,7 @@ func joinDevice(t *testing.T, w *testrelay.World, wash *client.Party, name, fing
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir, b
+	return b
 }
 
 func TestDeviceAddAndRemove(t *testing.T) {
@@ -331,5 +339,41 @@ func TestRosterFollowedWithoutGap(t *testing.T) {
 	defer again.Close()
 	if again.Roster().Serial != 4 {
 		t.Fatalf("after a reload the device holds roster %d, not 4", again.Roster().Serial)
+	}
+}
+
+// A root holder that has not followed an epoch rotation still admits a
+// device with every epoch key the roster names: it follows the roster
+// before sealing them.
+func TestAdmissionHoldsTheCurrentEpoch(t *testing.T) {
+	w, wash, teh := pair(t)
+	ctx := context.Background()
+	term := w.AddDevice(wash, "terminal")
+	sealed, err := identity.SealRootKey("washington", w.Keys(wash).Root, "a long root passphrase", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wash.RotateEpoch(ctx, client.EpochOptions{}); err != nil { // epoch 2; terminal has not followed
+		t.Fatal(err)
+	}
+	if err := term.UseRootKeyFile(ctx, sealed, "a long root passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	dir, ad := joinDevice(t, w, term, "desk", "")
+	desk, err := client.FinishJoin(ctx, dir, testrelay.Passphrase, ad, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer desk.Close()
+	w.Pin(desk, teh)
+	if _, err := teh.RefreshContact(ctx, "washington"); err != nil {
+		t.Fatal(err)
+	}
+	sent, _, err := teh.Send(ctx, client.Outgoing{To: "washington", Subject: "s", Precedence: envelope.Routine, Body: []byte("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := desk.Receive(ctx, sent.ID); err != nil {
+		t.Fatalf("the new device cannot open a letter to its party: %v", err)
 	}
 }

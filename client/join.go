@@ -108,8 +108,9 @@ func StartJoin(o JoinOptions) (*identity.JoinRequest, error) {
 // roster must be in the party's chain at the relay, verified from its
 // first root (the expected fingerprint, when given at StartJoin); the
 // newest version must name this device with its own keys; each epoch
-// secret must open and match its epoch on the roster. On any error the
-// folder is left as it was.
+// secret must open and match its epoch on the roster (one the roster no
+// longer names is passed over). On an error of these checks the folder is
+// left as it was.
 func FinishJoin(ctx context.Context, dir, passphrase string, admission []byte, opts Options) (*Party, error) {
 	opts = opts.fill()
 	sealed, err := os.ReadFile(filepath.Join(dir, joinKeysFile))
@@ -172,6 +173,11 @@ func FinishJoin(ctx context.Context, dir, passphrase string, admission []byte, o
 		np.Close()
 		return nil, err
 	}
+	// Epoch keys made since the admission are fetched now; the device is
+	// a party device already, so a failure here is for later.
+	if _, err := np.RefreshRoster(ctx); err != nil {
+		np.log.Warn("failed to follow the roster after joining; the next command will", "err", err)
+	}
 	return np, nil
 }
 
@@ -216,7 +222,8 @@ func checkAdmission(ks *identity.Keystore, ad *Admission, chain [][]byte, finger
 		}
 		e := ros.Epoch(uint32(num))
 		if e == nil {
-			return nil, fmt.Errorf("admission: epoch %d is not on roster %d", num, ros.Serial)
+			delete(ad.Epochs, n) // destroyed since the admission was made
+			continue
 		}
 		id, err := identity.OpenEpoch(sealed, ks.Age)
 		if err != nil {

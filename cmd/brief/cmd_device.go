@@ -103,12 +103,21 @@ func deviceAdd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if err := os.WriteFile(file, b, 0o600); err != nil {
-		return fmt.Errorf("the device is on roster %d, but the admission could not be written: %w", p.Roster().Serial, err)
+		return usagef("run the same 'brief party device add' again: it makes the admission again without changing the roster",
+			"the device is on roster %d, but the admission could not be written: %v", p.Roster().Serial, err)
 	}
+	fp := identity.Fingerprint(p.Roster().Device(ad.Device).Key)
 	if *fs.asJSON {
-		return printJSON(e.stdout, map[string]any{"party": ad.Party, "device": ad.Device, "roster_serial": p.Roster().Serial, "admission": file})
+		return printJSON(e.stdout, map[string]any{"party": ad.Party, "device": ad.Device, "device_fingerprint": fp,
+			"roster_serial": p.Roster().Serial, "admission": file, "again": ad.Again})
 	}
-	fmt.Fprintf(e.stdout, "added device %s to %s: roster #%d\nadmission written to %s\n", ad.Device, ad.Party, p.Roster().Serial, file)
+	if ad.Again {
+		fmt.Fprintf(e.stdout, "device %s is on roster #%d of %s already: admission made again\n", ad.Device, p.Roster().Serial, ad.Party)
+	} else {
+		fmt.Fprintf(e.stdout, "added device %s to %s: roster #%d\n", ad.Device, ad.Party, p.Roster().Serial)
+	}
+	fmt.Fprintf(e.stdout, "device key fingerprint %s\nadmission written to %s\n", fp, file)
+	fmt.Fprintf(e.stderr, "brief: hint: check that the fingerprint is the one the new device printed; if not, remove the device at once\n")
 	fmt.Fprintf(e.stderr, "brief: hint: carry %s to the new device and run 'brief party device finish %s' there\n", file, filepath.Base(file))
 	return nil
 }
