@@ -57,9 +57,14 @@ func (p *Party) CollectReceiptsAndRefusals(ctx context.Context) ([]*envelope.Rec
 	var recordErr error
 	for _, e := range list {
 		rc, err := p.checkReceipt(ctx, e.Receipt)
-		if errors.Is(err, errNoRecord) && p.sentByOtherDevice(ctx, rc.ID.String()) {
-			handled = e.Seq // that device records it
-			continue
+		if errors.Is(err, errNoRecord) {
+			other, oerr := p.sentByOtherDevice(ctx, rc.ID.String())
+			if oerr != nil {
+				err = &undecidedError{oerr}
+			} else if other {
+				handled = e.Seq // that device records it
+				continue
+			}
 		}
 		if errors.As(err, new(*undecidedError)) {
 			recordErr = fmt.Errorf("failed to check receipt %d: %w", e.Seq, err)
@@ -104,8 +109,15 @@ func (p *Party) checkReceipt(ctx context.Context, raw []byte) (*envelope.Receipt
 		return rc, err
 	}
 	err = p.VerifyReceipt(sent, rc)
-	if errors.Is(err, errNotOnRoster) {
-		err = p.receiptBeforeRemoval(ctx, sent, rc)
+	if errors.Is(err, errNotOnRoster) && rc.Party == sent.To {
+		// The recipient may have added the device since this device
+		// followed its roster: follow it once.
+		if _, rerr := p.RefreshContact(ctx, sent.To); rerr != nil {
+			return rc, &undecidedError{rerr}
+		}
+		if err = p.VerifyReceipt(sent, rc); errors.Is(err, errNotOnRoster) {
+			err = p.receiptBeforeRemoval(ctx, sent, rc)
+		}
 	}
 	return rc, err
 }
@@ -121,28 +133,31 @@ var errNoRecord = errors.New("no record of letter")
 // of another device's letter is that device's to record. A relay that
 // claims so falsely gains nothing: the header must carry that device's
 // signature.
-func (p *Party) sentByOtherDevice(ctx context.Context, id string) bool {
+func (p *Party) sentByOtherDevice(ctx context.Context, id string) (bool, error) {
 	resp, err := p.do(ctx, http.MethodGet, api.PathEnvelopes+"/"+id, nil, 0)
-	if err != nil {
-		return false
+	var re *RelayError
+	if errors.As(err, &re) && re.Status/100 == 4 {
+		return false, nil // not a letter of this party that the relay holds
+	} else if err != nil {
+		return false, err
 	}
 	defer resp.Body.Close()
 	eh, err := envelope.ReadHeader(resp.Body)
 	if err != nil || eh.ID.String() != id || eh.From != p.Name() || eh.Device == p.Device() {
-		return false
+		return false, nil
 	}
 	chain, err := readOwnChain(p.dir)
 	if err != nil {
-		return false
+		return false, err
 	}
 	for _, raw := range chain {
 		if r, err := identity.DecodeRoster(raw); err == nil {
 			if d := r.Device(eh.Device); d != nil && eh.Verify(d.Key) == nil {
-				return true
+				return true, nil
 			}
 		}
 	}
-	return false
+	return false, nil
 }
 
 // refuse records receipts set aside, each once.

@@ -80,3 +80,23 @@ func TestReceiptFromRemovedDevice(t *testing.T) {
 		t.Fatalf("receipts %d, set aside %+v, %v", len(got), refused, err)
 	}
 }
+
+// A receipt from a device the recipient added after this device last
+// followed its roster counts: the roster is followed once before it is
+// set aside.
+func TestReceiptFromNewDevice(t *testing.T) {
+	w, wash, teh := pair(t)
+	ctx := context.Background()
+	desk := w.AddDevice(teh, "desk")
+	sent, _, err := wash.Send(ctx, client.Outgoing{To: "tehran", Subject: "s", Precedence: envelope.Routine, Body: []byte("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := desk.Receive(ctx, sent.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, refused, err := wash.CollectReceiptsAndRefusals(ctx)
+	if err != nil || len(refused) != 0 || len(got) != 1 {
+		t.Fatalf("receipts %d, set aside %+v, %v", len(got), refused, err)
+	}
+}
