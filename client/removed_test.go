@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"brieftraeger/client"
 	"brieftraeger/envelope"
@@ -98,5 +99,30 @@ func TestReceiptFromNewDevice(t *testing.T) {
 	got, refused, err := wash.CollectReceiptsAndRefusals(ctx)
 	if err != nil || len(refused) != 0 || len(got) != 1 {
 		t.Fatalf("receipts %d, set aside %+v, %v", len(got), refused, err)
+	}
+}
+
+// A letter posted before the removal and logged in the same round as the
+// roster that removed its device is logged before it, in the order the
+// relay took them, and so opens.
+func TestLetterSameRoundAsRemoval(t *testing.T) {
+	w := testrelay.Start(t, testrelay.Options{LogInterval: 3 * time.Second})
+	wash, teh := w.Party("washington"), w.Party("tehran")
+	w.Connect(wash, teh)
+	ctx := context.Background()
+	term := w.AddDevice(wash, "terminal")
+	testrelay.SettleLog(t, w.Store)
+	before, _, err := term.Send(ctx, client.Outgoing{To: "tehran", Subject: "before", Precedence: envelope.Routine, Body: []byte("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wash.RemoveDevice(ctx, "terminal"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := teh.RefreshContact(ctx, "washington"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := teh.Receive(ctx, before.ID); err != nil {
+		t.Fatalf("a letter posted, and acknowledged as posted, before the removal: %v", err)
 	}
 }

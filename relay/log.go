@@ -443,11 +443,17 @@ func (k *logKeeper) checkFiled(ctx context.Context, letters []pendingLetter) err
 const fileCheckWait = 3 * time.Second
 
 // pending returns the leaves of the records stored since the last
-// integration: rosters, then envelopes each followed by its posted
-// receipt, then filed receipts; and the letters among them.
+// integration, in the order the relay took them (Record.Time): rosters,
+// envelopes each followed by its posted receipt, and filed receipts,
+// merged. So a letter posted before a roster version that removed its
+// device is logged before it, which is how the other party tells that it
+// came before the removal. A source that had more than logBatch records
+// waiting sets where the round stops: no record of the other sources
+// taken after its last one is logged before it. It returns the letters
+// among the leaves too.
 func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, []pendingLetter, error) {
-	var leaves []store.LogLeaf
-	var mail []pendingLetter
+	var groups []logGroup
+	var cutoff time.Time
 	for _, src := range []string{store.LogRosters, store.LogMail, store.LogReceipts} {
 		k.mu.RLock()
 		after := k.high[src]
@@ -457,26 +463,77 @@ func (k *logKeeper) pending(ctx context.Context) ([]store.LogLeaf, []pendingLett
 			return nil, nil, err
 		}
 		for _, r := range recs {
-			leaf := func(kind tlog.Kind, raw []byte) {
-				leaves = append(leaves, store.LogLeaf{Data: tlog.LeafData(kind, raw), Source: src, SourceSeq: r.Seq})
+			g, err := k.group(src, r)
+			if err != nil {
+				return nil, nil, err
 			}
-			switch src {
-			case store.LogRosters:
-				leaf(tlog.KindRoster, r.Data)
-			case store.LogReceipts:
-				leaf(tlog.KindReceipt, r.Data)
-			case store.LogMail:
-				rc, err := k.posted(*r.Mail)
-				if err != nil {
-					return nil, nil, err
-				}
-				mail = append(mail, pendingLetter{Stored: *r.Mail, leaf: len(leaves)})
-				leaf(tlog.KindEnvelope, r.Data)
-				leaf(tlog.KindReceipt, rc.Raw)
-			}
+			groups = append(groups, g)
+		}
+		if len(recs) == logBatch && (cutoff.IsZero() || recs[len(recs)-1].Time.Before(cutoff)) {
+			cutoff = recs[len(recs)-1].Time
 		}
 	}
+	groups = beforeCutoff(groups, cutoff)
+	slices.SortStableFunc(groups, func(a, b logGroup) int { return a.t.Compare(b.t) })
+	var leaves []store.LogLeaf
+	var mail []pendingLetter
+	for _, g := range groups {
+		if g.mail != nil {
+			mail = append(mail, pendingLetter{Stored: *g.mail, leaf: len(leaves)})
+		}
+		leaves = append(leaves, g.leaves...)
+	}
 	return leaves, mail, nil
+}
+
+// logGroup is the leaves of one record: one, or an envelope and its
+// posted receipt.
+type logGroup struct {
+	t      time.Time
+	src    string
+	leaves []store.LogLeaf
+	mail   *store.Stored // for an envelope
+}
+
+// group makes the leaves of record r of source src.
+func (k *logKeeper) group(src string, r store.Record) (logGroup, error) {
+	g := logGroup{t: r.Time, src: src}
+	leaf := func(kind tlog.Kind, raw []byte) {
+		g.leaves = append(g.leaves, store.LogLeaf{Data: tlog.LeafData(kind, raw), Source: src, SourceSeq: r.Seq})
+	}
+	switch src {
+	case store.LogRosters:
+		leaf(tlog.KindRoster, r.Data)
+	case store.LogReceipts:
+		leaf(tlog.KindReceipt, r.Data)
+	case store.LogMail:
+		rc, err := k.posted(*r.Mail)
+		if err != nil {
+			return g, err
+		}
+		g.mail = r.Mail
+		leaf(tlog.KindEnvelope, r.Data)
+		leaf(tlog.KindReceipt, rc.Raw)
+	}
+	return g, nil
+}
+
+// beforeCutoff keeps, of each source's groups (in stream order), those up
+// to the first taken after cutoff; all of them if cutoff is zero.
+func beforeCutoff(groups []logGroup, cutoff time.Time) []logGroup {
+	if cutoff.IsZero() {
+		return groups
+	}
+	stopped := map[string]bool{}
+	out := groups[:0]
+	for _, g := range groups {
+		if stopped[g.src] || g.t.After(cutoff) {
+			stopped[g.src] = true
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
 }
 
 // errNotLogged means a leaf is not (yet) in the log.

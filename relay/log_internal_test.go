@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +120,24 @@ func TestNoteSeenAtMostOncePerSecond(t *testing.T) {
 		if err != nil || !seen[d].Equal(t0.Add(round.want)) {
 			t.Fatalf("round %d: %v %v, want t0+%v", i, err, seen[d].Sub(t0), round.want)
 		}
+	}
+}
+
+// A source with more records waiting than a round reads stops the other
+// sources at its last record's time; each source keeps a prefix.
+func TestBeforeCutoff(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	g := func(src string, s int) logGroup { return logGroup{src: src, t: t0.Add(time.Duration(s) * time.Second)} }
+	groups := []logGroup{g("r", 1), g("r", 5), g("r", 2), g("m", 1), g("m", 3), g("m", 4)}
+	got := beforeCutoff(groups, t0.Add(3*time.Second))
+	var names []string
+	for _, x := range got {
+		names = append(names, fmt.Sprintf("%s%d", x.src, x.t.Unix()-1000))
+	}
+	if want := "r1,m1,m3"; strings.Join(names, ",") != want {
+		t.Fatalf("kept %v, want %s", names, want)
+	}
+	if len(beforeCutoff(groups, time.Time{})) != len(groups) {
+		t.Fatal("no cutoff dropped groups")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -109,6 +110,10 @@ type Record struct {
 	Seq  uint64
 	Data []byte
 	Mail *Stored // for LogMail
+	// Time is when the relay took the record: a letter's accept time
+	// (Stored.Time), else the stream's time of the message. The log
+	// integrates records of its sources in this order.
+	Time time.Time
 }
 
 // RecordsAfter returns up to limit records of a log source with a stream
@@ -140,12 +145,12 @@ func (s *Store) RecordsAfter(ctx context.Context, source string, after uint64, l
 			if !ok {
 				break
 			}
-			out = append(out, Record{Seq: c.Seq, Data: c.Header, Mail: &c})
+			out = append(out, Record{Seq: c.Seq, Data: c.Header, Mail: &c, Time: c.Time})
 			after++
 		}
 	}
 	err = s.getFrom(ctx, st, after+1, limit-len(out), func(m *jetstream.RawStreamMsg) error {
-		r := Record{Seq: m.Sequence, Data: m.Data}
+		r := Record{Seq: m.Sequence, Data: m.Data, Time: m.Time}
 		if source == LogMail {
 			env, err := decodeEnvelope(m.Header, m.Data)
 			if err != nil {
@@ -156,6 +161,9 @@ func (s *Store) RecordsAfter(ctx context.Context, source string, after uint64, l
 			// letters.
 			env.Seq, env.Header = r.Seq, slices.Clone(env.Header)
 			r.Data, r.Mail = env.Header, &env.Stored
+			if !env.Time.IsZero() {
+				r.Time = env.Time
+			}
 		}
 		out = append(out, r)
 		return nil
