@@ -28,6 +28,12 @@ func FuzzParseHeader(f *testing.F) {
 	f.Add(h.Raw, h.Trailer())
 	f.Add(h.Raw, h.Sig)
 	f.Add([]byte{}, make([]byte, 96))
+	var v1 struct {
+		Encoding testvec.HexBytes `json:"encoding"`
+		Trailer  testvec.HexBytes `json:"trailer"`
+	}
+	testvec.Read(f, "letter-header-v1.json", &v1)
+	f.Add([]byte(v1.Encoding), []byte(v1.Trailer))
 
 	f.Fuzz(func(t *testing.T, raw, trailer []byte) {
 		h, err := ParseHeader(raw, trailer)
@@ -43,6 +49,15 @@ func FuzzParseHeader(f *testing.F) {
 		enc, err := h.encode()
 		if err != nil {
 			t.Fatalf("parsed header does not re-encode: %v", err)
+		}
+		if raw[0] == 1 {
+			// A version-1 header re-encodes as version 2, with
+			// SenderRoster 0 and nothing else changed.
+			h1, err := ParseHeader(enc, nil)
+			if err != nil || enc[0] != Version || h.SenderRoster != 0 || h1.SenderRoster != 0 || !bytes.Equal(specHeader(h), enc) {
+				t.Fatalf("a version-1 header re-encoded as %x: %v", enc, err)
+			}
+			return
 		}
 		if !bytes.Equal(enc, raw) || !bytes.Equal(specHeader(h), raw) {
 			t.Fatalf("re-encoding differs:\n got %x\nwant %x", enc, raw)

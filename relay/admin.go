@@ -65,6 +65,11 @@ func (r *Relay) takeRoster(req *http.Request, admit bool) error {
 	}
 	ros, err := identity.ParseRoster(raw, prev)
 	if err != nil {
+		if r, derr := identity.DecodeRoster(raw); derr == nil && prev != nil && r.Party == prev.Party && r.Serial == prev.Serial {
+			// Made after the same version as the current one: another
+			// change got there first.
+			return fail(http.StatusConflict, api.CodeConflict, "roster %d of %q was changed meanwhile by another change; follow it and try again", prev.Serial, party)
+		}
 		return fail(http.StatusBadRequest, api.CodeMalformed, "%v", err)
 	}
 	if ros.Party != party {

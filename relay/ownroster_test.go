@@ -86,6 +86,14 @@ func TestPutOwnRoster(t *testing.T) {
 			t.Fatalf("the next version: %d %s", status, body)
 		}
 	}
+	// Another version 2, made from version 1 at the same time: a conflict.
+	rival := &identity.Roster{Party: "washington", Serial: 2, Root: r1.Root, Prev: r1.Hash(), Devices: r1.Devices, Epochs: r1.Epochs}
+	if err := rival.Sign(wk.Root); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := w.call(http.MethodPut, wk.Sign, "washington", wk.Device, path, rival.Raw); status != http.StatusConflict || code(t, body) != api.CodeConflict {
+		t.Fatalf("a rival version 2: %d %s", status, body)
+	}
 	chain, err := w.Store.RosterHistory(context.Background(), "washington")
 	if err != nil || len(chain) != 2 || !bytes.Equal(chain[1], good.Raw) {
 		t.Fatalf("chain after the change: %d versions, %v", len(chain), err)
