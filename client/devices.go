@@ -143,11 +143,11 @@ func (p *Party) RemoveDevice(ctx context.Context, name string) (*identity.Roster
 	if name == p.Device() {
 		return nil, fmt.Errorf("device %q is this device: remove it from another device that holds the root key", name)
 	}
-	if p.roster.Device(name) == nil {
-		return nil, fmt.Errorf("the roster of %q names no device %q", p.Name(), name)
-	}
 	var ne *newEpoch
 	r, err := p.changeRoster(ctx, func(r *identity.Roster) error {
+		if r.Device(name) == nil { // r follows the relay's newest version
+			return fmt.Errorf("the roster of %q names no device %q", p.Name(), name)
+		}
 		r.Devices = slices.DeleteFunc(r.Devices, func(d identity.Device) bool { return d.Name == name })
 		var err error
 		ne, err = p.addEpoch(ctx, r, 0, 0) // sealed to the devices that remain
