@@ -168,7 +168,7 @@ var ErrUnknownContact = errors.New("unknown contact")
 // [Party.RefreshContact].
 func (p *Party) Contact(party string) (*identity.Roster, error) {
 	if party == p.keys.Party {
-		return p.roster, nil
+		return p.Roster(), nil
 	}
 	if err := identity.CheckName("party", party); err != nil {
 		return nil, err

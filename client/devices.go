@@ -70,18 +70,18 @@ func (p *Party) AddDevice(ctx context.Context, raw []byte) (*Admission, error) {
 // made again, with no roster change. It returns nil for a device the
 // roster does not name so.
 func (p *Party) admissionAgain(jr *identity.JoinRequest) (*Admission, error) {
-	d := p.roster.Device(jr.Device.Name)
+	d := p.Roster().Device(jr.Device.Name)
 	if d == nil || !d.Key.Equal(jr.Device.Key) || d.Recipient != jr.Device.Recipient {
 		return nil, nil
 	}
 	if p.keys.Root == nil {
 		return nil, ErrNoRootKey
 	}
-	epochs, err := p.sealEpochsTo(p.roster, jr.Device)
+	epochs, err := p.sealEpochsTo(p.Roster(), jr.Device)
 	if err != nil {
 		return nil, err
 	}
-	return &Admission{Party: p.Name(), Device: jr.Device.Name, Roster: p.roster.Raw, Epochs: epochs, Again: true}, nil
+	return &Admission{Party: p.Name(), Device: jr.Device.Name, Roster: p.Roster().Raw, Epochs: epochs, Again: true}, nil
 }
 
 // sealEpochsTo seals every epoch secret that r names to device d alone. It
@@ -173,7 +173,7 @@ func (p *Party) changeRoster(ctx context.Context, change func(*identity.Roster) 
 	if p.keys.Root == nil { // another device rotated the root key
 		return nil, ErrNoRootKey
 	}
-	cur := p.roster
+	cur := p.Roster()
 	next := &identity.Roster{Party: cur.Party, Serial: cur.Serial + 1, Root: cur.Root, Prev: cur.Hash(),
 		Devices: slices.Clone(cur.Devices), Epochs: slices.Clone(cur.Epochs)}
 	if err := change(next); err != nil {
@@ -207,16 +207,16 @@ func (p *Party) RefreshRoster(ctx context.Context) (*identity.Roster, error) {
 	if err := p.getJSON(ctx, api.PathRosters+p.Name()+api.PathRosterChain, &chain); err != nil {
 		return nil, fmt.Errorf("failed to fetch the roster chain of %q: %w", p.Name(), err)
 	}
-	newest, err := followOwnChain(p.roster, chain)
+	newest, err := followOwnChain(p.Roster(), chain)
 	if err != nil {
 		return nil, err
 	}
-	if newest != p.roster {
+	if newest != p.Roster() {
 		d := newest.Device(p.Device())
 		if own := p.keys.DeviceEntry(); d == nil || !d.Key.Equal(own.Key) || d.Recipient != own.Recipient {
 			return nil, fmt.Errorf("%w: roster %d of %q no longer names %q with this device's keys", ErrDeviceRemoved, newest.Serial, p.Name(), p.Device())
 		}
-		if err := p.keepRosters(chain[p.roster.Serial:newest.Serial], newest); err != nil {
+		if err := p.keepRosters(chain[p.Roster().Serial:newest.Serial], newest); err != nil {
 			return nil, err
 		}
 	}
@@ -259,7 +259,7 @@ func (p *Party) keepRosters(versions [][]byte, newest *identity.Roster) error {
 	if err := writeRosterFiles(p.dir, versions, newest.Serial); err != nil {
 		return err
 	}
-	p.roster = newest
+	p.rosterNow.Store(newest)
 	p.dropStaleRoot()
 	return nil
 }
@@ -268,12 +268,12 @@ func (p *Party) keepRosters(versions [][]byte, newest *identity.Roster) error {
 // another device rotated it. The device goes on as a device. A rotation
 // this device is making takes its new key instead (nextRoot).
 func (p *Party) dropStaleRoot() {
-	if p.nextRoot != nil && p.roster.Root.Equal(p.nextRoot.Public()) {
+	if p.nextRoot != nil && p.Roster().Root.Equal(p.nextRoot.Public()) {
 		p.keys.Root, p.rootFile, p.nextRoot = p.nextRoot, true, nil
 		return
 	}
-	if p.keys.Root != nil && !p.roster.Root.Equal(p.keys.Root.Public()) {
-		p.log.Warn("the root key this device holds is no longer the party's root: it was rotated", "roster", p.roster.Serial)
+	if p.keys.Root != nil && !p.Roster().Root.Equal(p.keys.Root.Public()) {
+		p.log.Warn("the root key this device holds is no longer the party's root: it was rotated", "roster", p.Roster().Serial)
 		p.keys.Root = nil
 	}
 }

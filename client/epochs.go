@@ -153,7 +153,7 @@ func (p *Party) RotateEpoch(ctx context.Context, o EpochOptions) (*EpochChange, 
 		return err
 	})
 	if errors.Is(err, errNoEpochChange) {
-		return &EpochChange{Roster: p.roster}, nil
+		return &EpochChange{Roster: p.Roster()}, nil
 	} else if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func (p *Party) DestroyEpochs(ctx context.Context, numbers []uint32, keep int) (
 		return nil
 	})
 	if errors.Is(err, errNoEpochChange) {
-		return &EpochChange{Roster: p.roster}, nil
+		return &EpochChange{Roster: p.Roster()}, nil
 	} else if err != nil {
 		return nil, err
 	}
@@ -253,7 +253,7 @@ func (p *Party) finishEpochChange(ctx context.Context, ne *newEpoch, dropped []u
 // one that opens to another key than the roster names is refused.
 func (p *Party) syncEpochs(ctx context.Context) error {
 	errs := []error{p.forgetEpochs()}
-	for _, e := range p.roster.Epochs {
+	for _, e := range p.Roster().Epochs {
 		if p.epochKeys()[e.Number] != nil {
 			continue
 		}
@@ -318,14 +318,14 @@ func (p *Party) forgetEpochs() error {
 	} else if err != nil {
 		return fmt.Errorf("failed to list epoch keys: %w", err)
 	}
-	newest := p.roster.Epochs[len(p.roster.Epochs)-1].Number
+	newest := p.Roster().Epochs[len(p.Roster().Epochs)-1].Number
 	gone := map[uint32]time.Time{} // when this device got each, as its file says
 	for _, d := range names {
 		s, ok := strings.CutSuffix(d.Name(), ".age")
 		n, err := strconv.ParseUint(s, 10, 32)
 		// An epoch above the newest this roster names is not dropped: another
 		// process, following a newer roster, fetched it.
-		if !ok || err != nil || p.roster.Epoch(uint32(n)) != nil || uint32(n) > newest {
+		if !ok || err != nil || p.Roster().Epoch(uint32(n)) != nil || uint32(n) > newest {
 			continue
 		}
 		var since time.Time
@@ -339,7 +339,7 @@ func (p *Party) forgetEpochs() error {
 	}
 	p.changeEpochKeys(func(m map[uint32]*age.HybridIdentity) {
 		for n := range m {
-			if p.roster.Epoch(n) == nil && n <= newest {
+			if p.Roster().Epoch(n) == nil && n <= newest {
 				delete(m, n)
 			}
 		}
@@ -487,10 +487,10 @@ type EpochState struct {
 // Epochs lists the epochs of the party's roster this device holds.
 func (p *Party) Epochs() []EpochState {
 	now := p.now()
-	cur, _ := p.roster.CurrentEpoch(now)
-	out := make([]EpochState, 0, len(p.roster.Epochs))
+	cur, _ := p.Roster().CurrentEpoch(now)
+	out := make([]EpochState, 0, len(p.Roster().Epochs))
 	held := p.epochKeys()
-	for _, e := range p.roster.Epochs {
+	for _, e := range p.Roster().Epochs {
 		out = append(out, EpochState{Number: e.Number, Recipient: e.Recipient, NotAfter: e.NotAfter.UTC(),
 			Current: cur != nil && cur.Number == e.Number, Expired: !now.Before(e.NotAfter), Held: held[e.Number] != nil})
 	}
@@ -505,7 +505,7 @@ func (p *Party) HoldsRootKey() bool { return p.keys.Root != nil }
 // older, its age counted from its expiry less lifetime (0:
 // DefaultEpochLifetime), or whether there is no unexpired epoch.
 func (p *Party) EpochRotationDue(every, lifetime time.Duration) bool {
-	return rotationDue(p.roster, p.now(), every, lifetime)
+	return rotationDue(p.Roster(), p.now(), every, lifetime)
 }
 
 func rotationDue(r *identity.Roster, now time.Time, every, lifetime time.Duration) bool {
@@ -522,9 +522,9 @@ func rotationDue(r *identity.Roster, now time.Time, every, lifetime time.Duratio
 // EpochExpiring returns the current epoch if it expires within d, or the
 // newest epoch if none is unexpired; nil otherwise.
 func (p *Party) EpochExpiring(d time.Duration) *identity.Epoch {
-	cur, err := p.roster.CurrentEpoch(p.now())
+	cur, err := p.Roster().CurrentEpoch(p.now())
 	if err != nil {
-		return &p.roster.Epochs[len(p.roster.Epochs)-1]
+		return &p.Roster().Epochs[len(p.Roster().Epochs)-1]
 	}
 	if cur.NotAfter.Sub(p.now()) < d {
 		return cur

@@ -382,7 +382,7 @@ func (p *Party) ExportEpochKey(n uint32, out, passphrase string) error {
 // heldEpochs lists the numbers of the epoch keys this device holds.
 func (p *Party) heldEpochs() string {
 	var s []string
-	for _, e := range p.roster.Epochs {
+	for _, e := range p.Roster().Epochs {
 		if p.epochKeys()[e.Number] != nil {
 			s = append(s, fmt.Sprint(e.Number))
 		}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -29,7 +30,7 @@ const DefaultEpochLifetime = 90 * 24 * time.Hour
 type Party struct {
 	dir        string
 	keys       *identity.Keystore
-	roster     *identity.Roster
+	rosterNow  atomic.Pointer[identity.Roster] // the party's roster, replaced whole when the device follows a new version
 	relay      api.Descriptor
 	relayKey   ed25519.PublicKey
 	epochs     map[uint32]*age.HybridIdentity // opened epoch secrets by number; after Load, replaced whole (epochKeys)
@@ -222,9 +223,11 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 	if err := p.sweepTmp(); err != nil {
 		p.log.Warn("failed to clear tmp/ of interrupted operations", "err", err)
 	}
-	if p.roster, err = loadOwnRoster(dir); err != nil {
+	ros, err := loadOwnRoster(dir)
+	if err != nil {
 		return nil, err
 	}
+	p.rosterNow.Store(ros)
 	if err := p.forgetStaleRoot(passphrase); err != nil {
 		return nil, err
 	}
@@ -259,7 +262,7 @@ func Load(dir, passphrase string, opts Options) (*Party, error) {
 
 func (p *Party) openEpochs() error {
 	p.epochs = map[uint32]*age.HybridIdentity{}
-	for _, e := range p.roster.Epochs {
+	for _, e := range p.Roster().Epochs {
 		sealed, err := os.ReadFile(filepath.Join(p.dir, "epochs", strconv.Itoa(int(e.Number))+".age"))
 		if errors.Is(err, os.ErrNotExist) {
 			continue // destroyed, or never held by this device
@@ -286,7 +289,7 @@ func (p *Party) Device() string { return p.keys.Device }
 func (p *Party) KeystoreWorkFactor() int { return p.keys.WorkFactor }
 
 // Roster returns the party's current roster.
-func (p *Party) Roster() *identity.Roster { return p.roster }
+func (p *Party) Roster() *identity.Roster { return p.rosterNow.Load() }
 
 // Dir returns the party folder.
 func (p *Party) Dir() string { return p.dir }

@@ -28,7 +28,7 @@ func (p *Party) UseRootKeyFile(ctx context.Context, sealed []byte, passphrase st
 		return err
 	}
 	pub := root.Public().(ed25519.PublicKey)
-	if p.roster.Root.Equal(pub) {
+	if p.Roster().Root.Equal(pub) {
 		p.keys.Root, p.rootFile = root, true
 		return nil
 	}
@@ -39,7 +39,7 @@ func (p *Party) UseRootKeyFile(ctx context.Context, sealed []byte, passphrase st
 	for _, raw := range chain {
 		if r, err := identity.DecodeRoster(raw); err == nil && r.Root.Equal(pub) {
 			return fmt.Errorf("the root key file holds %s, the root key that roster %d of %q named, since replaced by %s (roster %d): it is a retired key, and signs nothing any more",
-				identity.Fingerprint(pub), r.Serial, p.Name(), identity.Fingerprint(p.roster.Root), p.roster.Serial)
+				identity.Fingerprint(pub), r.Serial, p.Name(), identity.Fingerprint(p.Roster().Root), p.Roster().Serial)
 		}
 	}
 	return fmt.Errorf("the root key file holds %s, which no version of the roster of %q names: it is not this party's root key", identity.Fingerprint(pub), p.Name())
@@ -70,7 +70,7 @@ func (p *Party) RotateRootToFile(ctx context.Context, keep func(ed25519.PrivateK
 	if p.keys.Root == nil {
 		return nil, ErrNoRootKey
 	}
-	from := p.roster.Serial
+	from := p.Roster().Serial
 	_, next, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		return nil, fmt.Errorf("failed to generate root key: %w", err)
@@ -153,7 +153,7 @@ func writeRootFile(name, party string, root ed25519.PrivateKey, passphrase strin
 // keystore is sealed again without it, under the same passphrase and work
 // factor, so that no copy of a retired key lingers.
 func (p *Party) forgetStaleRoot(passphrase string) error {
-	if p.keys.Root == nil || p.roster.Root.Equal(p.keys.Root.Public()) {
+	if p.keys.Root == nil || p.Roster().Root.Equal(p.keys.Root.Public()) {
 		return nil
 	}
 	unlock, err := p.lock()
@@ -170,7 +170,7 @@ func (p *Party) forgetStaleRoot(passphrase string) error {
 	if err != nil {
 		return err
 	}
-	if ks.Root != nil && !p.roster.Root.Equal(ks.Root.Public()) {
+	if ks.Root != nil && !p.Roster().Root.Equal(ks.Root.Public()) {
 		ks.Root = nil
 		resealed, err := ks.Reseal(passphrase, ks.WorkFactor)
 		if err != nil {
@@ -179,7 +179,7 @@ func (p *Party) forgetStaleRoot(passphrase string) error {
 		if err := writeFile(name, resealed, 0o600); err != nil {
 			return fmt.Errorf("failed to write keys.age: %w", err)
 		}
-		p.log.Info("the keystore forgot a root key the roster no longer names", "roster", p.roster.Serial)
+		p.log.Info("the keystore forgot a root key the roster no longer names", "roster", p.Roster().Serial)
 	}
 	p.keys.Root = nil
 	return nil

@@ -156,7 +156,7 @@ func (p *Party) seal(o Outgoing, seq uint64) (*SentLetter, error) {
 	if err != nil {
 		return nil, err
 	}
-	selfEpoch, err := p.roster.CurrentEpoch(now)
+	selfEpoch, err := p.Roster().CurrentEpoch(now)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (p *Party) seal(o Outgoing, seq uint64) (*SentLetter, error) {
 		dst = spool
 	}
 	digest := envelope.NewDigest()
-	d := &letter.Draft{From: p.keys.Party, Device: p.keys.Device, To: o.To, Office: o.Office, Seq: seq, SenderRoster: p.roster.Serial,
+	d := &letter.Draft{From: p.keys.Party, Device: p.keys.Device, To: o.To, Office: o.Office, Seq: seq, SenderRoster: p.Roster().Serial,
 		Precedence: o.Precedence, Subject: o.Subject, ReplyTo: o.ReplyTo, Thread: o.Thread, Created: now, Body: o.Body,
 		Attachments: atts}
 	cw := &countWriter{w: io.MultiWriter(dst, digest)}

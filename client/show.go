@@ -128,7 +128,7 @@ func (p *Party) verifyOwnReceipt(eh *envelope.Header, rc *envelope.Receipt) erro
 	if rc.Party != p.keys.Party {
 		return fmt.Errorf("%s receipt is signed by %q, not this party", rc.Kind, rc.Party)
 	}
-	dev := p.roster.Device(rc.Signer)
+	dev := p.Roster().Device(rc.Signer)
 	if dev == nil {
 		return fmt.Errorf("%s receipt is signed by %s/%s, which is not on this party's roster", rc.Kind, rc.Party, rc.Signer)
 	}
