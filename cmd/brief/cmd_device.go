@@ -72,8 +72,9 @@ func deviceJoin(_ context.Context, e *env, args []string) error {
 // deviceAdd admits a device by its join request: the root holder signs the
 // next roster, gives it to the relay and writes the admission.
 func deviceAdd(ctx context.Context, e *env, args []string) error {
-	fs := newPartyFlags(e, "party device add", "party device add [--dir DIR] [--root FILE] [--out FILE] [--json] JOIN-REQUEST")
+	fs := newPartyFlags(e, "party device add", "party device add [--dir DIR] [--root FILE] [--fingerprint FP] [--out FILE] [--json] JOIN-REQUEST")
 	out := fs.String("out", "", "write the admission to this `file` (default admission-DEVICE.json in the current folder)")
+	want := fs.String("fingerprint", "", "the new device's key `fingerprint`, as 'party device join' printed it there: the request must carry that key")
 	root := rootFlag(fs.flagSet)
 	p, err := fs.load(e, args)
 	if err != nil {
@@ -89,6 +90,11 @@ func deviceAdd(ctx context.Context, e *env, args []string) error {
 	raw, err := os.ReadFile(fs.Arg(0))
 	if err != nil {
 		return fmt.Errorf("failed to read join request: %w", err)
+	}
+	if *want != "" {
+		if err := checkJoinFingerprint(raw, *want); err != nil {
+			return err
+		}
 	}
 	ad, err := p.AddDevice(ctx, raw)
 	if err != nil {
@@ -220,6 +226,27 @@ func deviceList(ctx context.Context, e *env, args []string) error {
 			this = "  (this device)"
 		}
 		fmt.Fprintf(e.stdout, "  %s  %s%s\n", printable(d.Name, false), d.Fingerprint, this)
+	}
+	return nil
+}
+
+// checkJoinFingerprint refuses a join request whose device key does not
+// have the fingerprint the new device showed, in any form people read it.
+func checkJoinFingerprint(raw []byte, want string) error {
+	jr, err := identity.ParseJoinRequest(raw)
+	if err != nil {
+		return err
+	}
+	pin, err := identity.ParsePin(want)
+	if err != nil {
+		return fmt.Errorf("--fingerprint: %w", err)
+	}
+	if pin.Key != nil {
+		pin.Fingerprint = identity.Fingerprint(pin.Key)
+	}
+	if got := identity.Fingerprint(jr.Device.Key); got != pin.Fingerprint {
+		return usagef("do not admit it: make a new join request on the device and carry it again yourself",
+			"the join request carries device key %s, not %s as the new device showed: it was changed or swapped on its way", got, pin.Fingerprint)
 	}
 	return nil
 }
