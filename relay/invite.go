@@ -46,6 +46,7 @@ func (r *Relay) inviteRoutes() {
 	r.mux.HandleFunc("GET "+api.PathInvitations+"/{id}", r.device(r.getInvitation))
 	r.mux.HandleFunc("POST "+api.PathInvitations+"/{id}/answer", r.device(r.answerInvitation))
 	r.mux.HandleFunc("POST "+api.PathInvitations+"/{id}/consent", r.device(r.consentInvitation))
+	r.mux.HandleFunc("POST "+api.PathInvitations+"/{id}/cancel", r.device(r.cancelInvitation))
 	r.mux.HandleFunc("GET "+api.PathAdminInvitations, r.admin(r.listInvitations))
 	r.mux.HandleFunc("POST "+api.PathAdminInvitations+"/{id}/approve", r.admin(r.approveInvitation))
 }
@@ -175,6 +176,8 @@ func (r *Relay) usable(rec *store.Invitation) error {
 	switch {
 	case rec.State == store.InviteBurnt:
 		return fail(http.StatusGone, api.CodeExpired, "this invitation was burnt after %d wrong codes: ask %q for a new one", MaxInviteMisses, rec.From)
+	case rec.State == store.InviteCancelled:
+		return fail(http.StatusGone, api.CodeExpired, "%q withdrew this invitation: ask them for a new one", rec.From)
 	case r.expired(rec):
 		return fail(http.StatusGone, api.CodeExpired, "this invitation expired on %s: ask %q for a new one", rec.Expires.Format(time.RFC3339), rec.From)
 	case rec.State == store.InviteAwaitingApproval:
@@ -373,5 +376,34 @@ func (r *Relay) approve(ctx context.Context, prefix string) error {
 		return err
 	}
 	r.log.Info("invitation approved", "from", found.From, "for", found.For)
+	return nil
+}
+
+// cancelInvitation withdraws an invitation at the inviting party's
+// request: it can no longer be fetched, answered or consented to. One
+// whose channel is open already stays done.
+func (r *Relay) cancelInvitation(w http.ResponseWriter, req *http.Request, c *caller) error {
+	rec, err := r.findInvitation(req.Context(), req, c)
+	if err != nil {
+		return err
+	}
+	if c.party != rec.From {
+		return fail(http.StatusForbidden, api.CodeForbidden, "only %q, which made this invitation, can withdraw it", rec.From)
+	}
+	for try := 0; rec.State != store.InviteDone && rec.State != store.InviteCancelled; try++ {
+		rec.State = store.InviteCancelled
+		err := r.cfg.Store.UpdateInvitation(req.Context(), rec)
+		if err == nil {
+			r.log.Info("invitation withdrawn", "from", rec.From, "for", rec.For)
+			break
+		}
+		if !errors.Is(err, store.ErrConflict) || try == 2 {
+			return err
+		}
+		if rec, err = r.cfg.Store.GetInvitation(req.Context(), rec.Lookup); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, r.shown(rec, true))
 	return nil
 }

@@ -22,6 +22,7 @@ const (
 	InviteAnswered         = "answered"          // answered; the inviting party has not consented yet
 	InviteDone             = "done"              // both consented; the channel is open
 	InviteBurnt            = "burnt"             // too many wrong codes from the invited party
+	InviteCancelled        = "cancelled"         // the inviting party withdrew it
 )
 
 // Invitation is an invitation as the relay keeps it: the invitation's

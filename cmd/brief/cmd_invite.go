@@ -14,7 +14,7 @@ import (
 
 func cmdInvite(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "invite", args, map[string]func(context.Context, *env, []string) error{
-		"create": inviteCreate, "accept": inviteAccept, "status": inviteStatus,
+		"create": inviteCreate, "accept": inviteAccept, "status": inviteStatus, "cancel": inviteCancel,
 	})
 }
 
@@ -123,7 +123,32 @@ func inviteStatus(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if refused {
+		fmt.Fprintf(e.stderr, "brief: hint: tell the other party and the relay operator by a line you trust; then 'brief invite cancel PARTY' withdraws it\n")
 		return checkFailed{fmt.Errorf("an answer failed its check: nothing was pinned and the channel stays shut")}
+	}
+	return nil
+}
+
+// inviteCancel withdraws this device's invitations for a party (or by id).
+func inviteCancel(ctx context.Context, e *env, args []string) error {
+	fs := newPartyFlags(e, "invite cancel", "invite cancel [--dir DIR] [--json] PARTY|ID")
+	p, err := fs.load(e, args)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if fs.NArg() != 1 {
+		return usagef("'brief invite status' lists the invitations waiting", "invite cancel takes the invited party's name or the invitation's id")
+	}
+	list, err := p.CancelInvitation(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *fs.asJSON {
+		return printJSON(e.stdout, list)
+	}
+	for _, s := range list {
+		fmt.Fprintf(e.stdout, "withdrew the invitation for %s (%s)\n", printable(s.For, false), s.ID[:min(12, len(s.ID))])
 	}
 	return nil
 }

@@ -1,0 +1,69 @@
+package client
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"brieftraeger/identity"
+	"brieftraeger/internal/api"
+)
+
+// CancelInvitation withdraws the invitations this device made that match
+// which: the invited party's name, or the start of an invitation's id as
+// 'brief invite status' shows it. The relay then refuses to show, answer
+// or consent to them, and this device forgets them, an answer refused
+// here included (after the people have acted on it). It returns the
+// invitations withdrawn.
+func (p *Party) CancelInvitation(ctx context.Context, which string) ([]InvitationStatus, error) {
+	if which == "" {
+		return nil, fmt.Errorf("name the invited party or the invitation's id")
+	}
+	dir := filepath.Join(p.dir, "invitations")
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var out []InvitationStatus
+	for _, e := range entries {
+		lookup, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		var rec sentInvitation
+		if err := readJSONFile(filepath.Join(dir, e.Name()), &rec); err != nil {
+			return out, err
+		}
+		if rec.For != which && !strings.HasPrefix(lookup, strings.ToLower(which)) {
+			continue
+		}
+		code, err := identity.ParseInviteCode(rec.Code)
+		if err != nil {
+			return out, fmt.Errorf("stored invitation for %q: %w", rec.For, err)
+		}
+		var shown api.Invitation
+		path := api.PathInvitations + "/" + hex.EncodeToString(code.ID()) + "/cancel"
+		if err := p.postJSON(ctx, path, nil, &shown); err != nil {
+			var re *RelayError
+			if !errors.As(err, &re) || re.Status/100 != 4 {
+				return out, fmt.Errorf("failed to withdraw the invitation for %q: %w", rec.For, err)
+			}
+			shown.State = re.Code // the relay no longer holds it as it was: forget it all the same
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return out, err
+		}
+		if err := syncDir(dir); err != nil {
+			return out, err
+		}
+		out = append(out, InvitationStatus{For: rec.For, ID: lookup, State: shown.State, Expires: rec.Expires})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("this device has no invitation for %q waiting", which)
+	}
+	return out, nil
+}
