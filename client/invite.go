@@ -229,34 +229,55 @@ type InvitationStatus struct {
 // channel. An invitation that is done, expired or burnt is forgotten; one
 // whose answer failed a check is kept, and shown as "refused".
 func (p *Party) InvitationStatus(ctx context.Context) ([]InvitationStatus, error) {
+	stored, err := p.sentInvitations()
+	if err != nil {
+		return nil, err
+	}
+	var out []InvitationStatus
+	for _, si := range stored {
+		st, err := p.pickUp(ctx, si.sentInvitation)
+		if err != nil {
+			return nil, err
+		}
+		if st.State != "refused" && st.State != "open" && st.State != "awaiting-approval" && st.State != "answered" {
+			os.Remove(si.path)
+		}
+		if st.ID == "" {
+			st.ID = si.lookup
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b InvitationStatus) int { return a.Expires.Compare(b.Expires) })
+	return out, nil
+}
+
+// storedInvitation is one of this device's invitations as kept in
+// invitations/<lookup>.json.
+type storedInvitation struct {
+	sentInvitation
+	lookup, path string
+}
+
+// sentInvitations reads the invitations this device made and has not
+// seen to their end.
+func (p *Party) sentInvitations() ([]storedInvitation, error) {
 	dir := filepath.Join(p.dir, "invitations")
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	var out []InvitationStatus
+	var out []storedInvitation
 	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".json")
+		lookup, ok := strings.CutSuffix(e.Name(), ".json")
 		if !ok {
 			continue
 		}
-		var rec sentInvitation
-		if err := readJSONFile(filepath.Join(dir, e.Name()), &rec); err != nil {
+		si := storedInvitation{lookup: lookup, path: filepath.Join(dir, e.Name())}
+		if err := readJSONFile(si.path, &si.sentInvitation); err != nil {
 			return nil, err
 		}
-		st, err := p.pickUp(ctx, rec)
-		if err != nil {
-			return nil, err
-		}
-		if st.State != "refused" && st.State != "open" && st.State != "awaiting-approval" && st.State != "answered" {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
-		if st.ID == "" {
-			st.ID = name
-		}
-		out = append(out, st)
+		out = append(out, si)
 	}
-	slices.SortFunc(out, func(a, b InvitationStatus) int { return a.Expires.Compare(b.Expires) })
 	return out, nil
 }
 

@@ -23,21 +23,13 @@ func (p *Party) CancelInvitation(ctx context.Context, which string) ([]Invitatio
 	if which == "" {
 		return nil, fmt.Errorf("name the invited party or the invitation's id")
 	}
-	dir := filepath.Join(p.dir, "invitations")
-	entries, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	stored, err := p.sentInvitations()
+	if err != nil {
 		return nil, err
 	}
 	var out []InvitationStatus
-	for _, e := range entries {
-		lookup, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok {
-			continue
-		}
-		var rec sentInvitation
-		if err := readJSONFile(filepath.Join(dir, e.Name()), &rec); err != nil {
-			return out, err
-		}
+	for _, si := range stored {
+		rec, lookup := si.sentInvitation, si.lookup
 		if rec.For != which && !strings.HasPrefix(lookup, strings.ToLower(which)) {
 			continue
 		}
@@ -54,10 +46,10 @@ func (p *Party) CancelInvitation(ctx context.Context, which string) ([]Invitatio
 			}
 			shown.State = re.Code // the relay no longer holds it as it was: forget it all the same
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+		if err := os.Remove(si.path); err != nil {
 			return out, err
 		}
-		if err := syncDir(dir); err != nil {
+		if err := syncDir(filepath.Dir(si.path)); err != nil {
 			return out, err
 		}
 		out = append(out, InvitationStatus{For: rec.For, ID: lookup, State: shown.State, Expires: rec.Expires})
