@@ -110,7 +110,7 @@ func (p *Party) importJSON(tx *sql.Tx) error {
 		return err
 	}
 	for _, r := range refused {
-		if err := putRefused(tx, r); err != nil {
+		if _, err := putRefused(tx, r); err != nil {
 			return err
 		}
 	}
@@ -315,11 +315,15 @@ func putPartySeqs(q querier, party string, set *seqSet) error {
 }
 
 // putRefused records a receipt set aside, once.
-func putRefused(q querier, r Refused) error {
+func putRefused(q querier, r Refused) (bool, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return err
+		return false, err
 	}
-	_, err = q.Exec(`INSERT OR IGNORE INTO refused_receipts (seq, record) VALUES (?, ?)`, int64(r.Seq), b)
-	return err
+	res, err := q.Exec(`INSERT OR IGNORE INTO refused_receipts (seq, record) VALUES (?, ?)`, int64(r.Seq), b)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }

@@ -53,22 +53,29 @@ func (p *Party) CollectReceiptsAndRefusals(ctx context.Context) ([]*envelope.Rec
 	}
 	var out []*envelope.Receipt
 	var refused []Refused
-	var handled uint64
+	var handled, undecided uint64 // undecided: the first receipt that could not be checked now
 	var recordErr error
 	for _, e := range list {
+		if undecided == 0 {
+			handled = e.Seq - 1
+		}
 		rc, err := p.checkReceipt(ctx, e.Receipt)
 		if errors.Is(err, errNoRecord) {
 			other, oerr := p.sentByOtherDevice(ctx, rc.ID.String())
 			if oerr != nil {
 				err = &undecidedError{oerr}
 			} else if other {
-				handled = e.Seq // that device records it
-				continue
+				continue // that device records it
 			}
 		}
 		if errors.As(err, new(*undecidedError)) {
-			recordErr = fmt.Errorf("failed to check receipt %d: %w", e.Seq, err)
-			break
+			// Checked again at the next collection, with those after
+			// it: the ones after it are handled now all the same, and
+			// handling them again then changes nothing.
+			if undecided == 0 {
+				undecided, recordErr = e.Seq, fmt.Errorf("failed to check receipt %d: %w", e.Seq, err)
+			}
+			continue
 		}
 		if err != nil {
 			r := Refused{Seq: e.Seq, Reason: err.Error(), Receipt: e.Receipt}
@@ -76,18 +83,25 @@ func (p *Party) CollectReceiptsAndRefusals(ctx context.Context) ([]*envelope.Rec
 				r.ID, r.Kind = rc.ID.String(), rc.Kind.String()
 			}
 			refused = append(refused, r)
-		} else if err := p.updateSent(rc.ID.String(), func(s *SentLetter) error { s.addReceipt(rc); return nil }); err != nil {
+			continue
+		}
+		added := false
+		if err := p.updateSent(rc.ID.String(), func(s *SentLetter) error { added = s.addReceipt(rc); return nil }); err != nil {
 			recordErr = fmt.Errorf("failed to record receipt %d: %w", e.Seq, err)
 			break
-		} else {
+		}
+		if added {
 			out = append(out, rc)
 		}
-		handled = e.Seq
 	}
-	if err := p.refuse(refused); err != nil {
+	if undecided == 0 && recordErr == nil && len(list) > 0 {
+		handled = list[len(list)-1].Seq
+	}
+	refused, err = p.refuse(refused)
+	if err != nil {
 		return out, refused, err
 	}
-	if handled > 0 {
+	if handled > after {
 		if err := p.advanceReceipts(handled); err != nil {
 			return out, refused, err
 		}
@@ -160,19 +174,28 @@ func (p *Party) sentByOtherDevice(ctx context.Context, id string) (bool, error) 
 	return false, nil
 }
 
-// refuse records receipts set aside, each once.
-func (p *Party) refuse(list []Refused) error {
+// refuse records receipts set aside, each once, and returns those set
+// aside now for the first time: a receipt handled again after one that was
+// undecided is not reported twice.
+func (p *Party) refuse(list []Refused) ([]Refused, error) {
 	if len(list) == 0 {
-		return nil
+		return nil, nil
 	}
-	return p.inTx(func(tx *sql.Tx) error {
+	var fresh []Refused
+	err := p.inTx(func(tx *sql.Tx) error {
+		fresh = fresh[:0]
 		for _, r := range list {
-			if err := putRefused(tx, r); err != nil {
+			added, err := putRefused(tx, r)
+			if err != nil {
 				return fmt.Errorf("failed to save refused receipts: %w", err)
+			}
+			if added {
+				fresh = append(fresh, r)
 			}
 		}
 		return nil
 	})
+	return fresh, err
 }
 
 // RefusedReceipts returns every receipt CollectReceipts has set aside, in

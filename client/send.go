@@ -316,17 +316,18 @@ func (p *Party) updateSent(id string, fn func(*SentLetter) error) error {
 
 // addReceipt adds a verified receipt to the record unless it holds one of
 // the same kind; a posted receipt goes first.
-func (s *SentLetter) addReceipt(rc *envelope.Receipt) {
+func (s *SentLetter) addReceipt(rc *envelope.Receipt) bool {
 	for _, have := range s.Receipts {
 		if r, err := envelope.ParseReceipt(have); err == nil && r.Kind == rc.Kind {
-			return
+			return false
 		}
 	}
 	if rc.Kind == envelope.Posted {
 		s.Receipts = append([][]byte{rc.Raw}, s.Receipts...)
-		return
+		return true
 	}
 	s.Receipts = append(s.Receipts, rc.Raw)
+	return true
 }
 
 // Sent returns the record of a letter this party sent; the error wraps
