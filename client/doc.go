@@ -17,7 +17,7 @@
 //	contacts/P.json        another party's pinned root key and verified roster chain, oldest first, and the safety
 //	                       number the user confirmed (verify.go)
 //	invitations/L.json     an invitation this device made, by its lookup L: the code (needed to check the answer),
-//	                       the invited party and the expiry; removed when done, expired or burnt (invite.go)
+//	                       the invited party and the expiry; removed when done, expired, burnt or withdrawn (invite.go)
 //	invitation-P.png       the QR image of the latest invitation to P, unless 'brief invite create --qr' wrote it elsewhere
 //	records.db             the device's records (SQLite, records.go): sequence numbers (taken per party written to,
 //	                       received per party and device, gaps.go), the outbox,
