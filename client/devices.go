@@ -160,13 +160,20 @@ func (p *Party) RemoveDevice(ctx context.Context, name string) (*identity.Roster
 }
 
 // changeRoster makes the next version of the party's roster with change,
-// signs it with the root key, gives it to the relay and keeps it. The
-// relay must take it first: a version only this device held would fork
-// the party's history.
+// signs it with the root key, gives it to the relay and keeps it, under
+// the folder's roster lock (locks/roster). The relay must take it first:
+// a version only this device held would fork the party's history.
 func (p *Party) changeRoster(ctx context.Context, change func(*identity.Roster) error) (*identity.Roster, error) {
 	if p.keys.Root == nil {
 		return nil, ErrNoRootKey
 	}
+	// One change at a time from this folder (a watch rotating the epoch,
+	// a clerk removing a device): each follows the roster the other made.
+	unlock, err := p.fileLock(ctx, "roster", "roster lock")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if _, err := p.RefreshRoster(ctx); err != nil {
 		return nil, err
 	}

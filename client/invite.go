@@ -199,13 +199,15 @@ func (p *Party) AcceptInvitation(ctx context.Context, code identity.InviteCode) 
 	if err != nil {
 		return nil, err
 	}
-	body, _ := json.Marshal(api.InvitationAnswer{Answer: answer.Raw, Consent: consent.Raw})
-	if err := p.postJSON(ctx, api.PathInvitations+"/"+id+"/answer", body, &shown); err != nil {
-		return nil, fmt.Errorf("failed to answer the invitation: %w", err)
-	}
+	// Pin first: once the answer is at the relay the invitation is used,
+	// and an accept that failed after it could not be done again.
 	ros, err := p.AddContact(ctx, inv.From, inv.Root)
 	if err != nil {
 		return nil, err
+	}
+	body, _ := json.Marshal(api.InvitationAnswer{Answer: answer.Raw, Consent: consent.Raw})
+	if err := p.postJSON(ctx, api.PathInvitations+"/"+id+"/answer", body, &shown); err != nil {
+		return nil, fmt.Errorf("failed to answer the invitation (the inviting party is pinned; run the same accept again): %w", err)
 	}
 	return &AcceptedInvitation{From: inv.From, RootFingerprint: identity.Fingerprint(inv.Root), RosterSerial: ros.Serial, Devices: len(ros.Devices)}, nil
 }

@@ -13,12 +13,15 @@ import (
 	"brieftraeger/internal/api"
 )
 
+// minIDPrefix is the shortest start of an invitation's id that names it.
+const minIDPrefix = 8
+
 // CancelInvitation withdraws the invitations this device made that match
-// which: the invited party's name, or the start of an invitation's id as
-// 'brief invite status' shows it. The relay then refuses to show, answer
-// or consent to them, and this device forgets them, an answer refused
-// here included (after the people have acted on it). It returns the
-// invitations withdrawn.
+// which: the invited party's name, or the start (at least 8 hex digits)
+// of an invitation's id as 'brief invite status' shows it. The relay then
+// refuses to show, answer or consent to them, and this device forgets
+// them, an answer refused here included (after the people have acted on
+// it). It returns the invitations withdrawn.
 func (p *Party) CancelInvitation(ctx context.Context, which string) ([]InvitationStatus, error) {
 	if which == "" {
 		return nil, fmt.Errorf("name the invited party or the invitation's id")
@@ -30,7 +33,7 @@ func (p *Party) CancelInvitation(ctx context.Context, which string) ([]Invitatio
 	var out []InvitationStatus
 	for _, si := range stored {
 		rec, lookup := si.sentInvitation, si.lookup
-		if rec.For != which && !strings.HasPrefix(lookup, strings.ToLower(which)) {
+		if rec.For != which && (len(which) < minIDPrefix || !strings.HasPrefix(lookup, strings.ToLower(which))) {
 			continue
 		}
 		code, err := identity.ParseInviteCode(rec.Code)

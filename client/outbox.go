@@ -467,9 +467,15 @@ func (p *Party) postLock(ctx context.Context, party string) (func(), error) {
 // postFileLock takes the channel's post lock file, shared by the
 // processes using the folder.
 func (p *Party) postFileLock(ctx context.Context, party string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(p.dir, "locks", "post-"+party), os.O_RDWR|os.O_CREATE, 0o600)
+	return p.fileLock(ctx, "post-"+party, "post lock")
+}
+
+// fileLock takes the lock file locks/name, shared by the processes using
+// the folder, waiting for it until ctx ends, and returns its release.
+func (p *Party) fileLock(ctx context.Context, name, what string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(p.dir, "locks", name), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("failed to open the post lock: %w", err)
+		return nil, fmt.Errorf("failed to open the %s: %w", what, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }()
@@ -477,7 +483,7 @@ func (p *Party) postFileLock(ctx context.Context, party string) (func(), error) 
 	case err := <-done:
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("failed to take the post lock: %w", err)
+			return nil, fmt.Errorf("failed to take the %s: %w", what, err)
 		}
 		return func() { f.Close() }, nil
 	case <-ctx.Done():
