@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -82,7 +83,9 @@ func (r *Relay) takeRoster(req *http.Request, admit bool) error {
 		return err
 	}
 	r.log.Info("roster admitted", "party", party, "serial", ros.Serial)
-	r.dropEpochBundles(req.Context(), prev, ros)
+	// Not the request's context: a client gone after sending the roster
+	// must not leave the bundles of the epochs it dropped.
+	r.dropEpochBundles(context.WithoutCancel(req.Context()), ros)
 	return nil
 }
 

@@ -83,9 +83,12 @@ func (r *Relay) putEpoch(w http.ResponseWriter, req *http.Request, c *caller) er
 
 // getEpoch answers the bundle of one of the party's epochs.
 func (r *Relay) getEpoch(w http.ResponseWriter, req *http.Request, c *caller) error {
-	_, n, err := r.epochRequest(req, c)
+	ros, n, err := r.epochRequest(req, c)
 	if err != nil {
 		return err
+	}
+	if ros.Epoch(n) == nil {
+		return fail(http.StatusNotFound, api.CodeNotFound, "roster %d of %q names no epoch %d", ros.Serial, c.party, n)
 	}
 	b, err := r.cfg.Store.EpochBundle(req.Context(), c.party, n)
 	if errors.Is(err, store.ErrNotFound) {
@@ -116,19 +119,27 @@ func (r *Relay) deleteEpoch(w http.ResponseWriter, req *http.Request, c *caller)
 	return nil
 }
 
-// dropEpochBundles erases the bundles of the epochs that prev named and
-// next no longer names, when a roster is taken: the root holder's device
-// deletes them too, but a device that stopped in between would leave them.
-func (r *Relay) dropEpochBundles(ctx context.Context, prev, next *identity.Roster) {
-	if prev == nil {
+// dropEpochBundles erases, when a roster is taken, the bundles of every
+// epoch up to the newest it names that it does not name: those of the
+// epochs it dropped, and any a failed erase or a change that lost left
+// before. A bundle of a later number is a rotation's, put before its
+// roster, and stays. The root holder's device deletes dropped bundles too.
+func (r *Relay) dropEpochBundles(ctx context.Context, next *identity.Roster) {
+	stored, err := r.cfg.Store.EpochBundles(ctx, next.Party)
+	if err != nil {
+		r.log.Warn("failed to list the epoch bundles of a party", "party", next.Party, "err", err)
 		return
 	}
-	for _, e := range prev.Epochs {
-		if next.Epoch(e.Number) != nil {
+	var newest uint32
+	for _, e := range next.Epochs {
+		newest = max(newest, e.Number)
+	}
+	for _, n := range stored {
+		if n > newest || next.Epoch(n) != nil {
 			continue
 		}
-		if err := r.cfg.Store.DeleteEpochBundle(ctx, next.Party, e.Number); err != nil {
-			r.log.Warn("failed to erase the bundle of a dropped epoch", "party", next.Party, "epoch", e.Number, "err", err)
+		if err := r.cfg.Store.DeleteEpochBundle(ctx, next.Party, n); err != nil {
+			r.log.Warn("failed to erase the bundle of a dropped epoch", "party", next.Party, "epoch", n, "err", err)
 		}
 	}
 }
