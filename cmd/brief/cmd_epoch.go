@@ -88,10 +88,7 @@ func epochRotate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	ch, err := p.RotateEpoch(ctx, client.EpochOptions{Lifetime: *lifetime, Keep: *keep, IfOlderThan: *older})
-	if err != nil {
-		return err
-	}
-	return printEpochChange(e, ch, *fs.asJSON)
+	return epochChangeDone(e, ch, err, *fs.asJSON)
 }
 
 // epochDestroy destroys the epochs given, or those past retention.
@@ -119,10 +116,7 @@ func epochDestroy(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	ch, err := p.DestroyEpochs(ctx, numbers, *keep)
-	if err != nil {
-		return err
-	}
-	return printEpochChange(e, ch, *fs.asJSON)
+	return epochChangeDone(e, ch, err, *fs.asJSON)
 }
 
 func printEpochChange(e *env, ch *client.EpochChange, asJSON bool) error {
@@ -147,6 +141,22 @@ func printEpochChange(e *env, ch *client.EpochChange, asJSON bool) error {
 	}
 	for _, n := range ch.Destroyed {
 		fmt.Fprintf(e.stdout, "destroyed epoch %d of %s: roster #%d\n", n, r.Party, r.Serial)
+	}
+	return nil
+}
+
+// epochChangeDone prints an epoch change. One made at the relay whose
+// last local step failed is printed all the same, with the error after
+// it, so that nobody makes it again.
+func epochChangeDone(e *env, ch *client.EpochChange, err error, asJSON bool) error {
+	if ch == nil {
+		return err
+	}
+	if perr := printEpochChange(e, ch, asJSON); perr != nil {
+		return perr
+	}
+	if err != nil {
+		return fmt.Errorf("the roster change above was made, but a step after it failed (the next 'brief party device list' or watch tick finishes it): %w", err)
 	}
 	return nil
 }
