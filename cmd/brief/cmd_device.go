@@ -21,44 +21,22 @@ func partyDevice(ctx context.Context, e *env, args []string) error {
 // join request to carry to a device that holds the root key.
 func deviceJoin(_ context.Context, e *env, args []string) error {
 	fs := flags(e, "party device join", "party device join --dir DIR --party NAME --device NAME --relay RELAY.json [--relay-url URL] [--root-fingerprint FP] [--work-factor N] [--json]")
-	dir := fs.String("dir", "", "the new device's `folder` (created); default BRIEF_DIR")
-	party := fs.String("party", "", "the `name` of the party to join")
-	device := fs.String("device", "", "this device's `name`, unique in the party")
-	relayFile := fs.String("relay", "", "the relay descriptor `file` (relay.json)")
-	relayURL := fs.String("relay-url", "", "the relay's `URL`, if not the one in the descriptor")
+	nf := newFolderFlags(fs, "the `name` of the party to join", "this device's `name`, unique in the party")
 	fp := fs.String("root-fingerprint", "", "the party's root key `fingerprint`, as 'brief party show' prints it on a device of the party")
-	wf := fs.Int("work-factor", identity.DefaultWorkFactor, "scrypt work factor (log2 N, 14..22) for the keystore passphrase")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	d, err := partyDir(e, *dir)
+	d, desc, pass, err := nf.setUp(e, fs, "party device join", "the device folder")
 	if err != nil {
 		return err
 	}
-	if *party == "" || *device == "" || *relayFile == "" || fs.NArg() > 0 {
-		return usagef("brief party device join --dir DIR --party NAME --device NAME --relay RELAY.json", "party device join needs --party, --device and --relay")
-	}
-	if err := outsideSource("the device folder", d); err != nil {
-		return err
-	}
-	desc, err := readDescriptor(*relayFile)
+	jr, err := client.StartJoin(client.JoinOptions{Dir: d, Party: *nf.party, Device: *nf.device, Passphrase: pass,
+		WorkFactor: *nf.wf, AllowWeakWorkFactor: weakKeysForTests(e), Relay: desc, RootFingerprint: *fp})
 	if err != nil {
 		return err
 	}
-	if *relayURL != "" {
-		desc.URL = *relayURL
-	}
-	pass, err := passphrase(e, true)
-	if err != nil {
-		return err
-	}
-	jr, err := client.StartJoin(client.JoinOptions{Dir: d, Party: *party, Device: *device, Passphrase: pass,
-		WorkFactor: *wf, AllowWeakWorkFactor: weakKeysForTests(e), Relay: desc, RootFingerprint: *fp})
-	if err != nil {
-		return err
-	}
-	warnSealedWeak(e, *wf)
+	warnSealedWeak(e, *nf.wf)
 	file := filepath.Join(d, "join-request")
 	if *asJSON {
 		return printJSON(e.stdout, map[string]string{"party": jr.Party, "device": jr.Device.Name, "join_request": file,

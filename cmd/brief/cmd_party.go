@@ -80,35 +80,13 @@ func printParty(e *env, p *client.Party, asJSON bool) error {
 
 func partyInit(_ context.Context, e *env, args []string) error {
 	fs := flags(e, "party init", "party init --dir DIR --party NAME --device NAME --relay RELAY.json [--relay-url URL] [--root-out FILE] [--work-factor N] [--json]")
-	dir := fs.String("dir", "", "the party's `folder` (created); default BRIEF_DIR")
-	party := fs.String("party", "", "the party's `name`, e.g. washington")
-	device := fs.String("device", "", "this device's `name`, e.g. duty-terminal")
-	relayFile := fs.String("relay", "", "the relay descriptor `file` (relay.json) from the operator")
-	relayURL := fs.String("relay-url", "", "the relay's `URL`, if not the one in the descriptor")
-	wf := fs.Int("work-factor", identity.DefaultWorkFactor, "scrypt work factor (log2 N, 14..22) for the keystore passphrase")
+	nf := newFolderFlags(fs, "the party's `name`, e.g. washington", "this device's `name`, e.g. duty-terminal")
 	rootOut := fs.String("root-out", "", "keep the root key off this device: write it to this `file` (created), sealed to its own passphrase (BRIEF_ROOT_PASSPHRASE), for a safe")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	d, err := partyDir(e, *dir)
-	if err != nil {
-		return err
-	}
-	if *party == "" || *device == "" || *relayFile == "" || fs.NArg() > 0 {
-		return usagef("brief party init --dir DIR --party NAME --device NAME --relay RELAY.json", "party init needs --party, --device and --relay")
-	}
-	if err := outsideSource("the party folder", d); err != nil {
-		return err
-	}
-	desc, err := readDescriptor(*relayFile)
-	if err != nil {
-		return err
-	}
-	if *relayURL != "" {
-		desc.URL = *relayURL
-	}
-	pass, err := passphrase(e, true)
+	d, desc, pass, err := nf.setUp(e, fs, "party init", "the party folder")
 	if err != nil {
 		return err
 	}
@@ -118,7 +96,7 @@ func partyInit(_ context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	p, err := client.Init(client.InitOptions{Dir: d, Party: *party, Device: *device, Passphrase: pass, WorkFactor: *wf,
+	p, err := client.Init(client.InitOptions{Dir: d, Party: *nf.party, Device: *nf.device, Passphrase: pass, WorkFactor: *nf.wf,
 		AllowWeakWorkFactor: weakKeysForTests(e), Relay: desc, RootOut: *rootOut, RootPassphrase: rootPass}, client.Options{})
 	if err != nil {
 		return err
@@ -135,6 +113,48 @@ func partyInit(_ context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "brief: hint: give the roster file to the relay operator, and read the fingerprint to the parties you will write to, on a line you trust (they run 'brief contact add %s FINGERPRINT')\n", p.Name())
 	}
 	return nil
+}
+
+// folderFlags are the flags of a command that makes a device's folder
+// ('party init', 'party device join').
+type folderFlags struct {
+	dir, party, device, relayFile, relayURL *string
+	wf                                      *int
+}
+
+func newFolderFlags(fs *flagSet, partyUsage, deviceUsage string) *folderFlags {
+	return &folderFlags{
+		dir:       fs.String("dir", "", "the device's `folder` (created); default BRIEF_DIR"),
+		party:     fs.String("party", "", partyUsage),
+		device:    fs.String("device", "", deviceUsage),
+		relayFile: fs.String("relay", "", "the relay descriptor `file` (relay.json) from the operator"),
+		relayURL:  fs.String("relay-url", "", "the relay's `URL`, if not the one in the descriptor"),
+		wf:        fs.Int("work-factor", identity.DefaultWorkFactor, "scrypt work factor (log2 N, 14..22) for the keystore passphrase"),
+	}
+}
+
+// setUp checks the parsed flags of command and returns the folder, the
+// relay descriptor and the new keystore's passphrase (asked twice).
+func (nf *folderFlags) setUp(e *env, fs *flagSet, command, what string) (string, api.Descriptor, string, error) {
+	var desc api.Descriptor
+	d, err := partyDir(e, *nf.dir)
+	if err != nil {
+		return "", desc, "", err
+	}
+	if *nf.party == "" || *nf.device == "" || *nf.relayFile == "" || fs.NArg() > 0 {
+		return "", desc, "", usagef("brief "+command+" --dir DIR --party NAME --device NAME --relay RELAY.json", "%s needs --party, --device and --relay", command)
+	}
+	if err := outsideSource(what, d); err != nil {
+		return "", desc, "", err
+	}
+	if desc, err = readDescriptor(*nf.relayFile); err != nil {
+		return "", desc, "", err
+	}
+	if *nf.relayURL != "" {
+		desc.URL = *nf.relayURL
+	}
+	pass, err := passphrase(e, true)
+	return d, desc, pass, err
 }
 
 func readDescriptor(file string) (api.Descriptor, error) {
