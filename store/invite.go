@@ -82,27 +82,7 @@ func isHex(s string) bool {
 // PutInvitation stores a new invitation; ErrConflict if one is stored
 // under the same lookup already.
 func (s *Store) PutInvitation(ctx context.Context, inv *Invitation) error {
-	if err := checkLookup(inv.Lookup); err != nil {
-		return err
-	}
-	ctx, done, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	kv, err := s.invitationsKV(ctx, true)
-	if err != nil {
-		return err
-	}
-	data, _ := json.Marshal(inv)
-	rev, err := kv.Create(ctx, inv.Lookup, data)
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return fmt.Errorf("invitation %s: %w", inv.Lookup, ErrConflict)
-	} else if err != nil {
-		return fmt.Errorf("failed to store invitation: %w", err)
-	}
-	inv.Revision = rev
-	return nil
+	return s.writeInvitation(ctx, inv, true)
 }
 
 // GetInvitation returns the invitation stored under lookup, or
@@ -142,6 +122,12 @@ func getInvitation(ctx context.Context, kv jetstream.KeyValue, key string) (*Inv
 // still inv.Revision, and sets inv.Revision to the new one; ErrConflict if
 // another change came first.
 func (s *Store) UpdateInvitation(ctx context.Context, inv *Invitation) error {
+	return s.writeInvitation(ctx, inv, false)
+}
+
+// writeInvitation stores inv, new (create) or over inv.Revision, and sets
+// inv.Revision to the version stored.
+func (s *Store) writeInvitation(ctx context.Context, inv *Invitation, create bool) error {
 	if err := checkLookup(inv.Lookup); err != nil {
 		return err
 	}
@@ -150,13 +136,18 @@ func (s *Store) UpdateInvitation(ctx context.Context, inv *Invitation) error {
 		return err
 	}
 	defer done()
-	kv, err := s.invitationsKV(ctx, false)
+	kv, err := s.invitationsKV(ctx, create)
 	if err != nil {
 		return err
 	}
 	data, _ := json.Marshal(inv)
-	rev, err := kv.Update(ctx, inv.Lookup, data, inv.Revision)
-	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSeq(err) {
+	var rev uint64
+	if create {
+		rev, err = kv.Create(ctx, inv.Lookup, data)
+	} else {
+		rev, err = kv.Update(ctx, inv.Lookup, data, inv.Revision)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSeq(err) {
 		return fmt.Errorf("invitation %s: %w", inv.Lookup, ErrConflict)
 	} else if err != nil {
 		return fmt.Errorf("failed to store invitation: %w", err)
