@@ -258,6 +258,10 @@ func (p *Party) Status(ctx context.Context, interval time.Duration) ([]ChannelSt
 		relayErr = err.Error()
 	}
 	now := p.now()
+	changes, err := p.RecentRosterChanges(now.Add(-RosterChangesShown))
+	if err != nil {
+		return nil, err
+	}
 	var out []ChannelStatus
 	for _, party := range contacts {
 		if err := p.noteRoundTrips(party); err != nil {
@@ -279,9 +283,7 @@ func (p *Party) Status(ctx context.Context, interval time.Duration) ([]ChannelSt
 		if st.TestLetters, err = p.testLetterStatus(party, now); err != nil {
 			return nil, err
 		}
-		if st.RosterChanges, err = p.RecentRosterChanges(party, now.Add(-RosterChangesShown)); err != nil {
-			return nil, err
-		}
+		st.RosterChanges = changes[party]
 		if st.Interval <= 0 && c.Sent != nil {
 			st.Interval = c.Sent.Interval
 		}

@@ -73,9 +73,9 @@ func (p *Party) NewRosterChanges() ([]RosterChange, error) {
 }
 
 // RecentRosterChanges records the changes of the rosters this folder holds
-// (see NewRosterChanges) and returns those of party seen since the given
-// time, oldest first.
-func (p *Party) RecentRosterChanges(party string, since time.Time) ([]RosterChange, error) {
+// (see NewRosterChanges) and returns, per party, those seen since the
+// given time, oldest first.
+func (p *Party) RecentRosterChanges(since time.Time) (map[string][]RosterChange, error) {
 	if err := p.recordRosterChanges(nil); err != nil {
 		return nil, err
 	}
@@ -83,11 +83,11 @@ func (p *Party) RecentRosterChanges(party string, since time.Time) ([]RosterChan
 	if err != nil {
 		return nil, err
 	}
-	var out []RosterChange
-	if c := m[party]; c != nil {
+	out := map[string][]RosterChange{}
+	for party, c := range m {
 		for _, ch := range c.Changes {
 			if !ch.Seen.Before(since) {
-				out = append(out, ch)
+				out[party] = append(out[party], ch)
 			}
 		}
 	}
@@ -97,34 +97,35 @@ func (p *Party) RecentRosterChanges(party string, since time.Time) ([]RosterChan
 // recordRosterChanges records, for this party and each contact, the
 // changes of the versions of its roster that this folder holds and that
 // were not recorded before, then calls then (if not nil) on the party's
-// entry in the same step.
+// entry in the same step. The chains are read only for the parties whose
+// newest version (the roster in memory, a contact's verified and kept)
+// has moved since: the watch asks every tick.
 func (p *Party) recordRosterChanges(then func(*partyRosterChanges)) error {
-	chains := map[string][][]byte{}
-	own, err := readOwnChain(p.dir)
-	if err != nil {
-		return err
-	}
-	chains[p.Name()] = own
+	newest := map[string]uint64{p.Name(): p.Roster().Serial}
 	contacts, err := p.Contacts()
 	if err != nil {
 		return err
 	}
 	for _, c := range contacts {
-		f, err := p.contactFile(c)
+		ros, err := p.Contact(c)
 		if err != nil {
 			return err
 		}
-		chains[c] = f.Chain
+		newest[c] = ros.Serial
 	}
 	seen, err := loadChannels[partyRosterChanges](p, rosterChangesFile)
 	if err != nil {
 		return err
 	}
-	for party, chain := range chains {
-		if c := seen[party]; c != nil && c.Known == uint64(len(chain)) && c.Alarmed == c.Known {
-			continue // nothing to record or return: no write
+	for party, n := range newest {
+		if c := seen[party]; c != nil && c.Known == n && c.Alarmed == c.Known {
+			continue // nothing to record or return: no read, no write
 		}
-		err := updateChannel(p, rosterChangesFile, party, func(c *partyRosterChanges) {
+		chain, err := p.rosterChain(party)
+		if err != nil {
+			return err
+		}
+		err = updateChannel(p, rosterChangesFile, party, func(c *partyRosterChanges) {
 			p.recordChain(c, party, chain)
 			if then != nil {
 				then(c)
@@ -135,6 +136,19 @@ func (p *Party) recordRosterChanges(then func(*partyRosterChanges)) error {
 		}
 	}
 	return nil
+}
+
+// rosterChain returns the roster chain this folder keeps for party, this
+// one or a contact, oldest first.
+func (p *Party) rosterChain(party string) ([][]byte, error) {
+	if party == p.Name() {
+		return readOwnChain(p.dir)
+	}
+	f, err := p.contactFile(party)
+	if err != nil {
+		return nil, err
+	}
+	return f.Chain, nil
 }
 
 // recordChain records in c the changes of the versions of party's chain
