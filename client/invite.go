@@ -70,7 +70,7 @@ func (p *Party) CreateInvitation(ctx context.Context, party string, valid time.D
 	if valid < time.Second {
 		return nil, errors.New("an invitation must be valid for at least a second")
 	}
-	root, err := p.pinnedRoot()
+	root, err := p.PinnedRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +187,7 @@ func (p *Party) AcceptInvitation(ctx context.Context, code identity.InviteCode) 
 	if err := p.rostersLogged(ctx, inv.From, chain); err != nil {
 		return nil, err
 	}
-	own, err := p.pinnedRoot()
+	own, err := p.PinnedRoot()
 	if err != nil {
 		return nil, err
 	}

@@ -139,25 +139,22 @@ func (p *Party) contactInfo(party string, c *contactFile) (ContactInfo, error) {
 // safetyNumber is the safety number of this party and a contact pinned to
 // root.
 func (p *Party) safetyNumber(party string, root []byte) (string, error) {
-	own, err := p.pinnedRoot()
+	own, err := p.PinnedRoot()
 	if err != nil {
 		return "", err
 	}
 	return identity.SafetyNumber(p.Name(), own, party, root)
 }
 
-// PinnedRoot is this party's root key as others pin it (pinnedRoot).
-func (p *Party) PinnedRoot() (ed25519.PublicKey, error) { return p.pinnedRoot() }
-
 // RootOnDevice reports whether this device keeps the party's root key in
 // its keystore.
 func (p *Party) RootOnDevice() bool { return p.rootInKeystore() }
 
-// pinnedRoot is this party's root key as others pin it: the root of its
+// PinnedRoot is this party's root key as others pin it: the root of its
 // first roster version, rosters/1 (roster in a folder from before
 // rosters/), whose chain Load verified. A later root rotation does not
 // change it.
-func (p *Party) pinnedRoot() (ed25519.PublicKey, error) {
+func (p *Party) PinnedRoot() (ed25519.PublicKey, error) {
 	raw, err := os.ReadFile(filepath.Join(p.dir, "rosters", "1"))
 	if errors.Is(err, os.ErrNotExist) {
 		raw, err = os.ReadFile(filepath.Join(p.dir, "roster"))
