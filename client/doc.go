@@ -27,6 +27,7 @@
 //	sent/ID/               a sent letter opened again from its sealed copy (OpenSent): body.txt, files/, letter.json (its header as signed)
 //	locks/post-P           the post lock of the channel to P: its letters go out one at a time, in order
 //	locks/read             the reading lock (readlock.go): one process at a time reads letters from the relay
+//	locks/roster           the roster lock: one roster change at a time from this folder (devices.go)
 //	log.json               the latest checkpoint of the relay's log this device accepted
 //	heartbeats.json        per channel: the last heartbeat sent, delivered (with its round trip) and received
 //	testletters.json       per channel: the last test letter sent, acknowledged (with its receipts' times) and received
